@@ -1,0 +1,149 @@
+//! A synchronous driver: the caller's side of the sans-IO contract, for
+//! native tests, the simulator and examples. The wasm binding does the same
+//! steps with promises.
+//!
+//! Every step persists the terminal's new entries *before* the request goes
+//! to the host, flushes pending reversals and advices before new work, and
+//! hands back every reply (duplicates and late ones included).
+
+use crate::error::{Locale, PosError};
+use crate::host::{HostReply, HostRequest, NoReply};
+use crate::journal::Entry;
+use crate::money::Currency;
+use crate::operator::{Operator, Role};
+use crate::policy::Policy;
+use crate::record::{Record, TxnId};
+use crate::terminal::{Command, OriginalSelector, Terminal, TerminalConfig};
+use crate::time::Timestamp;
+
+/// A host the driver can talk to synchronously.
+pub trait Host {
+    /// Sends one request. `Ok` holds every reply that came back (more than
+    /// one when the network duplicated it); `Err` says why none came.
+    fn send(&mut self, request: &HostRequest, now: Timestamp) -> Result<Vec<HostReply>, NoReply>;
+
+    /// Replies that arrived late, after their request was given up on.
+    fn take_late(&mut self, _now: Timestamp) -> Vec<HostReply> {
+        Vec::new()
+    }
+}
+
+/// Drives a [`Terminal`] against a [`Host`], persisting into `stored`.
+pub struct Driver<'a> {
+    term: &'a mut Terminal,
+    host: &'a mut dyn Host,
+    /// What has been made durable, in order: what a restart reopens from.
+    pub stored: Vec<Entry<Record>>,
+}
+
+impl<'a> Driver<'a> {
+    /// A driver whose storage already holds the terminal's journal.
+    pub fn new(term: &'a mut Terminal, host: &'a mut dyn Host) -> Driver<'a> {
+        // Whatever the terminal appended so far counts as persisted now.
+        term.take_unpersisted();
+        let stored = term.journal().entries().to_vec();
+        Driver { term, host, stored }
+    }
+
+    /// The terminal.
+    pub fn terminal(&mut self) -> &mut Terminal {
+        self.term
+    }
+
+    fn persist(&mut self) {
+        let entries = self.term.take_unpersisted();
+        self.stored.extend(entries);
+    }
+
+    /// Sends one request and hands back what came. Replies the terminal
+    /// refuses as unmatched are dropped: a real transport would log them.
+    fn exchange(&mut self, request: &HostRequest, now: Timestamp) {
+        self.persist();
+        // Invariant 4: the request leaves only once its record is durable.
+        assert_eq!(
+            self.stored.len(),
+            self.term.journal().len(),
+            "persist before send"
+        );
+        match self.host.send(request, now) {
+            Ok(replies) => {
+                for reply in replies {
+                    let _ = self.term.handle_reply(&reply, now);
+                }
+            }
+            Err(cause) => {
+                let _ = self.term.handle_no_reply(cause, now);
+            }
+        }
+        self.persist();
+    }
+
+    /// Delivers late replies, then sends pending reversals and advices
+    /// until none is left or one fails to get an answer.
+    pub fn flush(&mut self, now: Timestamp) {
+        for reply in self.host.take_late(now) {
+            let _ = self.term.handle_reply(&reply, now);
+        }
+        self.persist();
+        // Each reversal gets at most the policy's attempts, then manual
+        // review, so this ends.
+        while let Some(request) = self.term.poll_transmit(now) {
+            self.exchange(&request, now);
+        }
+    }
+
+    /// Runs a command: flush first, then the command, then its exchange.
+    pub fn run(&mut self, command: Command, key: &str, now: Timestamp) -> Result<TxnId, PosError> {
+        self.flush(now);
+        let result = self.term.execute(command, key, now);
+        self.persist();
+        let submitted = result?;
+        if let Some(request) = submitted.request {
+            self.exchange(&request, now);
+        }
+        Ok(submitted.txn)
+    }
+
+    /// Queries the host about an in-doubt transaction.
+    pub fn query(&mut self, original: &OriginalSelector, now: Timestamp) -> Result<(), PosError> {
+        let result = self.term.query(original, now);
+        self.persist();
+        let request = result?;
+        self.exchange(&request, now);
+        Ok(())
+    }
+
+    /// Settles the open batch (after flushing).
+    pub fn settle(&mut self, now: Timestamp) -> Result<(), PosError> {
+        self.flush(now);
+        let result = self.term.settle(now);
+        self.persist();
+        let request = result?;
+        self.exchange(&request, now);
+        Ok(())
+    }
+}
+
+/// The demo terminal of DESIGN.md's JavaScript example: merchant
+/// 898440350480001, terminal 10000001, CNY, cashier 01 (PIN 1234) and
+/// supervisors 90 (246810) and 91 (135790). The salts are fixed, which is
+/// fine for a demo and tests and wrong anywhere else.
+pub fn demo_config() -> TerminalConfig {
+    let policy = Policy::default();
+    let op = |id: &str, role, pin: &str, salt: u8| {
+        Operator::new(id, role, pin, [salt; 16], policy.pin_hash_iterations)
+            .expect("valid demo operator")
+    };
+    TerminalConfig {
+        merchant_id: "898440350480001".into(),
+        terminal_id: "10000001".into(),
+        currency: Currency::Cny,
+        operators: vec![
+            op("01", Role::Cashier, "1234", 1),
+            op("90", Role::Supervisor, "246810", 2),
+            op("91", Role::Supervisor, "135790", 3),
+        ],
+        policy,
+        locale: Locale::ZhCn,
+    }
+}

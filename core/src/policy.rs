@@ -1,0 +1,169 @@
+//! Every number of DESIGN.md's rules, as data with its source.
+//!
+//! An acquirer profile overrides fields; nothing in the engine writes one of
+//! these numbers as a literal.
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::error::PosError;
+
+/// The rules' numbers. `Policy::default()` is DESIGN.md's defaults.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct Policy {
+    /// Rule 1: a void needs a supervisor approval. Source: UnionPay terminal
+    /// specification practice (消费撤销 requires 主管密码 by default).
+    pub void_needs_supervisor: bool,
+    /// Rule 2/7: a refund needs a supervisor approval.
+    pub refund_needs_supervisor: bool,
+    /// Rule 2: refunds per original, at most. Source: acquirer limits
+    /// commonly set at 50 partial refunds.
+    pub max_refunds_per_original: u32,
+    /// Rule 2: original-route refund window for bank cards, in days.
+    pub card_refund_window_days: u32,
+    /// Rule 2: original-route refund window for QR wallets, in days
+    /// (WeChat Pay / Alipay accept refunds for up to a year).
+    pub wallet_refund_window_days: u32,
+    /// Rule 3: a completion may be up to this percentage of the frozen
+    /// amount. Source: UnionPay's 115 % pre-authorisation completion rule.
+    #[serde(with = "rust_decimal::serde::str")]
+    pub completion_tolerance_percent: Decimal,
+    /// Rule 3: a pre-auth can be completed or cancelled for this many days.
+    pub pre_auth_validity_days: u32,
+    /// Rule 4: reversal attempts before manual review, 1–3.
+    pub reversal_attempts: u32,
+    /// Rule 4: how long the binding waits for the host before the request
+    /// is in doubt, in milliseconds.
+    pub host_timeout_ms: u32,
+    /// Rule 7: wrong PINs before the operator is locked.
+    pub max_pin_attempts: u32,
+    /// Rule 7: how long a lock lasts, in minutes.
+    pub pin_lock_minutes: u32,
+    /// Rule 7: PBKDF2-HMAC-SHA256 iterations for stored PIN hashes. OWASP
+    /// recommends 600,000 for passwords; a 6-digit PIN behind a 5-attempt
+    /// lock is guarded by the lock, and low-end POS devices pay for every
+    /// round at open, so the default is lower.
+    pub pin_hash_iterations: u32,
+    /// Rule 7: refunds at or above this amount need two different approvers.
+    #[serde(with = "rust_decimal::serde::str")]
+    pub dual_control_threshold: Decimal,
+    /// Rule 12: the largest amount of one transaction.
+    #[serde(with = "rust_decimal::serde::str")]
+    pub max_transaction_amount: Decimal,
+    /// Rule 8: the terminal's offset from UTC, in minutes, for business
+    /// dates (China Standard Time is UTC+8).
+    pub utc_offset_minutes: i32,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            void_needs_supervisor: true,
+            refund_needs_supervisor: true,
+            max_refunds_per_original: 50,
+            card_refund_window_days: 30,
+            wallet_refund_window_days: 360,
+            completion_tolerance_percent: Decimal::new(115, 0),
+            pre_auth_validity_days: 30,
+            reversal_attempts: 3,
+            host_timeout_ms: 60_000,
+            max_pin_attempts: 5,
+            pin_lock_minutes: 30,
+            pin_hash_iterations: 10_000,
+            dual_control_threshold: Decimal::new(500_000, 2),
+            max_transaction_amount: Decimal::new(100_000_000, 2),
+            utc_offset_minutes: 8 * 60,
+        }
+    }
+}
+
+impl Policy {
+    /// Checks the ranges the rules allow.
+    pub fn validate(&self) -> Result<(), PosError> {
+        let range = |field: &str, ok: bool, expected: &str, found: String| {
+            if ok {
+                Ok(())
+            } else {
+                Err(PosError::invalid_input(field, expected, &found))
+            }
+        };
+        range(
+            "policy.reversalAttempts",
+            (1..=3).contains(&self.reversal_attempts),
+            "1 to 3",
+            self.reversal_attempts.to_string(),
+        )?;
+        range(
+            "policy.maxRefundsPerOriginal",
+            self.max_refunds_per_original >= 1,
+            "at least 1",
+            self.max_refunds_per_original.to_string(),
+        )?;
+        range(
+            "policy.completionTolerancePercent",
+            self.completion_tolerance_percent >= Decimal::ONE_HUNDRED
+                && self.completion_tolerance_percent <= Decimal::new(200, 0),
+            "100 to 200",
+            self.completion_tolerance_percent.to_string(),
+        )?;
+        range(
+            "policy.maxPinAttempts",
+            self.max_pin_attempts >= 1,
+            "at least 1",
+            self.max_pin_attempts.to_string(),
+        )?;
+        range(
+            "policy.pinHashIterations",
+            self.pin_hash_iterations >= 1,
+            "at least 1",
+            self.pin_hash_iterations.to_string(),
+        )?;
+        range(
+            "policy.hostTimeoutMs",
+            (1_000..=300_000).contains(&self.host_timeout_ms),
+            "1000 to 300000",
+            self.host_timeout_ms.to_string(),
+        )?;
+        range(
+            "policy.maxTransactionAmount",
+            self.max_transaction_amount > Decimal::ZERO,
+            "greater than zero",
+            self.max_transaction_amount.to_string(),
+        )?;
+        range(
+            "policy.utcOffsetMinutes",
+            (-14 * 60..=14 * 60).contains(&self.utc_offset_minutes),
+            "-840 to 840",
+            self.utc_offset_minutes.to_string(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_design_md_numbers_and_valid() {
+        let p = Policy::default();
+        assert_eq!(p.reversal_attempts, 3);
+        assert_eq!(p.completion_tolerance_percent.to_string(), "115");
+        assert_eq!(p.dual_control_threshold.to_string(), "5000.00");
+        p.validate().unwrap();
+    }
+
+    #[test]
+    fn out_of_range_is_invalid_input() {
+        let p = Policy {
+            reversal_attempts: 4,
+            ..Policy::default()
+        };
+        assert_eq!(p.validate().unwrap_err().code(), "INVALID_INPUT");
+        let json = r#"{"reversalAttempts": 2, "nonsense": 1}"#;
+        assert!(serde_json::from_str::<Policy>(json).is_err());
+        let p: Policy = serde_json::from_str(r#"{"reversalAttempts": 2}"#).unwrap();
+        assert_eq!(p.reversal_attempts, 2);
+        assert_eq!(p.max_refunds_per_original, 50);
+    }
+}

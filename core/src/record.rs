@@ -1,0 +1,339 @@
+//! What the journal records. Every change of the terminal's state is one of
+//! these, applied by [`crate::terminal`]'s single `apply`; replaying them is
+//! the terminal.
+
+use serde::{Deserialize, Serialize};
+
+use crate::card::Card;
+use crate::host::{BatchNo, NoReply, SettlementSummary, TraceNo};
+use crate::money::{Currency, Money};
+use crate::operator::ApprovalRecord;
+use crate::time::Timestamp;
+
+/// A transaction's id: the journal sequence number of the record that
+/// created it. Unique for the life of the journal, unlike trace numbers,
+/// which wrap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct TxnId(pub u64);
+
+impl std::fmt::Display for TxnId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "T{:08}", self.0)
+    }
+}
+
+impl TxnId {
+    /// Parses the displayed form `T00000042`.
+    pub fn parse(text: &str) -> Option<TxnId> {
+        let digits = text.strip_prefix('T')?;
+        let ok = digits.len() == 8 && digits.bytes().all(|b| b.is_ascii_digit());
+        ok.then(|| digits.parse().ok().map(TxnId)).flatten()
+    }
+}
+
+/// The kinds of financial transaction (DESIGN.md glossary).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// 消费.
+    Sale,
+    /// 消费撤销.
+    Void,
+    /// 退货.
+    Refund,
+    /// 预授权.
+    PreAuth,
+    /// 预授权撤销.
+    PreAuthCancel,
+    /// 预授权完成（请求）.
+    Completion,
+    /// 预授权完成（通知）.
+    CompletionAdvice,
+    /// 预授权完成撤销.
+    CompletionVoid,
+}
+
+impl Kind {
+    /// Every kind.
+    pub const ALL: [Kind; 8] = [
+        Kind::Sale,
+        Kind::Void,
+        Kind::Refund,
+        Kind::PreAuth,
+        Kind::PreAuthCancel,
+        Kind::Completion,
+        Kind::CompletionAdvice,
+        Kind::CompletionVoid,
+    ];
+
+    /// The snake_case name used in JS and the journal.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Sale => "sale",
+            Kind::Void => "void",
+            Kind::Refund => "refund",
+            Kind::PreAuth => "pre_auth",
+            Kind::PreAuthCancel => "pre_auth_cancel",
+            Kind::Completion => "completion",
+            Kind::CompletionAdvice => "completion_advice",
+            Kind::CompletionVoid => "completion_void",
+        }
+    }
+
+    /// Parses [`Kind::as_str`]'s names.
+    pub fn parse(text: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.as_str() == text)
+    }
+
+    /// The Chinese and English names printed on vouchers.
+    pub fn names(self) -> (&'static str, &'static str) {
+        match self {
+            Kind::Sale => ("消费", "SALE"),
+            Kind::Void => ("消费撤销", "VOID"),
+            Kind::Refund => ("退货", "REFUND"),
+            Kind::PreAuth => ("预授权", "PRE-AUTH"),
+            Kind::PreAuthCancel => ("预授权撤销", "PRE-AUTH CANCEL"),
+            Kind::Completion => ("预授权完成", "AUTH COMPLETE"),
+            Kind::CompletionAdvice => ("预授权完成（通知）", "AUTH COMPLETE ADVICE"),
+            Kind::CompletionVoid => ("预授权完成撤销", "COMPLETE VOID"),
+        }
+    }
+
+    /// Whether money flows to the merchant (sale, completion).
+    pub fn is_debit(self) -> bool {
+        match self {
+            Kind::Sale | Kind::Completion | Kind::CompletionAdvice => true,
+            Kind::Void
+            | Kind::Refund
+            | Kind::PreAuth
+            | Kind::PreAuthCancel
+            | Kind::CompletionVoid => false,
+        }
+    }
+}
+
+/// A financial request as the terminal recorded it before sending.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Request {
+    /// What kind of transaction.
+    pub kind: Kind,
+    /// The caller's idempotency key.
+    pub key: String,
+    /// The normalised parameters the key was first used with.
+    pub fingerprint: String,
+    /// The amount.
+    pub amount: Money,
+    /// The card, masked.
+    pub card: Card,
+    /// Its trace number.
+    pub trace_no: TraceNo,
+    /// The batch it belongs to.
+    pub batch_no: BatchNo,
+    /// The transaction it acts on (void, refund, completion, cancel).
+    pub original: Option<TxnId>,
+    /// Who was signed in.
+    pub operator_id: String,
+    /// Who approved it.
+    pub approvals: Vec<ApprovalRecord>,
+    /// Why (refunds).
+    pub reason: Option<String>,
+    /// When.
+    pub at: Timestamp,
+}
+
+/// What an exchange with the host was for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "for", rename_all = "snake_case")]
+pub enum Purpose {
+    /// The financial request that created `txn`.
+    Request {
+        /// The transaction.
+        txn: TxnId,
+    },
+    /// Reversal attempt `attempt` (from 1) of `txn`.
+    Reversal {
+        /// The transaction being reversed.
+        txn: TxnId,
+        /// Which attempt.
+        attempt: u32,
+    },
+    /// A query of `txn`'s outcome.
+    Query {
+        /// The transaction asked about.
+        txn: TxnId,
+    },
+    /// The offline advice of `txn`.
+    Advice {
+        /// The completion advised.
+        txn: TxnId,
+    },
+    /// Settlement of the open batch.
+    Settlement {
+        /// The batch.
+        batch_no: BatchNo,
+    },
+}
+
+/// How a supervisor resolved a record in manual review.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Resolution {
+    /// The acquirer confirmed the request was carried out.
+    Approved {
+        /// The RRN the acquirer gave, if known.
+        rrn: Option<String>,
+        /// The auth code, if known.
+        auth_code: Option<String>,
+    },
+    /// The acquirer confirmed nothing was done (or it was undone).
+    Reversed,
+}
+
+/// One journal record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Record {
+    /// The first record: whose journal this is.
+    Opened {
+        /// Merchant id.
+        merchant_id: String,
+        /// Terminal id.
+        terminal_id: String,
+        /// Currency.
+        currency: Currency,
+        /// When.
+        at: Timestamp,
+    },
+    /// An operator signed in.
+    SignedIn {
+        /// Who.
+        operator_id: String,
+        /// When.
+        at: Timestamp,
+    },
+    /// A wrong PIN was entered.
+    PinRejected {
+        /// Whose.
+        operator_id: String,
+        /// When.
+        at: Timestamp,
+    },
+    /// An operator was locked after too many wrong PINs.
+    OperatorLocked {
+        /// Who.
+        operator_id: String,
+        /// Until when.
+        until: Timestamp,
+        /// When.
+        at: Timestamp,
+    },
+    /// A financial request, armed with its reversal, before it is sent.
+    Requested(Box<Request>),
+    /// A request of another purpose went out.
+    Sent {
+        /// What for.
+        purpose: Purpose,
+        /// When.
+        at: Timestamp,
+    },
+    /// Settlement of the open batch went out with these totals.
+    SettlementSent {
+        /// The batch.
+        batch_no: BatchNo,
+        /// The totals sent.
+        summary: SettlementSummary,
+        /// When.
+        at: Timestamp,
+    },
+    /// The host answered the outstanding exchange.
+    Answered {
+        /// What for.
+        purpose: Purpose,
+        /// Response code.
+        code: String,
+        /// RRN.
+        rrn: Option<String>,
+        /// Auth code.
+        auth_code: Option<String>,
+        /// Settlement only: whether the totals agreed.
+        balanced: Option<bool>,
+        /// When.
+        at: Timestamp,
+    },
+    /// No answer came to the outstanding exchange.
+    Unanswered {
+        /// What for.
+        purpose: Purpose,
+        /// Why.
+        cause: NoReply,
+        /// When.
+        at: Timestamp,
+    },
+    /// A reply came for a request no longer outstanding; logged, no effect.
+    LateReply {
+        /// The transaction it was for.
+        txn: TxnId,
+        /// Its response code.
+        code: String,
+        /// When.
+        at: Timestamp,
+    },
+    /// Reversals failed too often; a supervisor must resolve the record.
+    ManualReview {
+        /// The transaction.
+        txn: TxnId,
+        /// When.
+        at: Timestamp,
+    },
+    /// A supervisor resolved a record in manual review.
+    ReviewResolved {
+        /// The transaction.
+        txn: TxnId,
+        /// The outcome the acquirer confirmed.
+        resolution: Resolution,
+        /// Who resolved it.
+        approvals: Vec<ApprovalRecord>,
+        /// When.
+        at: Timestamp,
+    },
+}
+
+impl Record {
+    /// When the record was made.
+    pub fn at(&self) -> Timestamp {
+        match self {
+            Record::Opened { at, .. }
+            | Record::SignedIn { at, .. }
+            | Record::PinRejected { at, .. }
+            | Record::OperatorLocked { at, .. }
+            | Record::Sent { at, .. }
+            | Record::SettlementSent { at, .. }
+            | Record::Answered { at, .. }
+            | Record::Unanswered { at, .. }
+            | Record::LateReply { at, .. }
+            | Record::ManualReview { at, .. }
+            | Record::ReviewResolved { at, .. } => *at,
+            Record::Requested(r) => r.at,
+        }
+    }
+
+    /// The record's type name, as in the journal.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Record::Opened { .. } => "opened",
+            Record::SignedIn { .. } => "signed_in",
+            Record::PinRejected { .. } => "pin_rejected",
+            Record::OperatorLocked { .. } => "operator_locked",
+            Record::Requested(_) => "requested",
+            Record::Sent { .. } => "sent",
+            Record::SettlementSent { .. } => "settlement_sent",
+            Record::Answered { .. } => "answered",
+            Record::Unanswered { .. } => "unanswered",
+            Record::LateReply { .. } => "late_reply",
+            Record::ManualReview { .. } => "manual_review",
+            Record::ReviewResolved { .. } => "review_resolved",
+        }
+    }
+}
