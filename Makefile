@@ -26,7 +26,10 @@ setup:
 build:
 	wasm-pack build --release --target web --mode no-install --out-dir pkg
 
-demo: setup build
+# The demo needs no browser: skip Chromium so it also runs without root.
+demo:
+	scripts/setup.sh --no-browser
+	$(MAKE) --no-print-directory build
 	node scripts/serve.mjs
 
 test: setup
