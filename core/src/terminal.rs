@@ -2,7 +2,7 @@
 //!
 //! Commands, host replies and "no reply" go in with the current time;
 //! requests to send and records to persist come out. Every change is a
-//! [`Record`] appended to the journal and applied by [`State::apply`], the
+//! [`Record`] appended to the journal and applied by `State::apply`, the
 //! one place state changes, so replaying a journal is the terminal.
 //!
 //! # The caller's contract
