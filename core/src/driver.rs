@@ -7,7 +7,7 @@
 //! hands back every reply (duplicates and late ones included).
 
 use crate::error::{Locale, PosError};
-use crate::host::{HostReply, HostRequest, NoReply};
+use crate::host::{HostReply, HostRequest, MessageType, NoReply};
 use crate::journal::Entry;
 use crate::money::Currency;
 use crate::operator::{Operator, Role};
@@ -79,16 +79,28 @@ impl<'a> Driver<'a> {
     }
 
     /// Delivers late replies, then sends pending reversals and advices
-    /// until none is left or one fails to get an answer.
+    /// until none is left: each reversal up to the policy's attempts (then
+    /// manual review), each advice once; the first advice left
+    /// unacknowledged ends the flush and waits for the next one.
     pub fn flush(&mut self, now: Timestamp) {
         for reply in self.host.take_late(now) {
             let _ = self.term.handle_reply(&reply, now);
         }
         self.persist();
         // Each reversal gets at most the policy's attempts, then manual
-        // review, so this ends.
+        // review; an advice has no such bound, so a host that stays down (or
+        // keeps answering "unknown") would keep this loop going for ever.
         while let Some(request) = self.term.poll_transmit(now) {
             self.exchange(&request, now);
+            let advice_still_pending = request.message == MessageType::CompletionAdvice
+                && self.term.transactions().any(|t| {
+                    t.advice_pending
+                        && t.request.trace_no == request.trace_no
+                        && t.request.batch_no == request.batch_no
+                });
+            if advice_still_pending {
+                break;
+            }
         }
     }
 

@@ -1,5 +1,6 @@
 //! The scenario table (STYLE.md, Tests): each row is a named sequence of
-//! steps, one line each, with the expected states and error codes.
+//! steps in a small DSL, with the expected states and error codes inline, so
+//! a row reads as one sentence (`rows()` is `#[rustfmt::skip]` to keep it so).
 //!
 //! After every step that acts (expectations only read) the runner checks that
 //! - `check_invariants(now)` holds,
@@ -390,6 +391,13 @@ fn rows() -> Vec<Row> {
             ExpectHost(&[PreAuth]), SettleDirect, ExpectErr("SETTLEMENT_BLOCKED"), Run(sale("5.00", "k1")),
             ExpectHost(&[PreAuth, CompletionAdvice, Sale]), Run(void(2, "v1")), Expect(2, Voided), Expect(4, Approved),
             Expect(1, Approved), Settle, ExpectBalanced,
+        ]),
+        row("a host that stays down: the flush gives up on an advice after one attempt", vec![
+            Run(pre_auth("100.00", "p1")), Run(advice(1, "80.00", "c1")), Inject(Fault::TransportError),
+            Inject(Fault::TransportError), Flush, ExpectHost(&[PreAuth, CompletionAdvice]), SettleDirect,
+            ExpectErr("SETTLEMENT_BLOCKED"), Run(sale("5.00", "k1")), Expect(3, Approved),
+            ExpectHost(&[PreAuth, CompletionAdvice, CompletionAdvice, Sale]), Flush,
+            ExpectHost(&[PreAuth, CompletionAdvice, CompletionAdvice, Sale, CompletionAdvice]), Settle, ExpectBalanced,
         ]),
         row("operators: unknown, wrong PIN, locked for 30 minutes", vec![
             SignIn("77", "1234"), ExpectErr("UNKNOWN_OPERATOR"), Run(sale("100.00", "k1")),
@@ -1038,6 +1046,67 @@ fn table() -> &'static BTreeSet<&'static str> {
         }
         seen
     })
+}
+
+/// A host that never answers: `Driver::flush` must come back. Reversals are
+/// bounded by the policy's attempts (then manual review); an offline advice
+/// is not, so the flush tries it once and leaves it for the next one.
+#[test]
+fn flush_comes_back_when_the_host_never_answers() {
+    struct Down(Vec<MessageType>);
+    impl Host for Down {
+        fn send(
+            &mut self,
+            request: &posflow_core::host::HostRequest,
+            _now: Timestamp,
+        ) -> Result<Vec<posflow_core::host::HostReply>, posflow_core::host::NoReply> {
+            self.0.push(request.message);
+            assert!(
+                self.0.len() <= 20,
+                "the flush keeps sending to a host that never answers: {:?}",
+                self.0
+            );
+            Err(posflow_core::host::NoReply::Timeout)
+        }
+    }
+    let mut world = World::new(Cfg::Cny, T0);
+    // An advice waiting to go out, and a sale whose reply never came.
+    for step in [
+        Run(pre_auth("100.00", "p1")),
+        Exec(advice(1, "80.00", "c1")),
+        Exec(sale("5.00", "k1")),
+        Inject(Fault::Timeout),
+        SendHeld,
+    ] {
+        if let Some(Err(e)) = world.act(&step) {
+            panic!("{step:?}: {e}");
+        }
+        world.persist();
+    }
+    assert_eq!(world.host.messages(), [PreAuth, Sale]);
+    assert_eq!(
+        world
+            .term
+            .status(world.term.find(&world.trace(3)).unwrap(), T0),
+        InDoubt
+    );
+    let mut down = Down(Vec::new());
+    let mut driver = Driver::new(&mut world.term, &mut down);
+    driver.flush(T0);
+    driver.flush(T0);
+    assert_eq!(
+        down.0,
+        [
+            Reversal,
+            Reversal,
+            Reversal,
+            CompletionAdvice,
+            CompletionAdvice
+        ]
+    );
+    let sale = world.term.find(&world.trace(3)).unwrap();
+    assert_eq!(world.term.status(sale, T0), ManualReview);
+    assert!(world.term.has_pending_transmit(), "the advice waits");
 }
 
 #[test]
