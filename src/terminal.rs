@@ -240,21 +240,13 @@ async fn exchange(inner: &Rc<RefCell<Inner>>, request: HostRequest) {
     let outcome = send_with_timeout(&host, &to_js(&request), timeout_ms).await;
     let mut i = inner.borrow_mut();
     let now = i.now();
-    let outstanding = i.term.outstanding();
-    match outcome {
-        Ok(reply) => {
-            // A reply that cannot be read is no reply: the outcome is unknown.
-            if let Ok(reply) = parse::<HostReply>(reply, "reply") {
-                let _ = i.term.handle_reply(&reply, now);
-            }
-        }
-        Err(cause) => {
-            let _ = i.term.handle_no_reply(cause, now);
-        }
-    }
-    if outstanding.is_some() && i.term.outstanding() == outstanding {
-        let _ = i.term.handle_no_reply(NoReply::TransportError, now);
-    }
+    // A reply that cannot be read is no reply: the outcome is unknown.
+    let outcome = outcome.and_then(|reply| {
+        parse::<HostReply>(reply, "reply")
+            .map(|r| vec![r])
+            .map_err(|_| NoReply::TransportError)
+    });
+    i.term.handle_exchange(outcome, now);
     i.persist();
 }
 

@@ -55,8 +55,8 @@ impl<'a> Driver<'a> {
         self.stored.extend(entries);
     }
 
-    /// Sends one request and hands back what came. Replies the terminal
-    /// refuses as unmatched are dropped: a real transport would log them.
+    /// Sends one request and hands back what came (see
+    /// [`Terminal::handle_exchange`]).
     fn exchange(&mut self, request: &HostRequest, now: Timestamp) {
         self.persist();
         // Invariant 4: the request leaves only once its record is durable.
@@ -65,16 +65,8 @@ impl<'a> Driver<'a> {
             self.term.journal().len(),
             "persist before send"
         );
-        match self.host.send(request, now) {
-            Ok(replies) => {
-                for reply in replies {
-                    let _ = self.term.handle_reply(&reply, now);
-                }
-            }
-            Err(cause) => {
-                let _ = self.term.handle_no_reply(cause, now);
-            }
-        }
+        let outcome = self.host.send(request, now);
+        self.term.handle_exchange(outcome, now);
         self.persist();
     }
 

@@ -281,6 +281,18 @@ impl Operation {
     }
 }
 
+/// Every kind that goes to the host as a request of its own, and so can be
+/// in doubt (an offline advice is approved locally).
+const ONLINE_KINDS: &[Kind] = &[
+    Kind::Sale,
+    Kind::Void,
+    Kind::Refund,
+    Kind::PreAuth,
+    Kind::PreAuthCancel,
+    Kind::Completion,
+    Kind::CompletionVoid,
+];
+
 /// The one table of allowed transitions: which kinds, in which statuses,
 /// each operation may act on. The guard and its error message both read it.
 pub const TRANSITIONS: [(Operation, &[Kind], &[Status]); 6] = [
@@ -302,30 +314,10 @@ pub const TRANSITIONS: [(Operation, &[Kind], &[Status]); 6] = [
     ),
     (
         Operation::Query,
-        &[
-            Kind::Sale,
-            Kind::Void,
-            Kind::Refund,
-            Kind::PreAuth,
-            Kind::PreAuthCancel,
-            Kind::Completion,
-            Kind::CompletionVoid,
-        ],
+        ONLINE_KINDS,
         &[Status::InDoubt, Status::ManualReview],
     ),
-    (
-        Operation::Resolve,
-        &[
-            Kind::Sale,
-            Kind::Void,
-            Kind::Refund,
-            Kind::PreAuth,
-            Kind::PreAuthCancel,
-            Kind::Completion,
-            Kind::CompletionVoid,
-        ],
-        &[Status::ManualReview],
-    ),
+    (Operation::Resolve, ONLINE_KINDS, &[Status::ManualReview]),
 ];
 
 /// Checks `op` on a `kind` in `status` against [`TRANSITIONS`].
@@ -1020,17 +1012,14 @@ impl Terminal {
                 .get(rrn)
                 .and_then(|id| self.state.txns.get(id)),
             OriginalSelector::TraceNo(trace) => {
-                let mut matching = self
-                    .state
-                    .txns
-                    .values()
-                    .rev()
-                    .filter(|t| t.request.trace_no == *trace);
-                let all: Vec<&Transaction> = matching.by_ref().collect();
-                all.iter()
-                    .find(|t| t.request.batch_no == self.state.batch_no)
-                    .or(all.first())
-                    .copied()
+                // Trace numbers wrap: the latest in the open batch first.
+                let latest = |open_only: bool| {
+                    self.state.txns.values().rev().find(|t| {
+                        t.request.trace_no == *trace
+                            && (!open_only || t.request.batch_no == self.state.batch_no)
+                    })
+                };
+                latest(true).or_else(|| latest(false))
             }
         };
         found.ok_or_else(|| PosError::OriginalNotFound {
@@ -1761,6 +1750,30 @@ impl Terminal {
         }
     }
 
+    /// Hands in everything one exchange produced: the replies that came (a
+    /// duplicated reply comes twice), or why none did. A reply that does not
+    /// resolve the outstanding exchange leaves its outcome unknown, so the
+    /// exchange is then treated as unanswered (a transport error): in doubt,
+    /// never declined. Both drivers (native and wasm) call this.
+    pub fn handle_exchange(&mut self, outcome: Result<Vec<HostReply>, NoReply>, now: Timestamp) {
+        let outstanding = self.state.outstanding;
+        match outcome {
+            Ok(replies) => {
+                for reply in &replies {
+                    // Unmatched replies change nothing; the check below
+                    // decides what their exchange became.
+                    let _ = self.handle_reply(reply, now);
+                }
+            }
+            Err(cause) => {
+                let _ = self.handle_no_reply(cause, now);
+            }
+        }
+        if outstanding.is_some() && self.state.outstanding == outstanding {
+            let _ = self.handle_no_reply(NoReply::TransportError, now);
+        }
+    }
+
     /// Says that no reply came to the outstanding exchange.
     pub fn handle_no_reply(&mut self, cause: NoReply, now: Timestamp) -> Result<(), PosError> {
         self.check_running()?;
@@ -1817,9 +1830,7 @@ impl Terminal {
                 .fold(Money::zero(t.request.amount.currency()), |acc, r| {
                     acc.checked_add(r.request.amount).unwrap_or(acc)
                 });
-            if !self.children(t.id).any(|_| true) {
-                // no children: nothing to check
-            } else if used > t.request.amount {
+            if used > t.request.amount {
                 return Err(format!(
                     "{}: refunds {used} exceed {}",
                     t.id, t.request.amount
