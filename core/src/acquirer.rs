@@ -67,6 +67,10 @@ pub struct Posting {
     pub auth_code: Option<String>,
     /// Undone by a reversal.
     pub reversed: bool,
+    /// Approved, but the money came back later: the issuer returned it (a
+    /// card cancelled after the sale) or the batch was never uploaded. The
+    /// terminal saw success; only the statement shows this.
+    pub returned: bool,
     /// When.
     pub at: Timestamp,
 }
@@ -209,6 +213,7 @@ impl SimulatedAcquirer {
                         rrn: reply.rrn.clone(),
                         auth_code: reply.auth_code.clone(),
                         reversed: false,
+                        returned: false,
                         at: now,
                     },
                 );
