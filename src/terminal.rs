@@ -9,6 +9,7 @@ use posflow_core::host::{HostReply, HostRequest, NoReply};
 use posflow_core::journal::{Entry, Journal};
 use posflow_core::money::Currency;
 use posflow_core::operator::{Operator, Role};
+use posflow_core::planner::RefundOriginal;
 use posflow_core::policy::Policy;
 use posflow_core::record::{Kind, Record};
 use posflow_core::terminal::{Command, Status, Terminal as CoreTerminal, TerminalConfig};
@@ -278,12 +279,12 @@ fn record_of(i: &Inner, id: posflow_core::record::TxnId) -> JsValue {
 /// and resolve with the transaction's record.
 fn submit(
     inner: Rc<RefCell<Inner>>,
-    build: impl FnOnce(Currency) -> Result<(Command, String), PosError> + 'static,
+    build: impl FnOnce(&CoreTerminal, Timestamp) -> Result<(Command, String), PosError> + 'static,
 ) -> js_sys::Promise {
     future_to_promise(async move {
         let (command, key) = {
             let i = inner.borrow();
-            build(i.term.config().currency).map_err(|e| i.err(&e))?
+            build(&i.term, i.now()).map_err(|e| i.err(&e))?
         };
         flush(&inner).await;
         let submitted = {
@@ -391,7 +392,8 @@ impl Terminal {
     /// `sale({ amount, card: { pan } | { qr }, key })` → the record.
     pub fn sale(&self, input: JsValue) -> js_sys::Promise {
         let parsed = parse::<convert::SaleIn>(input, "sale");
-        submit(self.inner.clone(), move |currency| {
+        submit(self.inner.clone(), move |term, _| {
+            let currency = term.config().currency;
             let s = parsed?;
             Ok((
                 Command::Sale {
@@ -407,7 +409,8 @@ impl Terminal {
     #[wasm_bindgen(js_name = preAuth)]
     pub fn pre_auth(&self, input: JsValue) -> js_sys::Promise {
         let parsed = parse::<convert::SaleIn>(input, "preAuth");
-        submit(self.inner.clone(), move |currency| {
+        submit(self.inner.clone(), move |term, _| {
+            let currency = term.config().currency;
             let s = parsed?;
             Ok((
                 Command::PreAuth {
@@ -422,7 +425,7 @@ impl Terminal {
     /// `void({ original: { traceNo } | { rrn } | { id }, approval, key })`.
     pub fn void(&self, input: JsValue) -> js_sys::Promise {
         let parsed = parse::<convert::VoidIn>(input, "void");
-        submit(self.inner.clone(), move |_| {
+        submit(self.inner.clone(), move |_, _| {
             let v = parsed?;
             Ok((
                 Command::Void {
@@ -437,17 +440,18 @@ impl Terminal {
     /// `refund({ original, amount, reason, approval, key })`.
     pub fn refund(&self, input: JsValue) -> js_sys::Promise {
         let parsed = parse::<convert::RefundIn>(input, "refund");
-        submit(self.inner.clone(), move |currency| {
+        submit(self.inner.clone(), move |term, now| {
+            let currency = term.config().currency;
             let r = parsed?;
-            Ok((
-                Command::Refund {
-                    original: r.original.selector()?,
-                    amount: convert::money("amount", &r.amount, currency)?,
-                    reason: bounded("reason", &r.reason)?.to_owned(),
-                    approvals: convert::approvals(r.approval)?,
-                },
-                key("key", r.key)?,
-            ))
+            let command = term.refund_command(
+                &RefundOriginal::Journal(r.original.selector()?),
+                Some(convert::money("amount", &r.amount, currency)?),
+                bounded("reason", &r.reason)?,
+                convert::approvals(r.approval)?,
+                None,
+                now,
+            )?;
+            Ok((command, key("key", r.key)?))
         })
     }
 
@@ -455,7 +459,8 @@ impl Terminal {
     #[wasm_bindgen(js_name = completePreAuth)]
     pub fn complete_pre_auth(&self, input: JsValue) -> js_sys::Promise {
         let parsed = parse::<convert::CompleteIn>(input, "completePreAuth");
-        submit(self.inner.clone(), move |currency| {
+        submit(self.inner.clone(), move |term, _| {
+            let currency = term.config().currency;
             let c = parsed?;
             Ok((
                 Command::Complete {
@@ -472,7 +477,7 @@ impl Terminal {
     #[wasm_bindgen(js_name = cancelPreAuth)]
     pub fn cancel_pre_auth(&self, input: JsValue) -> js_sys::Promise {
         let parsed = parse::<convert::CancelIn>(input, "cancelPreAuth");
-        submit(self.inner.clone(), move |_| {
+        submit(self.inner.clone(), move |_, _| {
             let c = parsed?;
             Ok((
                 Command::CancelPreAuth {

@@ -9,8 +9,9 @@
 use crate::error::{Locale, PosError};
 use crate::host::{HostReply, HostRequest, MessageType, NoReply};
 use crate::journal::Entry;
-use crate::money::Currency;
-use crate::operator::{Operator, Role};
+use crate::money::{Currency, Money};
+use crate::operator::{ApprovalInput, Operator, Role};
+use crate::planner::{Destination, RefundOriginal};
 use crate::policy::Policy;
 use crate::record::{Record, TxnId};
 use crate::terminal::{Command, OriginalSelector, Terminal, TerminalConfig};
@@ -106,6 +107,26 @@ impl<'a> Driver<'a> {
             self.exchange(&request, now);
         }
         Ok(submitted.txn)
+    }
+
+    /// Plans a refund on what the terminal knows after flushing, and runs
+    /// the plan (see [`Terminal::plan_refund`]).
+    #[allow(clippy::too_many_arguments)]
+    pub fn refund(
+        &mut self,
+        original: &RefundOriginal,
+        amount: Option<Money>,
+        reason: &str,
+        approvals: Vec<ApprovalInput>,
+        destination: Option<Destination>,
+        key: &str,
+        now: Timestamp,
+    ) -> Result<TxnId, PosError> {
+        self.flush(now);
+        let command =
+            self.term
+                .refund_command(original, amount, reason, approvals, destination, now)?;
+        self.run(command, key, now)
     }
 
     /// Queries the host about an in-doubt transaction.

@@ -285,6 +285,37 @@ pub enum PosError {
         /// The journal's.
         found: String,
     },
+    // issue 4: refund planner, fallbacks, tracking
+    /// The refund plan no longer matches what the planner decides now.
+    #[error("the refund plan is stale: planned {planned}, the planner now says {now}; plan again")]
+    PlanStale {
+        /// The plan's action.
+        planned: String,
+        /// The planner's action now.
+        now: String,
+    },
+    /// A fallback refund lacks the customer's destination details.
+    #[error("fallback route {route} needs: {missing}")]
+    FallbackDetailsRequired {
+        /// The route.
+        route: String,
+        /// The details missing.
+        missing: String,
+    },
+    /// The planner rejected the refund for reasons no other code names.
+    #[error("refund rejected: {reasons}")]
+    RefundRejected {
+        /// The planner's reason codes.
+        reasons: String,
+    },
+    /// A refund outcome or confirmation that its current status forbids.
+    #[error("cannot record {what} on a refund that is {state}")]
+    OutcomeNotAllowed {
+        /// What was asked (confirm, credited, returned).
+        what: String,
+        /// The refund's status.
+        state: String,
+    },
     /// A bug inside posflow; the terminal refuses further work.
     #[error("internal error: {what}")]
     Internal {
@@ -337,12 +368,16 @@ impl PosError {
             PosError::TraceNumbersExhausted => "TRACE_NUMBERS_EXHAUSTED",
             PosError::JournalDamaged { .. } => "JOURNAL_DAMAGED",
             PosError::JournalMismatch { .. } => "JOURNAL_MISMATCH",
+            PosError::PlanStale { .. } => "PLAN_STALE",
+            PosError::FallbackDetailsRequired { .. } => "FALLBACK_DETAILS_REQUIRED",
+            PosError::RefundRejected { .. } => "REFUND_REJECTED",
+            PosError::OutcomeNotAllowed { .. } => "OUTCOME_NOT_ALLOWED",
             PosError::Internal { .. } => "INTERNAL",
         }
     }
 
     /// Every code, for tests that check each one is reachable.
-    pub const ALL_CODES: [&'static str; 32] = [
+    pub const ALL_CODES: [&'static str; 36] = [
         "INVALID_INPUT",
         "INVALID_AMOUNT",
         "UNSUPPORTED_CURRENCY",
@@ -374,6 +409,10 @@ impl PosError {
         "TRACE_NUMBERS_EXHAUSTED",
         "JOURNAL_DAMAGED",
         "JOURNAL_MISMATCH",
+        "PLAN_STALE",
+        "FALLBACK_DETAILS_REQUIRED",
+        "REFUND_REJECTED",
+        "OUTCOME_NOT_ALLOWED",
         "INTERNAL",
     ];
 
@@ -486,6 +525,16 @@ impl PosError {
             PosError::JournalMismatch { expected, found } => {
                 format!("流水日志属于 {found}，不是本终端 {expected}")
             }
+            PosError::PlanStale { planned, now } => {
+                format!("退款方案已过期：原方案为 {planned}，现在应为 {now}，请重新规划")
+            }
+            PosError::FallbackDetailsRequired { route, missing } => {
+                format!("退款途径 {route} 需要客户信息：{missing}")
+            }
+            PosError::RefundRejected { reasons } => format!("退款被拒绝：{reasons}"),
+            PosError::OutcomeNotAllowed { what, state } => {
+                format!("退款当前状态为 {state}，不能记录 {what}")
+            }
             PosError::Internal { what } => format!("内部错误：{what}"),
         }
     }
@@ -597,6 +646,16 @@ impl PosError {
             ],
             PosError::JournalMismatch { expected, found } => {
                 vec![("expected", expected.clone()), ("found", found.clone())]
+            }
+            PosError::PlanStale { planned, now } => {
+                vec![("planned", planned.clone()), ("now", now.clone())]
+            }
+            PosError::FallbackDetailsRequired { route, missing } => {
+                vec![("route", route.clone()), ("missing", missing.clone())]
+            }
+            PosError::RefundRejected { reasons } => vec![("reasons", reasons.clone())],
+            PosError::OutcomeNotAllowed { what, state } => {
+                vec![("what", what.clone()), ("state", state.clone())]
             }
             PosError::Internal { what } => vec![("what", what.clone())],
         }

@@ -32,10 +32,12 @@ pub mod host;
 pub mod journal;
 pub mod money;
 pub mod operator;
+pub mod planner;
 pub mod policy;
 pub mod record;
 pub mod terminal;
 pub mod time;
+pub mod tracking;
 
 pub use error::PosError;
 
@@ -48,8 +50,12 @@ pub mod prelude {
     pub use crate::host::{BatchNo, HostReply, HostRequest, NoReply, TraceNo};
     pub use crate::money::{Currency, Money};
     pub use crate::operator::{ApprovalInput, Operator, Role};
+    pub use crate::planner::{
+        Action, Destination, Reason, RefundOriginal, RefundPlan, Route, Voucher,
+    };
     pub use crate::policy::Policy;
     pub use crate::record::{Kind, Record, TxnId};
     pub use crate::terminal::{Command, OriginalSelector, Status, Terminal, TerminalConfig};
-    pub use crate::time::Timestamp;
+    pub use crate::time::{Date, Timestamp};
+    pub use crate::tracking::{Filter, NextStep, RefundStatus};
 }

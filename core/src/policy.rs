@@ -6,7 +6,60 @@
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use crate::card::{Card, PaymentMethod};
 use crate::error::PosError;
+use crate::planner::{Action, Route};
+use crate::time::Date;
+
+/// Kinds of original-route refund an acquirer may forbid (Rule 5's
+/// "business rule"), for [`Policy::original_route_forbidden`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Forbidden {
+    /// Bank-card refunds on the original route.
+    BankCard,
+    /// QR wallet refunds on the original route.
+    QrWallet,
+    /// Original-route refunds to cards issued abroad.
+    ForeignCard,
+}
+
+/// Rule 8's expected arrival, in business days `[earliest, latest]`, per
+/// route. Source: DESIGN.md Rule 8 (void 0, card refund 1–3, QR wallet 0–1,
+/// bank transfer 1–2); another card follows the card network's 1–3, a
+/// wallet transfer the wallet's 0–1, cash is handed over at once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct ArrivalDays {
+    /// Void and pre-auth cancel: the money never moves.
+    pub void: [u32; 2],
+    /// A bank-card refund on the original route.
+    pub card_refund: [u32; 2],
+    /// A QR wallet refund on the original route.
+    pub wallet_refund: [u32; 2],
+    /// Settlement account to the customer's bank account.
+    pub bank_transfer: [u32; 2],
+    /// To another bank card.
+    pub other_card: [u32; 2],
+    /// A wallet transfer.
+    pub wallet_transfer: [u32; 2],
+    /// Cash.
+    pub cash: [u32; 2],
+}
+
+impl Default for ArrivalDays {
+    fn default() -> Self {
+        ArrivalDays {
+            void: [0, 0],
+            card_refund: [1, 3],
+            wallet_refund: [0, 1],
+            bank_transfer: [1, 2],
+            other_card: [1, 3],
+            wallet_transfer: [0, 1],
+            cash: [0, 0],
+        }
+    }
+}
 
 /// The rules' numbers. `Policy::default()` is DESIGN.md's defaults.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,6 +107,15 @@ pub struct Policy {
     /// Rule 8: the terminal's offset from UTC, in minutes, for business
     /// dates (China Standard Time is UTC+8).
     pub utc_offset_minutes: i32,
+    /// Rule 5: the fallback routes offered, in order.
+    pub fallback_routes: Vec<Route>,
+    /// Rule 5: original-route refunds the acquirer forbids.
+    pub original_route_forbidden: Vec<Forbidden>,
+    /// Rule 8: days that are not business days besides weekends
+    /// (`YYYY-MM-DD`), e.g. the national holidays of the year.
+    pub holidays: Vec<Date>,
+    /// Rule 8: expected arrival per route, in business days.
+    pub arrival: ArrivalDays,
 }
 
 impl Default for Policy {
@@ -74,11 +136,40 @@ impl Default for Policy {
             dual_control_threshold: Decimal::new(500_000, 2),
             max_transaction_amount: Decimal::new(100_000_000, 2),
             utc_offset_minutes: 8 * 60,
+            fallback_routes: Route::FALLBACKS.to_vec(),
+            original_route_forbidden: Vec::new(),
+            holidays: Vec::new(),
+            arrival: ArrivalDays::default(),
         }
     }
 }
 
 impl Policy {
+    /// Rule 8's `[earliest, latest]` business days for an action by a route.
+    pub fn arrival_days(&self, action: Action, route: Route, method: PaymentMethod) -> [u32; 2] {
+        let a = &self.arrival;
+        match (action, route) {
+            (Action::Void | Action::PreAuthCancel, _) => a.void,
+            (_, Route::SettlementAccount) => a.bank_transfer,
+            (_, Route::OtherCard) => a.other_card,
+            (_, Route::WalletTransfer) => a.wallet_transfer,
+            (_, Route::Cash) => a.cash,
+            (_, Route::Original | Route::None) => match method {
+                PaymentMethod::QrWallet => a.wallet_refund,
+                PaymentMethod::BankCard | PaymentMethod::Prepaid => a.card_refund,
+            },
+        }
+    }
+
+    /// Whether the acquirer forbids an original-route refund to `card`.
+    pub fn forbids_original_route(&self, card: &Card) -> bool {
+        self.original_route_forbidden.iter().any(|f| match f {
+            Forbidden::BankCard => card.method == PaymentMethod::BankCard,
+            Forbidden::QrWallet => card.method == PaymentMethod::QrWallet,
+            Forbidden::ForeignCard => card.foreign,
+        })
+    }
+
     /// Checks the ranges the rules allow.
     pub fn validate(&self) -> Result<(), PosError> {
         let range = |field: &str, ok: bool, expected: &str, found: String| {
@@ -130,6 +221,35 @@ impl Policy {
             self.max_transaction_amount > Decimal::ZERO,
             "greater than zero",
             self.max_transaction_amount.to_string(),
+        )?;
+        range(
+            "policy.fallbackRoutes",
+            self.fallback_routes.iter().all(|r| r.is_fallback()),
+            "settlement_account, other_card, wallet_transfer or cash",
+            format!("{:?}", self.fallback_routes),
+        )?;
+        let a = &self.arrival;
+        range(
+            "policy.arrival",
+            [
+                a.void,
+                a.card_refund,
+                a.wallet_refund,
+                a.bank_transfer,
+                a.other_card,
+                a.wallet_transfer,
+                a.cash,
+            ]
+            .iter()
+            .all(|[lo, hi]| lo <= hi && *hi <= 60),
+            "[earliest, latest] with earliest <= latest <= 60",
+            format!("{a:?}"),
+        )?;
+        range(
+            "policy.holidays",
+            self.holidays.len() <= 1000,
+            "at most 1000 dates",
+            self.holidays.len().to_string(),
         )?;
         range(
             "policy.utcOffsetMinutes",

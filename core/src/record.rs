@@ -8,6 +8,7 @@ use crate::card::Card;
 use crate::host::{BatchNo, NoReply, SettlementSummary, TraceNo};
 use crate::money::{Currency, Money};
 use crate::operator::ApprovalRecord;
+use crate::planner::{FallbackRecord, Voucher};
 use crate::time::Timestamp;
 
 /// A transaction's id: the journal sequence number of the record that
@@ -139,8 +140,36 @@ pub struct Request {
     pub approvals: Vec<ApprovalRecord>,
     /// Why (refunds).
     pub reason: Option<String>,
+    /// A refund by a non-original route: where to, and why (Rule 5). Such a
+    /// refund is settled outside the card network and never sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<FallbackRecord>,
+    /// A refund whose original is not in this journal: the voucher's data
+    /// (Rule 6).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voucher: Option<Voucher>,
     /// When.
     pub at: Timestamp,
+}
+
+/// What became of an accepted refund after the host's answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// The money reached the customer.
+    Credited,
+    /// The money came back (card cancelled, account closed).
+    Returned,
+}
+
+impl Outcome {
+    /// The snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Credited => "credited",
+            Outcome::Returned => "returned",
+        }
+    }
 }
 
 /// What an exchange with the host was for.
@@ -287,6 +316,22 @@ pub enum Record {
         /// When.
         at: Timestamp,
     },
+    /// What became of an accepted refund: credited (a statement, or a
+    /// fallback's confirmation with its reference) or returned.
+    RefundOutcome {
+        /// The refund.
+        txn: TxnId,
+        /// Credited or returned.
+        outcome: Outcome,
+        /// The transfer's or statement's reference.
+        reference: Option<String>,
+        /// Who confirmed it (fallbacks), if a person did.
+        operator_id: Option<String>,
+        /// Who approved the confirmation, if anyone.
+        approvals: Vec<ApprovalRecord>,
+        /// When.
+        at: Timestamp,
+    },
     /// A supervisor resolved a record in manual review.
     ReviewResolved {
         /// The transaction.
@@ -314,6 +359,7 @@ impl Record {
             | Record::Unanswered { at, .. }
             | Record::LateReply { at, .. }
             | Record::ManualReview { at, .. }
+            | Record::RefundOutcome { at, .. }
             | Record::ReviewResolved { at, .. } => *at,
             Record::Requested(r) => r.at,
         }
@@ -333,6 +379,7 @@ impl Record {
             Record::Unanswered { .. } => "unanswered",
             Record::LateReply { .. } => "late_reply",
             Record::ManualReview { .. } => "manual_review",
+            Record::RefundOutcome { .. } => "refund_outcome",
             Record::ReviewResolved { .. } => "review_resolved",
         }
     }

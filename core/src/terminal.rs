@@ -45,8 +45,9 @@ use crate::host::{
 use crate::journal::{Entry, Journal};
 use crate::money::{AmountProblem, Currency, Money};
 use crate::operator::{ApprovalInput, ApprovalRecord, Operator};
+use crate::planner::{Action, Destination, FallbackRecord, RefundPlan, Voucher};
 use crate::policy::Policy;
-use crate::record::{Kind, Purpose, Record, Request, Resolution, TxnId};
+use crate::record::{Kind, Outcome, Purpose, Record, Request, Resolution, TxnId};
 use crate::time::Timestamp;
 
 /// Who the terminal is and what rules it runs.
@@ -249,6 +250,19 @@ pub struct Transaction {
     pub state: TxnState,
     /// For offline advices: whether the host has yet to be told.
     pub advice_pending: bool,
+    /// For accepted refunds: what became of the money, once known.
+    pub outcome: Option<RefundOutcome>,
+}
+
+/// What became of an accepted refund (a `refund_outcome` record).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundOutcome {
+    /// Credited or returned.
+    pub outcome: Outcome,
+    /// The transfer's or statement's reference.
+    pub reference: Option<String>,
+    /// When it was recorded.
+    pub at: Timestamp,
 }
 
 /// Operations on an existing transaction, for the transition table.
@@ -388,16 +402,17 @@ pub enum Command {
         /// Supervisor approval(s).
         approvals: Vec<ApprovalInput>,
     },
-    /// 退货.
+    /// 退货, or whatever the planner decided instead (void, pre-auth cancel,
+    /// fallback): the refund command carries out a plan, and only a plan.
     Refund {
-        /// Of which.
-        original: OriginalSelector,
-        /// How much.
-        amount: Money,
+        /// The plan, from [`Terminal::plan_refund`].
+        plan: Box<RefundPlan>,
         /// Why (mandatory).
         reason: String,
-        /// Supervisor approval(s).
+        /// The approvals the plan lists.
         approvals: Vec<ApprovalInput>,
+        /// For a fallback: the chosen route and the customer's details.
+        destination: Option<Destination>,
     },
     /// 预授权完成, online request or offline advice.
     Complete {
@@ -462,12 +477,14 @@ struct PinState {
 /// Everything replay produces. Compared whole in the replay tests.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct State {
-    batch_no: BatchNo,
+    pub(crate) batch_no: BatchNo,
     next_trace: TraceNo,
-    txns: BTreeMap<TxnId, Transaction>,
+    pub(crate) txns: BTreeMap<TxnId, Transaction>,
     children: HashMap<TxnId, Vec<TxnId>>,
     keys: HashMap<String, TxnId>,
-    rrns: HashMap<String, TxnId>,
+    pub(crate) rrns: HashMap<String, TxnId>,
+    /// Refunds of originals not in the journal, by the voucher's RRN.
+    pub(crate) voucher_refunds: HashMap<String, Vec<TxnId>>,
     outstanding: Option<Purpose>,
     pending_summary: Option<SettlementSummary>,
     signed_in: Option<String>,
@@ -484,6 +501,7 @@ impl State {
             children: HashMap::new(),
             keys: HashMap::new(),
             rrns: HashMap::new(),
+            voucher_refunds: HashMap::new(),
             outstanding: None,
             pending_summary: None,
             signed_in: None,
@@ -531,9 +549,22 @@ impl State {
                 if let Some(original) = request.original {
                     self.children.entry(original).or_default().push(id);
                 }
+                if let Some(voucher) = &request.voucher {
+                    self.voucher_refunds
+                        .entry(voucher.rrn.clone())
+                        .or_default()
+                        .push(id);
+                }
                 self.next_trace = request.trace_no.next();
                 let advice = request.kind == Kind::CompletionAdvice;
-                let state = if advice {
+                let state = if request.fallback.is_some() {
+                    // Approved by its approvers; settled outside the network.
+                    TxnState::Approved {
+                        rrn: None,
+                        auth_code: None,
+                        at: request.at,
+                    }
+                } else if advice {
                     // Approved offline under the pre-auth's authorisation.
                     let auth_code =
                         request
@@ -559,6 +590,7 @@ impl State {
                         request: (**request).clone(),
                         state,
                         advice_pending: advice,
+                        outcome: None,
                     },
                 );
             }
@@ -605,6 +637,26 @@ impl State {
                         cause: cause.clone(),
                     };
                 }
+            }
+            Record::RefundOutcome {
+                txn,
+                outcome,
+                reference,
+                approvals,
+                at,
+                ..
+            } => {
+                for approval in approvals {
+                    self.pins
+                        .entry(approval.operator_id.clone())
+                        .or_default()
+                        .failures = 0;
+                }
+                self.txn_mut(*txn).outcome = Some(RefundOutcome {
+                    outcome: *outcome,
+                    reference: reference.clone(),
+                    at: *at,
+                });
             }
             Record::ReviewResolved {
                 txn,
@@ -732,10 +784,10 @@ impl State {
 /// The terminal.
 #[derive(Debug, Clone)]
 pub struct Terminal {
-    config: TerminalConfig,
+    pub(crate) config: TerminalConfig,
     journal: Journal<Record>,
     unpersisted: Vec<Entry<Record>>,
-    state: State,
+    pub(crate) state: State,
     halted: Option<String>,
 }
 
@@ -862,13 +914,18 @@ impl Terminal {
         self.halted = Some(why.to_owned());
     }
 
+    pub(crate) fn append_record(&mut self, record: Record) {
+        self.append(record);
+        self.debug_check();
+    }
+
     fn append(&mut self, record: Record) {
         let entry = self.journal.append(record);
         self.state.apply(entry.seq, &entry.record);
         self.unpersisted.push(entry);
     }
 
-    fn check_running(&self) -> Result<(), PosError> {
+    pub(crate) fn check_running(&self) -> Result<(), PosError> {
         match &self.halted {
             Some(why) => Err(PosError::Internal { what: why.clone() }),
             None => Ok(()),
@@ -942,7 +999,7 @@ impl Terminal {
 
     /// Checks `needed` approvals (1 or 2) from approvers who may approve;
     /// with two, they must be different people and neither the initiator.
-    fn check_approvals(
+    pub(crate) fn check_approvals(
         &mut self,
         needed: usize,
         approvals: &[ApprovalInput],
@@ -1036,19 +1093,56 @@ impl Terminal {
             .filter_map(|c| self.state.txns.get(c))
     }
 
-    /// Refunds of `id` that consume headroom: approved, sent, in doubt or in
-    /// manual review (Rule 2; a failed refund frees it only once definitive).
+    /// The other refunds of the same original (or the same voucher).
+    pub(crate) fn siblings<'a>(
+        &'a self,
+        refund: &'a Transaction,
+    ) -> impl Iterator<Item = &'a Transaction> + 'a {
+        let by_voucher = refund
+            .request
+            .voucher
+            .as_ref()
+            .and_then(|v| self.state.voucher_refunds.get(&v.rrn))
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.state.txns.get(id));
+        let by_original = refund
+            .request
+            .original
+            .into_iter()
+            .flat_map(|o| self.refunds_of(o));
+        by_original
+            .chain(by_voucher)
+            .filter(move |s| s.id != refund.id)
+    }
+
+    /// Every refund of `id`, whatever became of it.
+    pub(crate) fn refunds_of(&self, id: TxnId) -> impl Iterator<Item = &Transaction> {
+        self.children(id).filter(|c| c.request.kind == Kind::Refund)
+    }
+
+    /// Whether a refund consumes its original's headroom: approved, sent,
+    /// in doubt or in manual review (Rule 2; a failed refund frees it only
+    /// once definitive, a returned one once the money is back).
+    pub(crate) fn consumes_headroom(&self, refund: &Transaction) -> bool {
+        match refund.state {
+            TxnState::Sent | TxnState::InDoubt { .. } | TxnState::ManualReview { .. } => true,
+            TxnState::Approved { .. } => !self.is_returned(refund),
+            TxnState::Declined { .. } | TxnState::Reversed { .. } => false,
+        }
+    }
+
+    /// Whether an accepted refund's money came back.
+    pub(crate) fn is_returned(&self, refund: &Transaction) -> bool {
+        refund
+            .outcome
+            .as_ref()
+            .is_some_and(|o| o.outcome == Outcome::Returned)
+    }
+
+    /// Refunds of `id` that consume headroom.
     fn live_refunds(&self, id: TxnId) -> impl Iterator<Item = &Transaction> {
-        self.children(id).filter(|c| {
-            c.request.kind == Kind::Refund
-                && match c.state {
-                    TxnState::Sent
-                    | TxnState::InDoubt { .. }
-                    | TxnState::ManualReview { .. }
-                    | TxnState::Approved { .. } => true,
-                    TxnState::Declined { .. } | TxnState::Reversed { .. } => false,
-                }
-        })
+        self.refunds_of(id).filter(|c| self.consumes_headroom(c))
     }
 
     /// What is left to refund of `t` (zero when it is not refundable at all).
@@ -1090,6 +1184,7 @@ impl Terminal {
                         .filter(|c| {
                             c.request.kind == Kind::Refund
                                 && matches!(c.state, TxnState::Approved { .. })
+                                && !self.is_returned(c)
                         })
                         .fold(Money::zero(t.request.amount.currency()), |acc, r| {
                             acc.checked_add(r.request.amount).unwrap_or(acc)
@@ -1180,12 +1275,14 @@ impl Terminal {
             now,
         )?;
         let trace_no = self.free_trace_no()?;
-        let card = match planned.original {
-            Some(o) => self.state.txns[&o].request.card.clone(),
-            None => command_card(&command)
+        let card = match (planned.original, &planned.voucher) {
+            (Some(o), _) => self.state.txns[&o].request.card.clone(),
+            (None, Some(v)) => v.card.clone(),
+            (None, None) => command_card(&command)
                 .expect("new transactions carry a card")
                 .clone(),
         };
+        let sent = planned.kind != Kind::CompletionAdvice && planned.fallback.is_none();
         let request = Request {
             kind: planned.kind,
             key: key.to_owned(),
@@ -1198,13 +1295,14 @@ impl Terminal {
             operator_id: initiator,
             approvals,
             reason: planned.reason,
+            fallback: planned.fallback,
+            voucher: planned.voucher,
             at: now,
         };
         let seq = self.journal.len() as u64;
         self.append(Record::Requested(Box::new(request)));
         let txn = TxnId(seq);
-        let request =
-            (planned.kind != Kind::CompletionAdvice).then(|| self.host_request_for(txn, now));
+        let request = sent.then(|| self.host_request_for(txn, now));
         self.debug_check();
         Ok(Submitted {
             txn,
@@ -1213,7 +1311,7 @@ impl Terminal {
         })
     }
 
-    fn check_amount(&self, amount: Money) -> Result<(), PosError> {
+    pub(crate) fn check_amount(&self, amount: Money) -> Result<(), PosError> {
         if amount.currency() != self.config.currency {
             return Err(PosError::CurrencyMismatch {
                 expected: self.config.currency,
@@ -1302,6 +1400,8 @@ impl Terminal {
             original: None,
             approvals_needed: 0,
             reason: None,
+            fallback: None,
+            voucher: None,
         };
         match command {
             Command::Sale { amount, .. } => Ok(simple(Kind::Sale, *amount)),
@@ -1334,56 +1434,16 @@ impl Terminal {
                     original: Some(o.id),
                     approvals_needed: usize::from(policy.void_needs_supervisor),
                     reason: None,
+                    fallback: None,
+                    voucher: None,
                 })
             }
             Command::Refund {
-                original,
-                amount,
+                plan,
                 reason,
+                destination,
                 ..
-            } => {
-                let o = self.find(original)?;
-                let status = self.status(o, now);
-                if o.request.kind == Kind::PreAuth {
-                    return Err(PosError::PreAuthNotRefundable);
-                }
-                self.check_not_in_doubt(o, status)?;
-                check_transition(Operation::Refund, o.request.kind, status)?;
-                let reason = reason.trim();
-                if reason.is_empty() {
-                    return Err(PosError::RefundReasonRequired);
-                }
-                if reason.chars().count() > 200 {
-                    return Err(PosError::invalid_input(
-                        "reason",
-                        "at most 200 characters",
-                        reason,
-                    ));
-                }
-                let count = self.live_refunds(o.id).count() as u32;
-                if count >= policy.max_refunds_per_original {
-                    return Err(PosError::RefundLimitReached { count });
-                }
-                let refundable = self.refundable(o, now);
-                if *amount > refundable {
-                    return Err(PosError::RefundExceedsRefundable {
-                        requested: amount.to_string(),
-                        refundable: refundable.to_string(),
-                    });
-                }
-                let dual = amount.amount() >= policy.dual_control_threshold;
-                Ok(Planned {
-                    kind: Kind::Refund,
-                    amount: *amount,
-                    original: Some(o.id),
-                    approvals_needed: if dual {
-                        2
-                    } else {
-                        usize::from(policy.refund_needs_supervisor)
-                    },
-                    reason: Some(reason.to_owned()),
-                })
-            }
+            } => self.planned_refund(plan, reason, destination.as_ref(), now),
             Command::Complete {
                 original,
                 amount,
@@ -1410,6 +1470,8 @@ impl Terminal {
                     original: Some(o.id),
                     approvals_needed: 0,
                     reason: None,
+                    fallback: None,
+                    voucher: None,
                 })
             }
             Command::CancelPreAuth { original } => {
@@ -1420,9 +1482,82 @@ impl Terminal {
                     original: Some(o.id),
                     approvals_needed: 0,
                     reason: None,
+                    fallback: None,
+                    voucher: None,
                 })
             }
         }
+    }
+
+    /// Carries out a refund plan: plans again, refuses a plan whose decision
+    /// changed, and turns the decision into the transaction to record.
+    fn planned_refund(
+        &self,
+        plan: &RefundPlan,
+        reason: &str,
+        destination: Option<&Destination>,
+        now: Timestamp,
+    ) -> Result<Planned, PosError> {
+        let fresh = self.plan_refund(&plan.original_ref(), plan.requested(), now)?;
+        if !fresh.same_decision(plan) {
+            return Err(PosError::PlanStale {
+                planned: plan.action().as_str().into(),
+                now: fresh.action().as_str().into(),
+            });
+        }
+        if let Some(error) = fresh.rejection() {
+            return Err(error.clone());
+        }
+        let reason = reason.trim();
+        if reason.is_empty() {
+            return Err(PosError::RefundReasonRequired);
+        }
+        if reason.chars().count() > 200 {
+            return Err(PosError::invalid_input(
+                "reason",
+                "at most 200 characters",
+                reason,
+            ));
+        }
+        let original = fresh.original().map(|id| &self.state.txns[&id]);
+        let kind = match (fresh.action(), original.map(|o| o.request.kind)) {
+            (Action::Void, Some(Kind::Sale)) => Kind::Void,
+            (Action::Void, _) => Kind::CompletionVoid,
+            (Action::PreAuthCancel, _) => Kind::PreAuthCancel,
+            (Action::Refund | Action::Fallback | Action::Reject, _) => Kind::Refund,
+        };
+        let fallback = match fresh.action() {
+            Action::Fallback => {
+                let d = destination.ok_or_else(|| PosError::FallbackDetailsRequired {
+                    route: fresh.route().as_str().into(),
+                    missing: "destination".into(),
+                })?;
+                let route = d.route.unwrap_or(fresh.route());
+                if !fresh.fallbacks().iter().any(|f| f.route == route) {
+                    return Err(PosError::invalid_input(
+                        "destination.route",
+                        &fresh
+                            .fallbacks()
+                            .iter()
+                            .map(|f| f.route.as_str())
+                            .collect::<Vec<_>>()
+                            .join("|"),
+                        route.as_str(),
+                    ));
+                }
+                Some(d.to_record(route, fresh.reasons())?)
+            }
+            Action::Void | Action::Refund | Action::PreAuthCancel | Action::Reject => None,
+        };
+        Ok(Planned {
+            kind,
+            amount: fresh.amount(),
+            original: fresh.original(),
+            approvals_needed: fresh.approvals().len(),
+            reason: Some(reason.to_owned()),
+            fallback,
+            voucher: fresh.voucher().cloned(),
+        })
     }
 
     fn pre_auth_for(
@@ -1445,7 +1580,11 @@ impl Terminal {
 
     /// Nothing acts on an original whose own outcome, or that of anything
     /// done to it, is unknown.
-    fn check_not_in_doubt(&self, o: &Transaction, status: Status) -> Result<(), PosError> {
+    pub(crate) fn check_not_in_doubt(
+        &self,
+        o: &Transaction,
+        status: Status,
+    ) -> Result<(), PosError> {
         let child_unresolved = self.children(o.id).any(|c| match c.state {
             TxnState::Sent | TxnState::InDoubt { .. } | TxnState::ManualReview { .. } => {
                 c.request.kind != Kind::Refund
@@ -1486,10 +1625,11 @@ impl Terminal {
             batch_no: t.request.batch_no,
             amount: Some(t.request.amount),
             card: Some(t.request.card.clone()),
-            original: t
-                .request
-                .original
-                .map(|o| self.original_ref(&self.state.txns[&o])),
+            original: match (&t.request.original, &t.request.voucher) {
+                (Some(o), _) => Some(self.original_ref(&self.state.txns[o])),
+                (None, Some(v)) => Some(voucher_ref(v, &self.config.policy)),
+                (None, None) => None,
+            },
             summary: None,
             sent_at: now,
         }
@@ -1672,7 +1812,7 @@ impl Terminal {
                     .debit_amount
                     .checked_add(t.request.amount)
                     .unwrap_or(s.debit_amount);
-            } else if t.request.kind == Kind::Refund {
+            } else if t.request.kind == Kind::Refund && t.request.fallback.is_none() {
                 s.credit_count += 1;
                 s.credit_amount = s
                     .credit_amount
@@ -1875,10 +2015,49 @@ impl Terminal {
                     unresolved_other = true;
                 }
             }
+            // 6. A fallback only once the original route was closed or
+            // ruled out, never while a refund of the same original was in
+            // doubt.
+            if let Some(f) = &t.request.fallback {
+                if f.reasons.is_empty() {
+                    return Err(format!("{}: fallback without a closing reason", t.id));
+                }
+                let unresolved_before = self.siblings(t).any(|s| {
+                    s.id < t.id
+                        && matches!(
+                            s.state,
+                            TxnState::Sent
+                                | TxnState::InDoubt { .. }
+                                | TxnState::ManualReview { .. }
+                        )
+                });
+                if unresolved_before {
+                    return Err(format!("{}: fallback while a refund was in doubt", t.id));
+                }
+            }
             // 9. Only masked card numbers.
             let m = &t.request.card.masked_pan;
             if m.len() < 10 || m[6..m.len() - 4].bytes().any(|b| b != b'*') {
                 return Err(format!("{}: card number not masked", t.id));
+            }
+        }
+        // 1, for originals known only by their voucher.
+        for ids in self.state.voucher_refunds.values() {
+            let refunds: Vec<&Transaction> = ids.iter().map(|id| &self.state.txns[id]).collect();
+            let Some(v) = refunds[0].request.voucher.as_ref() else {
+                return Err("voucher refund without its voucher".into());
+            };
+            let used = refunds
+                .iter()
+                .filter(|r| self.consumes_headroom(r))
+                .fold(Money::zero(v.amount.currency()), |acc, r| {
+                    acc.checked_add(r.request.amount).unwrap_or(acc)
+                });
+            if used > v.amount {
+                return Err(format!(
+                    "voucher {}: refunds {used} exceed {}",
+                    v.rrn, v.amount
+                ));
             }
         }
         // 4. No new financial request while a reversal is pending.
@@ -1895,6 +2074,23 @@ struct Planned {
     original: Option<TxnId>,
     approvals_needed: usize,
     reason: Option<String>,
+    fallback: Option<FallbackRecord>,
+    voucher: Option<Voucher>,
+}
+
+/// What the host is told of an original known only from its voucher.
+fn voucher_ref(v: &Voucher, policy: &Policy) -> OriginalRef {
+    let midnight =
+        v.date.to_days() * crate::time::DAY_MS - i64::from(policy.utc_offset_minutes) * 60_000;
+    OriginalRef {
+        message: MessageType::Sale,
+        trace_no: v.trace_no,
+        batch_no: v.batch_no,
+        amount: v.amount,
+        rrn: Some(v.rrn.clone()),
+        auth_code: v.auth_code.clone(),
+        at: Timestamp(midnight),
+    }
 }
 
 /// The host message for a transaction kind.
@@ -1915,8 +2111,8 @@ fn command_amount(command: &Command) -> Option<Money> {
     match command {
         Command::Sale { amount, .. }
         | Command::PreAuth { amount, .. }
-        | Command::Refund { amount, .. }
         | Command::Complete { amount, .. } => Some(*amount),
+        Command::Refund { plan, .. } => Some(plan.amount()),
         Command::Void { .. } | Command::CancelPreAuth { .. } => None,
     }
 }
@@ -1949,11 +2145,26 @@ fn fingerprint(command: &Command) -> String {
         Command::PreAuth { amount, card } => format!("pre_auth|{amount}|{}", card.masked_pan),
         Command::Void { original, .. } => format!("void|{original}"),
         Command::Refund {
-            original,
-            amount,
+            plan,
             reason,
+            destination,
             ..
-        } => format!("refund|{original}|{amount}|{}", reason.trim()),
+        } => {
+            // What the caller asked, not what the planner decided: a replay
+            // of the same key finds the same fingerprint even after the
+            // decision has changed (the refund it made is why).
+            let original = match (plan.original(), plan.voucher()) {
+                (Some(id), _) => id.to_string(),
+                (None, Some(v)) => format!("voucher {}", v.rrn),
+                (None, None) => String::new(),
+            };
+            let amount = plan.requested().map_or("full".into(), |a| a.to_string());
+            let route = destination
+                .as_ref()
+                .and_then(|d| d.route)
+                .map_or("-", |r| r.as_str());
+            format!("refund|{original}|{amount}|{route}|{}", reason.trim())
+        }
         Command::Complete {
             original,
             amount,

@@ -67,6 +67,77 @@ impl Date {
     }
 }
 
+impl Date {
+    /// Days since 1970-01-01 (Howard Hinnant's `days_from_civil`).
+    pub fn to_days(self) -> i64 {
+        let y = i64::from(self.year) - i64::from(self.month <= 2);
+        let era = y.div_euclid(400);
+        let yoe = y.rem_euclid(400);
+        let m = i64::from(self.month);
+        let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(self.day) - 1;
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        era * 146_097 + doe - 719_468
+    }
+
+    /// Parses `YYYY-MM-DD`, refusing dates that do not exist.
+    pub fn parse(text: &str) -> Option<Date> {
+        let b = text.as_bytes();
+        let digits = |r: std::ops::Range<usize>| {
+            b[r.clone()]
+                .iter()
+                .all(u8::is_ascii_digit)
+                .then(|| text[r].parse::<u32>().ok())
+                .flatten()
+        };
+        if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+            return None;
+        }
+        let date = Date {
+            year: digits(0..4)? as i32,
+            month: digits(5..7)?,
+            day: digits(8..10)?,
+        };
+        (Date::from_days(date.to_days()) == date).then_some(date)
+    }
+
+    /// Day of the week, 1 = Monday … 7 = Sunday (1970-01-01 was a Thursday).
+    pub fn weekday(self) -> u32 {
+        ((self.to_days() + 3).rem_euclid(7) + 1) as u32
+    }
+
+    /// The day after.
+    pub fn next_day(self) -> Date {
+        Date::from_days(self.to_days() + 1)
+    }
+
+    /// The date `n` business days after `self`, skipping Saturdays, Sundays
+    /// and `holidays` (`n = 0` is `self`).
+    pub fn plus_business_days(self, n: u32, holidays: &[Date]) -> Date {
+        let mut date = self;
+        let mut left = n;
+        while left > 0 {
+            date = date.next_day();
+            if date.weekday() <= 5 && !holidays.contains(&date) {
+                left -= 1;
+            }
+        }
+        date
+    }
+}
+
+impl Serialize for Date {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Date {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Date, D::Error> {
+        let text = String::deserialize(d)?;
+        Date::parse(&text).ok_or_else(|| serde::de::Error::custom("a date as YYYY-MM-DD"))
+    }
+}
+
 impl std::fmt::Display for Date {
     /// `YYYY-MM-DD`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -88,5 +159,23 @@ mod tests {
         assert_eq!(t.local_time(480), (0, 30, 0));
         assert_eq!(Date::from_days(-1).to_string(), "1969-12-31");
         assert_eq!(Date::from_days(11_016).to_string(), "2000-02-29");
+    }
+
+    #[test]
+    fn days_round_trip_and_business_days() {
+        for days in [-800_000, -1, 0, 11_016, 20_779, 2_000_000] {
+            assert_eq!(Date::from_days(days).to_days(), days);
+        }
+        assert_eq!(Date::parse("2026-02-29"), None);
+        assert_eq!(Date::parse("2026-1-01"), None);
+        let fri = Date::parse("2026-11-20").unwrap();
+        assert_eq!(fri.weekday(), 5);
+        assert_eq!(fri.plus_business_days(1, &[]).to_string(), "2026-11-23");
+        let holiday = Date::parse("2026-11-23").unwrap();
+        assert_eq!(
+            fri.plus_business_days(1, &[holiday]).to_string(),
+            "2026-11-24"
+        );
+        assert_eq!(fri.plus_business_days(0, &[]), fri);
     }
 }

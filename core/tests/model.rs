@@ -688,6 +688,16 @@ fn money(cents: i64) -> Money {
     .unwrap()
 }
 
+/// A customer's bank account, for refunds the planner sends to a fallback.
+fn destination() -> Destination {
+    Destination {
+        route: None,
+        holder_name: Some("张三".into()),
+        bank: Some("中国银行".into()),
+        account: Some("6217000010001234567".into()),
+    }
+}
+
 fn approvals() -> Vec<ApprovalInput> {
     [("90", "246810"), ("91", "135790")]
         .iter()
@@ -797,12 +807,17 @@ impl Sim {
                 original: self.selector(*o, *by_trace),
                 approvals: approvals(),
             },
-            MCmd::Refund { o, cents } => Command::Refund {
-                original: self.selector(*o, false),
-                amount: money(*cents),
-                reason: "customer return".into(),
-                approvals: approvals(),
-            },
+            MCmd::Refund { o, cents } => self
+                .term
+                .refund_command(
+                    &RefundOriginal::Journal(self.selector(*o, false)),
+                    Some(money(*cents)),
+                    "customer return",
+                    approvals(),
+                    Some(destination()),
+                    self.now,
+                )
+                .expect("the model's originals exist"),
             MCmd::Complete { o, cents, advice } => Command::Complete {
                 original: self.selector(*o, false),
                 amount: money(*cents),

@@ -579,12 +579,14 @@ impl World {
                 approvals,
                 key,
             } => (
-                Command::Refund {
-                    original: self.trace(*trace),
-                    amount: money(amount)?,
-                    reason: (*reason).into(),
-                    approvals: Self::approvals(approvals),
-                },
+                self.term.refund_command(
+                    &RefundOriginal::Journal(self.trace(*trace)),
+                    Some(money(amount)?),
+                    reason,
+                    Self::approvals(approvals),
+                    None,
+                    self.now,
+                )?,
                 key.clone(),
             ),
             Cmd::Complete {
@@ -950,6 +952,8 @@ fn pending_advices(term: &Terminal, now: Timestamp) -> Vec<Entry<Record>> {
             operator_id: "01".into(),
             approvals: Vec::new(),
             reason: None,
+            fallback: None,
+            voucher: None,
             at: now,
         })));
         trace = trace.next();

@@ -78,11 +78,16 @@ fn realistic_day() -> Journal<Record> {
         amount: cny(amount),
         card: card(pan),
     };
-    let refund = |n, amount: &str, reason: &str| Command::Refund {
-        original: trace(n),
-        amount: cny(amount),
-        reason: reason.into(),
-        approvals: sup(),
+    let refund = |d: &mut Driver<'_>, n, amount: &str, reason: &str, key: &str, at| {
+        d.refund(
+            &RefundOriginal::Journal(trace(n)),
+            Some(cny(amount)),
+            reason,
+            sup(),
+            None,
+            key,
+            at,
+        )
     };
 
     let mut d = Driver::new(&mut term, &mut host);
@@ -102,8 +107,7 @@ fn realistic_day() -> Journal<Record> {
     d.run(sale("100.00", pan), "k3", tick()).unwrap();
     d.run(sale("200.00", "5413330089020011"), "k4", tick())
         .unwrap();
-    d.run(refund(4, "50.00", "顾客退货 customer return"), "k5", tick())
-        .unwrap();
+    refund(&mut d, 4, "50.00", "顾客退货 customer return", "k5", tick()).unwrap();
     // 6 times out; the next sale (7) goes after its reversal.
     drop(d);
     host.inject(Fault::Timeout);
@@ -150,18 +154,15 @@ fn realistic_day() -> Journal<Record> {
     )
     .unwrap();
     // A wrong supervisor PIN on a refund, then the right one (15).
-    let wrong = Command::Refund {
-        original: trace(3),
-        amount: cny("10.00"),
-        reason: "wrong item".into(),
-        approvals: vec![ApprovalInput {
-            operator_id: "90".into(),
-            pin: "999999".into(),
-        }],
-    };
-    assert_eq!(d.run(wrong, "k15", tick()).unwrap_err().code(), "WRONG_PIN");
-    d.run(refund(3, "10.00", "wrong item"), "k15", tick())
-        .unwrap();
+    let wrong = vec![ApprovalInput {
+        operator_id: "90".into(),
+        pin: "999999".into(),
+    }];
+    let original = RefundOriginal::Journal(trace(3));
+    let cents = Some(cny("10.00"));
+    let refused = d.refund(&original, cents, "wrong item", wrong, None, "k15", tick());
+    assert_eq!(refused.unwrap_err().code(), "WRONG_PIN");
+    refund(&mut d, 3, "10.00", "wrong item", "k15", tick()).unwrap();
     drop(d);
     // 16: the reply comes twice; 17: the reply comes late, after its
     // reversal went out with the next sale (18).
@@ -174,8 +175,7 @@ fn realistic_day() -> Journal<Record> {
     // End of day, then the next batch: a refund of yesterday's sale (19)
     // and two more sales.
     d.settle(tick()).unwrap();
-    d.run(refund(3, "20.00", "return after settlement"), "k19", tick())
-        .unwrap();
+    refund(&mut d, 3, "20.00", "return after settlement", "k19", tick()).unwrap();
     d.run(sale("66.00", pan), "k20", tick()).unwrap();
     d.run(sale("77.00", pan), "k21", tick()).unwrap();
     drop(d);
