@@ -11,11 +11,22 @@ use crate::host::{HostReply, HostRequest, MessageType, NoReply};
 use crate::journal::Entry;
 use crate::money::{Currency, Money};
 use crate::operator::{ApprovalInput, Operator, Role};
-use crate::planner::{Destination, RefundOriginal};
+use crate::planner::{Action, Destination, Reason, RefundOriginal};
 use crate::policy::Policy;
 use crate::record::{Record, TxnId};
 use crate::terminal::{Command, OriginalSelector, Terminal, TerminalConfig};
 use crate::time::Timestamp;
+
+/// What a time-range refund did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RangeSummary {
+    /// Original, the transaction that gave the money back, and how.
+    pub refunded: Vec<(TxnId, TxnId, Action)>,
+    /// Originals not refunded, with the planner's decision and reasons.
+    pub skipped: Vec<(TxnId, Action, Vec<Reason>)>,
+    /// Originals whose refund was refused when run, with the error.
+    pub failed: Vec<(TxnId, PosError)>,
+}
 
 /// A host the driver can talk to synchronously.
 pub trait Host {
@@ -127,6 +138,50 @@ impl<'a> Driver<'a> {
             self.term
                 .refund_command(original, amount, reason, approvals, destination, now)?;
         self.run(command, key, now)
+    }
+
+    /// Refunds everything made in `[from, to)` (Rule 2's refund by time
+    /// range): plans each original, runs the ones the planner allows one by
+    /// one with `approvals`, under keys `{key_prefix}:{original}` (so a
+    /// repeated run refunds nothing twice), and says what was refunded,
+    /// skipped and why. Fallbacks are skipped: they need each customer's
+    /// destination details.
+    pub fn refund_range(
+        &mut self,
+        from: Timestamp,
+        to: Timestamp,
+        reason: &str,
+        approvals: &[ApprovalInput],
+        key_prefix: &str,
+        now: Timestamp,
+    ) -> RangeSummary {
+        self.flush(now);
+        let mut summary = RangeSummary::default();
+        for item in self.term.plan_range(from, to, now) {
+            let key = format!("{key_prefix}:{}", item.original);
+            let action = item.plan.action();
+            if let Some(done) = self.term.by_key(&key) {
+                summary.refunded.push((item.original, done.id, action));
+                continue;
+            }
+            if matches!(action, Action::Reject | Action::Fallback) {
+                summary
+                    .skipped
+                    .push((item.original, action, item.plan.reasons().to_vec()));
+                continue;
+            }
+            let command = Command::Refund {
+                plan: Box::new(item.plan),
+                reason: reason.to_owned(),
+                approvals: approvals.to_vec(),
+                destination: None,
+            };
+            match self.run(command, &key, now) {
+                Ok(id) => summary.refunded.push((item.original, id, action)),
+                Err(e) => summary.failed.push((item.original, e)),
+            }
+        }
+        summary
     }
 
     /// Queries the host about an in-doubt transaction.

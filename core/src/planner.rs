@@ -1007,6 +1007,37 @@ impl Terminal {
     }
 }
 
+/// One original of a time-range refund, with its plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RangeItem {
+    /// The original.
+    pub original: TxnId,
+    /// Its plan for a full refund (rejected ones say why they are skipped).
+    pub plan: RefundPlan,
+}
+
+impl Terminal {
+    /// Plans a full refund of every sale, completion and pre-auth made in
+    /// `[from, to)` — for a cancelled event, say — oldest first. Declined,
+    /// voided, refunded and in-doubt ones come back as rejected plans with
+    /// their reasons, so the summary can say why they were skipped.
+    pub fn plan_range(&self, from: Timestamp, to: Timestamp, now: Timestamp) -> Vec<RangeItem> {
+        self.transactions()
+            .filter(|t| t.request.at >= from && t.request.at < to)
+            .filter(|t| {
+                matches!(
+                    t.request.kind,
+                    Kind::Sale | Kind::Completion | Kind::CompletionAdvice | Kind::PreAuth
+                )
+            })
+            .map(|t| RangeItem {
+                original: t.id,
+                plan: self.plan_journal(t.id, None, now),
+            })
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
