@@ -94,6 +94,10 @@ pub(crate) struct OriginalIn {
 }
 
 impl OriginalIn {
+    pub(crate) fn new(id: Option<String>, trace_no: Option<String>, rrn: Option<String>) -> Self {
+        OriginalIn { id, trace_no, rrn }
+    }
+
     pub(crate) fn selector(&self) -> Result<OriginalSelector, PosError> {
         match (&self.id, &self.trace_no, &self.rrn) {
             (Some(id), None, None) => TxnId::parse(id)
@@ -186,16 +190,6 @@ pub(crate) struct VoidIn {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub(crate) struct RefundIn {
-    pub original: OriginalIn,
-    pub amount: String,
-    pub reason: String,
-    pub approval: Option<ApprovalsIn>,
-    pub key: String,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) struct CompleteIn {
     pub original: OriginalIn,
     pub amount: String,
@@ -280,4 +274,10 @@ impl RecordOut {
             created_at: r.at.0 as f64,
         }
     }
+}
+
+/// An idempotency key: bounded like every other field.
+pub(crate) fn key(field: &str, text: String) -> Result<String, PosError> {
+    bounded(field, &text)?;
+    Ok(text)
 }

@@ -22,6 +22,7 @@
 mod acquirer;
 mod convert;
 mod error;
+mod refunds;
 mod terminal;
 
 pub use acquirer::SimulatedAcquirer;

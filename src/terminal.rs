@@ -9,7 +9,6 @@ use posflow_core::host::{HostReply, HostRequest, NoReply};
 use posflow_core::journal::{Entry, Journal};
 use posflow_core::money::Currency;
 use posflow_core::operator::{Operator, Role};
-use posflow_core::planner::RefundOriginal;
 use posflow_core::policy::Policy;
 use posflow_core::record::{Kind, Record};
 use posflow_core::terminal::{Command, Status, Terminal as CoreTerminal, TerminalConfig};
@@ -60,8 +59,8 @@ struct FilterIn {
     kind: Option<String>,
 }
 
-struct Inner {
-    term: CoreTerminal,
+pub(crate) struct Inner {
+    pub(crate) term: CoreTerminal,
     host: JsValue,
     now: Option<js_sys::Function>,
     locale: Locale,
@@ -71,7 +70,7 @@ struct Inner {
 }
 
 impl Inner {
-    fn now(&self) -> Timestamp {
+    pub(crate) fn now(&self) -> Timestamp {
         let ms = self
             .now
             .as_ref()
@@ -100,7 +99,11 @@ impl Inner {
         }
     }
 
-    fn err(&self, e: &PosError) -> JsValue {
+    pub(crate) fn locale(&self) -> Locale {
+        self.locale
+    }
+
+    pub(crate) fn err(&self, e: &PosError) -> JsValue {
         error::to_js(e, self.locale)
     }
 }
@@ -286,26 +289,69 @@ fn submit(
             let i = inner.borrow();
             build(&i.term, i.now()).map_err(|e| i.err(&e))?
         };
-        flush(&inner).await;
-        let submitted = {
-            let mut i = inner.borrow_mut();
-            let now = i.now();
-            let result = i.term.execute(command, &key, now);
-            i.persist();
-            result.map_err(|e| i.err(&e))?
-        };
-        if let Some(request) = submitted.request {
-            exchange(&inner, request).await;
-        }
+        let txn = execute_command(&inner, command, key).await?;
         let i = inner.borrow();
-        Ok(record_of(&i, submitted.txn))
+        Ok(record_of(&i, txn))
     })
 }
 
-fn key(field: &str, text: String) -> Result<String, PosError> {
-    bounded(field, &text)?;
-    Ok(text)
+/// Flushes pending reversals and advices, executes, persists, and
+/// exchanges with the host.
+pub(crate) async fn execute_command(
+    inner: &Rc<RefCell<Inner>>,
+    command: Command,
+    key: String,
+) -> Result<posflow_core::record::TxnId, JsValue> {
+    flush(inner).await;
+    let submitted = {
+        let mut i = inner.borrow_mut();
+        let now = i.now();
+        let result = i.term.execute(command, &key, now);
+        i.persist();
+        result.map_err(|e| i.err(&e))?
+    };
+    if let Some(request) = submitted.request {
+        exchange(inner, request).await;
+    }
+    Ok(submitted.txn)
 }
+
+impl Terminal {
+    pub(crate) fn inner(&self) -> Rc<RefCell<Inner>> {
+        self.inner.clone()
+    }
+
+    pub(crate) fn submit(
+        &self,
+        build: impl FnOnce(&CoreTerminal, Timestamp) -> Result<(Command, String), PosError> + 'static,
+    ) -> js_sys::Promise {
+        submit(self.inner.clone(), build)
+    }
+
+    /// Runs a read-only call on the core, errors as `PosError`s.
+    pub(crate) fn with_inner(
+        &self,
+        f: impl FnOnce(&CoreTerminal, Timestamp, Locale) -> Result<JsValue, PosError>,
+    ) -> Result<JsValue, JsValue> {
+        let i = self.inner.borrow();
+        f(&i.term, i.now(), i.locale).map_err(|e| i.err(&e))
+    }
+
+    /// Runs a call that records, then persists what it appended.
+    pub(crate) fn with_inner_mut(
+        &self,
+        f: impl FnOnce(&mut CoreTerminal, Timestamp, Locale) -> Result<JsValue, PosError>,
+    ) -> Result<JsValue, JsValue> {
+        let mut i = self.inner.borrow_mut();
+        let now = i.now();
+        let locale = i.locale;
+        let result = f(&mut i.term, now, locale);
+        i.persist();
+        result.map_err(|e| i.err(&e))
+    }
+}
+
+use convert::key;
 
 #[wasm_bindgen]
 impl Terminal {
@@ -434,24 +480,6 @@ impl Terminal {
                 },
                 key("key", v.key)?,
             ))
-        })
-    }
-
-    /// `refund({ original, amount, reason, approval, key })`.
-    pub fn refund(&self, input: JsValue) -> js_sys::Promise {
-        let parsed = parse::<convert::RefundIn>(input, "refund");
-        submit(self.inner.clone(), move |term, now| {
-            let currency = term.config().currency;
-            let r = parsed?;
-            let command = term.refund_command(
-                &RefundOriginal::Journal(r.original.selector()?),
-                Some(convert::money("amount", &r.amount, currency)?),
-                bounded("reason", &r.reason)?,
-                convert::approvals(r.approval)?,
-                None,
-                now,
-            )?;
-            Ok((command, key("key", r.key)?))
         })
     }
 

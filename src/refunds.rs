@@ -1,0 +1,497 @@
+//! The refund side of the JS API: `planRefund`, `refund`, `refunds`,
+//! `confirmFallback`, `refundRange`. Parse, call the core's planner and
+//! tracker, convert; every decision is the core's.
+
+use posflow_core::card::Card;
+use posflow_core::error::{Locale, PosError};
+use posflow_core::host::{BatchNo, TraceNo};
+use posflow_core::money::Currency;
+use posflow_core::planner::{Arrival, Destination, RefundOriginal, RefundPlan, Route, Voucher};
+use posflow_core::record::{Kind, TxnId};
+use posflow_core::terminal::{Command, OriginalSelector, Terminal as CoreTerminal};
+use posflow_core::time::{Date, Timestamp};
+use posflow_core::tracking::{Filter, RefundStatus, RefundView};
+use serde::{Deserialize, Serialize};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
+
+use crate::convert::{self, bounded, parse, to_js, ApprovalsIn, CardIn, OriginalIn};
+use crate::terminal::{execute_command, Terminal};
+
+/// `original` of a refund: a journal reference, or the voucher's data.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct RefundOriginalIn {
+    id: Option<String>,
+    trace_no: Option<String>,
+    rrn: Option<String>,
+    voucher: Option<VoucherIn>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct VoucherIn {
+    date: String,
+    amount: String,
+    rrn: String,
+    auth_code: Option<String>,
+    trace_no: String,
+    batch_no: String,
+    card: CardIn,
+}
+
+impl RefundOriginalIn {
+    fn original(self, currency: Currency) -> Result<RefundOriginal, PosError> {
+        let Some(v) = self.voucher else {
+            let selector = OriginalIn::new(self.id, self.trace_no, self.rrn).selector()?;
+            return Ok(RefundOriginal::Journal(selector));
+        };
+        if self.id.is_some() || self.trace_no.is_some() || self.rrn.is_some() {
+            return Err(PosError::invalid_input(
+                "original",
+                "exactly one of { id }, { traceNo }, { rrn } or { voucher }",
+                "several",
+            ));
+        }
+        let date = Date::parse(bounded("original.voucher.date", &v.date)?).ok_or_else(|| {
+            PosError::invalid_input("original.voucher.date", "a date as YYYY-MM-DD", &v.date)
+        })?;
+        let batch = BatchNo::parse(bounded("original.voucher.batchNo", &v.batch_no)?)?;
+        let card: Card = v.card.card()?;
+        let voucher = Voucher {
+            date,
+            amount: convert::money("original.voucher.amount", &v.amount, currency)?,
+            rrn: bounded("original.voucher.rrn", &v.rrn)?.to_owned(),
+            auth_code: match v.auth_code {
+                Some(a) => Some(bounded("original.voucher.authCode", &a)?.to_owned()),
+                None => None,
+            },
+            trace_no: TraceNo::parse(bounded("original.voucher.traceNo", &v.trace_no)?)?,
+            batch_no: batch,
+            card,
+        };
+        voucher.validate()?;
+        Ok(RefundOriginal::Voucher(voucher))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct PlanIn {
+    original: RefundOriginalIn,
+    amount: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RefundIn {
+    original: RefundOriginalIn,
+    amount: Option<String>,
+    reason: String,
+    approval: Option<ApprovalsIn>,
+    destination: Option<DestinationIn>,
+    key: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct DestinationIn {
+    route: Option<String>,
+    holder_name: Option<String>,
+    bank: Option<String>,
+    account: Option<String>,
+}
+
+impl DestinationIn {
+    fn destination(self) -> Result<Destination, PosError> {
+        let route = match self.route.as_deref() {
+            Some(r) => Some(Route::parse(r).filter(|r| r.is_fallback()).ok_or_else(|| {
+                PosError::invalid_input(
+                    "destination.route",
+                    "settlement_account, other_card, wallet_transfer or cash",
+                    r,
+                )
+            })?),
+            None => None,
+        };
+        let text = |field: &str, v: Option<String>| -> Result<Option<String>, PosError> {
+            match v {
+                Some(t) => Ok(Some(bounded(field, &t)?.to_owned())),
+                None => Ok(None),
+            }
+        };
+        Ok(Destination {
+            route,
+            holder_name: text("destination.holderName", self.holder_name)?,
+            bank: text("destination.bank", self.bank)?,
+            account: text("destination.account", self.account)?,
+        })
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RefundFilterIn {
+    status: Option<String>,
+    kind: Option<String>,
+    operator_id: Option<String>,
+    from: Option<f64>,
+    to: Option<f64>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ConfirmIn {
+    refund: OriginalIn,
+    reference: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RangeIn {
+    from: f64,
+    to: f64,
+    reason: String,
+    approval: Option<ApprovalsIn>,
+    key_prefix: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ReasonOut {
+    code: &'static str,
+    message: &'static str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ArrivalOut {
+    earliest: String,
+    latest: String,
+}
+
+impl From<Arrival> for ArrivalOut {
+    fn from(a: Arrival) -> Self {
+        ArrivalOut {
+            earliest: a.earliest.to_string(),
+            latest: a.latest.to_string(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct FallbackOut {
+    route: &'static str,
+    needs: Vec<&'static str>,
+    expected_arrival: ArrivalOut,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PlanOut {
+    action: &'static str,
+    status: Option<&'static str>,
+    original_id: Option<String>,
+    amount: String,
+    refundable: String,
+    route: &'static str,
+    approvals: Vec<String>,
+    reasons: Vec<ReasonOut>,
+    fallbacks: Vec<FallbackOut>,
+    expected_arrival: Option<ArrivalOut>,
+    error: Option<&'static str>,
+}
+
+fn plan_out(plan: &RefundPlan, locale: Locale) -> PlanOut {
+    PlanOut {
+        action: plan.action().as_str(),
+        status: plan.status().map(RefundStatus::as_str),
+        original_id: plan.original().map(|id| id.to_string()),
+        amount: plan.amount().to_string(),
+        refundable: plan.refundable().to_string(),
+        route: plan.route().as_str(),
+        approvals: plan.approvals().iter().map(|r| r.to_string()).collect(),
+        reasons: plan
+            .reasons()
+            .iter()
+            .map(|r| ReasonOut {
+                code: r.code(),
+                message: r.message(locale),
+            })
+            .collect(),
+        fallbacks: plan
+            .fallbacks()
+            .iter()
+            .map(|f| FallbackOut {
+                route: f.route.as_str(),
+                needs: f.needs.iter().map(|d| d.as_str()).collect(),
+                expected_arrival: f.expected_arrival.into(),
+            })
+            .collect(),
+        expected_arrival: plan.expected_arrival().map(Into::into),
+        error: plan.rejection().map(PosError::code),
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct NextStepOut {
+    code: &'static str,
+    message: &'static str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RefundOut {
+    id: String,
+    kind: &'static str,
+    status: &'static str,
+    overdue: bool,
+    amount: String,
+    currency: &'static str,
+    original_id: Option<String>,
+    voucher_rrn: Option<String>,
+    route: &'static str,
+    route_name: &'static str,
+    destination_account: Option<String>,
+    destination_holder: Option<String>,
+    fallback_reasons: Vec<&'static str>,
+    trace_no: String,
+    rrn: Option<String>,
+    response_code: Option<String>,
+    retryable: bool,
+    reference: Option<String>,
+    reason: Option<String>,
+    operator_id: String,
+    approved_by: Vec<String>,
+    expected_arrival: ArrivalOut,
+    next_step: NextStepOut,
+    created_at: f64,
+}
+
+fn refund_out(v: &RefundView, locale: Locale) -> RefundOut {
+    use posflow_core::terminal::TxnState;
+    let r = &v.txn.request;
+    let (rrn, response_code) = match &v.txn.state {
+        TxnState::Approved { rrn, .. } => (rrn.clone(), Some("00".to_owned())),
+        TxnState::Declined { code } => (None, Some(code.clone())),
+        _ => (None, None),
+    };
+    let (zh, en) = v.route.names();
+    RefundOut {
+        id: v.txn.id.to_string(),
+        kind: r.kind.as_str(),
+        status: v.status.as_str(),
+        overdue: v.overdue,
+        amount: r.amount.to_string(),
+        currency: r.amount.currency().code(),
+        original_id: r.original.map(|o| o.to_string()),
+        voucher_rrn: r.voucher.as_ref().map(|v| v.rrn.clone()),
+        route: v.route.as_str(),
+        route_name: locale.pick(zh, en),
+        destination_account: r.fallback.as_ref().and_then(|f| f.account.clone()),
+        destination_holder: r.fallback.as_ref().and_then(|f| f.holder_name.clone()),
+        fallback_reasons: r
+            .fallback
+            .as_ref()
+            .map(|f| f.reasons.iter().map(|x| x.code()).collect())
+            .unwrap_or_default(),
+        trace_no: r.trace_no.to_string(),
+        rrn,
+        response_code,
+        retryable: v.retryable,
+        reference: v.reference.clone(),
+        reason: r.reason.clone(),
+        operator_id: r.operator_id.clone(),
+        approved_by: r.approvals.iter().map(|a| a.operator_id.clone()).collect(),
+        expected_arrival: v.expected_arrival.into(),
+        next_step: NextStepOut {
+            code: v.next_step.code(),
+            message: v.next_step.message(locale),
+        },
+        created_at: r.at.0 as f64,
+    }
+}
+
+fn timestamp(field: &str, ms: f64) -> Result<Timestamp, PosError> {
+    if ms.is_finite() && ms.fract() == 0.0 && (0.0..=8.64e15).contains(&ms) {
+        Ok(Timestamp(ms as i64))
+    } else {
+        Err(PosError::invalid_input(
+            field,
+            "milliseconds since the epoch",
+            &ms.to_string(),
+        ))
+    }
+}
+
+fn plan(term: &CoreTerminal, input: PlanIn, now: Timestamp) -> Result<RefundPlan, PosError> {
+    let currency = term.config().currency;
+    let amount = match &input.amount {
+        Some(a) => Some(convert::money("amount", a, currency)?),
+        None => None,
+    };
+    term.plan_refund(&input.original.original(currency)?, amount, now)
+}
+
+#[wasm_bindgen]
+impl Terminal {
+    /// `planRefund({ original, amount? })`: what a refund would do, before
+    /// anything is sent.
+    #[wasm_bindgen(js_name = planRefund)]
+    pub fn plan_refund(&self, input: JsValue) -> Result<JsValue, JsValue> {
+        self.with_inner(|term, now, locale| {
+            let input: PlanIn = parse(input, "planRefund")?;
+            Ok(to_js(&plan_out(&plan(term, input, now)?, locale)))
+        })
+    }
+
+    /// `refund({ original, amount?, reason, approval, destination?, key })`:
+    /// plans and carries out the plan (void, refund, fallback or pre-auth
+    /// cancel).
+    pub fn refund(&self, input: JsValue) -> js_sys::Promise {
+        let parsed = parse::<RefundIn>(input, "refund");
+        self.submit(move |term, now| {
+            let r = parsed?;
+            let currency = term.config().currency;
+            let amount = match &r.amount {
+                Some(a) => Some(convert::money("amount", a, currency)?),
+                None => None,
+            };
+            let command = term.refund_command(
+                &r.original.original(currency)?,
+                amount,
+                bounded("reason", &r.reason)?,
+                convert::approvals(r.approval)?,
+                r.destination.map(DestinationIn::destination).transpose()?,
+                now,
+            )?;
+            Ok((command, convert::key("key", r.key)?))
+        })
+    }
+
+    /// `refunds({ status?, kind?, operatorId?, from?, to? })`: the refund
+    /// tracker's list, newest first.
+    pub fn refunds(&self, filter: JsValue) -> Result<JsValue, JsValue> {
+        self.with_inner(|term, now, locale| {
+            let f: RefundFilterIn = if filter.is_undefined() {
+                RefundFilterIn::default()
+            } else {
+                parse(filter, "filter")?
+            };
+            let filter =
+                Filter {
+                    refund_status: match f.status.as_deref() {
+                        Some(s) => Some(RefundStatus::parse(s).ok_or_else(|| {
+                            PosError::invalid_input("status", "a refund status", s)
+                        })?),
+                        None => None,
+                    },
+                    kind: match f.kind.as_deref() {
+                        Some(k) => Some(
+                            Kind::parse(k)
+                                .ok_or_else(|| PosError::invalid_input("kind", "a kind", k))?,
+                        ),
+                        None => None,
+                    },
+                    operator_id: f.operator_id,
+                    from: f.from.map(|ms| timestamp("from", ms)).transpose()?,
+                    to: f.to.map(|ms| timestamp("to", ms)).transpose()?,
+                    status: None,
+                };
+            let out = js_sys::Array::new();
+            for v in term.refunds(&filter, now).iter().rev() {
+                out.push(&to_js(&refund_out(v, locale)));
+            }
+            Ok(out.into())
+        })
+    }
+
+    /// `confirmFallback({ refund: { id | traceNo }, reference })`: the
+    /// fallback's money was sent; it becomes `credited`.
+    #[wasm_bindgen(js_name = confirmFallback)]
+    pub fn confirm_fallback(&self, input: JsValue) -> Result<JsValue, JsValue> {
+        let parsed = parse::<ConfirmIn>(input, "confirmFallback");
+        self.with_inner_mut(|term, now, locale| {
+            let c = parsed?;
+            let selector: OriginalSelector = c.refund.selector()?;
+            term.confirm_fallback(&selector, bounded("reference", &c.reference)?, now)?;
+            let id: TxnId = term.find(&selector)?.id;
+            let view = term
+                .refund_view(id, now)
+                .expect("a confirmed fallback is a refund");
+            Ok(to_js(&refund_out(&view, locale)))
+        })
+    }
+
+    /// `refundRange({ from, to, reason, approval, keyPrefix })`: refunds
+    /// everything made in `[from, to)` one by one; resolves with what was
+    /// refunded, skipped and why.
+    #[wasm_bindgen(js_name = refundRange)]
+    pub fn refund_range(&self, input: JsValue) -> js_sys::Promise {
+        let parsed = parse::<RangeIn>(input, "refundRange");
+        let inner = self.inner();
+        future_to_promise(async move {
+            let (items, reason, approvals, prefix, locale) = {
+                let i = inner.borrow();
+                let prepared = (|| {
+                    let r = parsed?;
+                    let from = timestamp("from", r.from)?;
+                    let to = timestamp("to", r.to)?;
+                    let reason = bounded("reason", &r.reason)?.to_owned();
+                    let approvals = convert::approvals(r.approval)?;
+                    let prefix = convert::key("keyPrefix", r.key_prefix)?;
+                    let now = i.now();
+                    Ok((i.term.plan_range(from, to, now), reason, approvals, prefix))
+                })();
+                let (items, reason, approvals, prefix) = prepared.map_err(|e| i.err(&e))?;
+                (items, reason, approvals, prefix, i.locale())
+            };
+            let done = js_sys::Array::new();
+            let skipped = js_sys::Array::new();
+            let failed = js_sys::Array::new();
+            for item in items {
+                let entry = js_sys::Object::new();
+                let set = |k: &str, v: JsValue| {
+                    let _ = js_sys::Reflect::set(&entry, &k.into(), &v);
+                };
+                set("originalId", item.original.to_string().into());
+                set("action", item.plan.action().as_str().into());
+                let runnable = matches!(
+                    item.plan.action(),
+                    posflow_core::planner::Action::Void
+                        | posflow_core::planner::Action::Refund
+                        | posflow_core::planner::Action::PreAuthCancel
+                );
+                if !runnable {
+                    set("plan", to_js(&plan_out(&item.plan, locale)));
+                    skipped.push(&entry);
+                    continue;
+                }
+                let command = Command::Refund {
+                    plan: Box::new(item.plan),
+                    reason: reason.clone(),
+                    approvals: approvals.clone(),
+                    destination: None,
+                };
+                let key = format!("{prefix}:{}", item.original);
+                match execute_command(&inner, command, key).await {
+                    Ok(id) => {
+                        set("id", id.to_string().into());
+                        done.push(&entry);
+                    }
+                    Err(e) => {
+                        set("error", e);
+                        failed.push(&entry);
+                    }
+                }
+            }
+            let out = js_sys::Object::new();
+            let _ = js_sys::Reflect::set(&out, &"refunded".into(), &done);
+            let _ = js_sys::Reflect::set(&out, &"skipped".into(), &skipped);
+            let _ = js_sys::Reflect::set(&out, &"failed".into(), &failed);
+            Ok(out.into())
+        })
+    }
+}
