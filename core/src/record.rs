@@ -205,6 +205,19 @@ pub enum Purpose {
     },
 }
 
+impl Purpose {
+    /// The transaction the exchange is about (none for a settlement).
+    pub fn txn(self) -> Option<TxnId> {
+        match self {
+            Purpose::Request { txn }
+            | Purpose::Reversal { txn, .. }
+            | Purpose::Query { txn }
+            | Purpose::Advice { txn } => Some(txn),
+            Purpose::Settlement { .. } => None,
+        }
+    }
+}
+
 /// How a supervisor resolved a record in manual review.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

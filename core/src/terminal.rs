@@ -485,6 +485,15 @@ pub struct State {
     pub(crate) rrns: HashMap<String, TxnId>,
     /// Refunds of originals not in the journal, by the voucher's RRN.
     pub(crate) voucher_refunds: HashMap<String, Vec<TxnId>>,
+    /// Index: transactions by trace number, oldest first (trace numbers
+    /// wrap, so one may name several).
+    traces: HashMap<TraceNo, Vec<TxnId>>,
+    /// Index: transactions by batch, oldest first.
+    batches: HashMap<BatchNo, Vec<TxnId>>,
+    /// Index: transactions the host has not settled yet — sent, in doubt,
+    /// in review, or an advice not yet acknowledged. Keeps every per-command
+    /// check proportional to what is open, not to the journal's length.
+    open: std::collections::BTreeSet<TxnId>,
     outstanding: Option<Purpose>,
     pending_summary: Option<SettlementSummary>,
     signed_in: Option<String>,
@@ -502,6 +511,9 @@ impl State {
             keys: HashMap::new(),
             rrns: HashMap::new(),
             voucher_refunds: HashMap::new(),
+            traces: HashMap::new(),
+            batches: HashMap::new(),
+            open: std::collections::BTreeSet::new(),
             outstanding: None,
             pending_summary: None,
             signed_in: None,
@@ -518,6 +530,42 @@ impl State {
 
     /// The only place state changes.
     fn apply(&mut self, seq: u64, record: &Record) {
+        self.apply_record(seq, record);
+        let touched = match record {
+            Record::Requested(_) => Some(TxnId(seq)),
+            Record::Sent { purpose, .. }
+            | Record::Answered { purpose, .. }
+            | Record::Unanswered { purpose, .. } => purpose.txn(),
+            Record::ManualReview { txn, .. } | Record::ReviewResolved { txn, .. } => Some(*txn),
+            Record::Opened { .. }
+            | Record::SignedIn { .. }
+            | Record::PinRejected { .. }
+            | Record::OperatorLocked { .. }
+            | Record::SettlementSent { .. }
+            | Record::LateReply { .. }
+            | Record::RefundOutcome { .. } => None,
+        };
+        if let Some(id) = touched {
+            let t = &self.txns[&id];
+            let open = t.advice_pending
+                || matches!(
+                    t.state,
+                    TxnState::Sent | TxnState::InDoubt { .. } | TxnState::ManualReview { .. }
+                );
+            if open {
+                self.open.insert(id);
+            } else {
+                self.open.remove(&id);
+            }
+        }
+    }
+
+    /// Transactions not yet settled with the host, oldest first.
+    fn open_txns(&self) -> impl Iterator<Item = &Transaction> {
+        self.open.iter().map(|id| &self.txns[id])
+    }
+
+    fn apply_record(&mut self, seq: u64, record: &Record) {
         match record {
             Record::Opened { .. } | Record::LateReply { .. } => {}
             Record::SignedIn { operator_id, .. } => {
@@ -546,6 +594,8 @@ impl State {
                         .failures = 0;
                 }
                 self.keys.insert(request.key.clone(), id);
+                self.traces.entry(request.trace_no).or_default().push(id);
+                self.batches.entry(request.batch_no).or_default().push(id);
                 if let Some(original) = request.original {
                     self.children.entry(original).or_default().push(id);
                 }
@@ -1070,11 +1120,14 @@ impl Terminal {
                 .and_then(|id| self.state.txns.get(id)),
             OriginalSelector::TraceNo(trace) => {
                 // Trace numbers wrap: the latest in the open batch first.
+                let with_trace = self.state.traces.get(trace);
                 let latest = |open_only: bool| {
-                    self.state.txns.values().rev().find(|t| {
-                        t.request.trace_no == *trace
-                            && (!open_only || t.request.batch_no == self.state.batch_no)
-                    })
+                    with_trace
+                        .into_iter()
+                        .flatten()
+                        .rev()
+                        .map(|id| &self.state.txns[id])
+                        .find(|t| !open_only || t.request.batch_no == self.state.batch_no)
                 };
                 latest(true).or_else(|| latest(false))
             }
@@ -1335,7 +1388,7 @@ impl Terminal {
                 trace_no: self.purpose_trace(purpose).to_string(),
             });
         }
-        for t in self.state.txns.values() {
+        for t in self.state.open_txns() {
             match t.state {
                 TxnState::ManualReview { .. } => {
                     return Err(PosError::ManualReviewPending {
@@ -1370,8 +1423,7 @@ impl Terminal {
     fn free_trace_no(&self) -> Result<TraceNo, PosError> {
         let held: std::collections::HashSet<TraceNo> = self
             .state
-            .txns
-            .values()
+            .open_txns()
             .filter(|t| match t.state {
                 TxnState::Sent | TxnState::InDoubt { .. } | TxnState::ManualReview { .. } => true,
                 TxnState::Approved { .. }
@@ -1676,7 +1728,7 @@ impl Terminal {
         if self.halted.is_some() || self.state.outstanding.is_some() {
             return None;
         }
-        let reversal = self.state.txns.values().find_map(|t| match t.state {
+        let reversal = self.state.open_txns().find_map(|t| match t.state {
             TxnState::InDoubt {
                 failed_reversals, ..
             } => Some(Purpose::Reversal {
@@ -1687,8 +1739,7 @@ impl Terminal {
         });
         let advice = || {
             self.state
-                .txns
-                .values()
+                .open_txns()
                 .find(|t| t.advice_pending)
                 .map(|t| Purpose::Advice { txn: t.id })
         };
@@ -1702,8 +1753,7 @@ impl Terminal {
         self.state.outstanding.is_none()
             && self
                 .state
-                .txns
-                .values()
+                .open_txns()
                 .any(|t| matches!(t.state, TxnState::InDoubt { .. }) || t.advice_pending)
     }
 
@@ -1764,7 +1814,7 @@ impl Terminal {
         }
         let mut in_doubt = 0;
         let mut reversals = 0;
-        for t in self.state.txns.values() {
+        for t in self.state.open_txns() {
             match t.state {
                 TxnState::InDoubt { .. } => {
                     in_doubt += 1;
@@ -1801,7 +1851,8 @@ impl Terminal {
             credit_count: 0,
             credit_amount: zero,
         };
-        for t in self.state.txns.values() {
+        let in_batch = self.state.batches.get(&batch_no).into_iter().flatten();
+        for t in in_batch.map(|id| &self.state.txns[id]) {
             if t.request.batch_no != batch_no || !matches!(t.state, TxnState::Approved { .. }) {
                 continue;
             }
@@ -1862,7 +1913,12 @@ impl Terminal {
                 && (message_type(t.request.kind) == reply.message
                     || matches!(reply.message, MessageType::Reversal | MessageType::Query))
         };
-        let Some(t) = self.state.txns.values().rev().find(kind_matches) else {
+        let with_trace = self.state.traces.get(&reply.trace_no).into_iter().flatten();
+        let Some(t) = with_trace
+            .rev()
+            .map(|id| &self.state.txns[id])
+            .find(kind_matches)
+        else {
             return Err(PosError::ReplyUnmatched {
                 trace_no: reply.trace_no.to_string(),
                 why: "no request with this trace number and type".into(),
