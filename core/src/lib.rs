@@ -36,6 +36,10 @@ pub mod policy;
 pub mod record;
 pub mod terminal;
 pub mod time;
+// issue 6: settlement, reconciliation, receipts
+pub mod receipt;
+pub mod reconcile;
+pub mod totals;
 
 pub use error::PosError;
 
