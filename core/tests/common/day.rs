@@ -166,3 +166,88 @@ pub fn approval(operator_id: &str, pin: &str) -> ApprovalInput {
         pin: pin.to_owned(),
     }
 }
+
+/// A terminal whose journal holds `n` approved sales of one business day
+/// (every half second from [`OPENING`], one batch), and the acquirer's
+/// postings for them, with every `returned_every`-th posting returned.
+///
+/// Built as journal records and replayed with `Terminal::open` rather than
+/// driven command by command: `Terminal::execute` scans every transaction
+/// (free trace numbers, the host channel), which makes a 100,000-sale day
+/// quadratic to drive, while replay is linear.
+pub fn synthetic_day(
+    n: u32,
+    returned_every: u32,
+) -> (Terminal, Vec<posflow_core::acquirer::Posting>) {
+    use posflow_core::acquirer::Posting;
+    use posflow_core::host::{MessageType, TraceNo};
+    use posflow_core::journal::Journal;
+    use posflow_core::record::{Purpose, Record, Request};
+
+    assert!(n < 999_999, "one batch holds at most 999,999 trace numbers");
+    let config = fast_config(Currency::Cny);
+    let mut journal = Journal::<Record>::new();
+    journal.append(Record::Opened {
+        merchant_id: config.merchant_id.clone(),
+        terminal_id: config.terminal_id.clone(),
+        currency: config.currency,
+        at: OPENING,
+    });
+    journal.append(Record::SignedIn {
+        operator_id: "01".into(),
+        at: OPENING,
+    });
+    let card = Card::from_pan(PAN).expect("pan");
+    let mut postings = Vec::with_capacity(n as usize);
+    for i in 0..n {
+        let at = Timestamp(OPENING.0 + i64::from(i) * 500);
+        let trace_no = TraceNo::new(i + 1).expect("trace");
+        let cents = 100 + i64::from(i % 99_900);
+        let amount = Money::parse(
+            &format!("{}.{:02}", cents / 100, cents % 100),
+            Currency::Cny,
+        )
+        .expect("amount");
+        let rrn = format!("{:012}", i + 1);
+        let auth_code = format!("{:06}", (i * 7_919) % 1_000_000);
+        let requested = journal.append(Record::Requested(Box::new(Request {
+            kind: Kind::Sale,
+            key: format!("s{i}"),
+            fingerprint: format!("sale|{amount}"),
+            amount,
+            card: card.clone(),
+            trace_no,
+            batch_no: BatchNo::FIRST,
+            original: None,
+            operator_id: "01".into(),
+            approvals: Vec::new(),
+            reason: None,
+            at,
+        })));
+        journal.append(Record::Answered {
+            purpose: Purpose::Request {
+                txn: TxnId(requested.seq),
+            },
+            code: "00".into(),
+            rrn: Some(rrn.clone()),
+            auth_code: Some(auth_code.clone()),
+            balanced: None,
+            at,
+        });
+        postings.push(Posting {
+            terminal_id: config.terminal_id.clone(),
+            batch_no: BatchNo::FIRST,
+            trace_no,
+            message: MessageType::Sale,
+            amount: Some(amount),
+            code: "00".into(),
+            rrn: Some(rrn),
+            auth_code: Some(auth_code),
+            reversed: false,
+            returned: returned_every > 0 && i % returned_every == returned_every - 1,
+            at,
+        });
+    }
+    let term = Terminal::open(config, journal.entries().to_vec(), OPENING).expect("replay");
+    (term, postings)
+}
