@@ -800,12 +800,7 @@ impl Statement {
 
     /// The JSON form [`Statement::from_json`] reads.
     pub fn to_json(&self) -> String {
-        let raw = RawStatement {
-            currency: self.currency.code().to_owned(),
-            dates: self.dates.iter().map(|d| d.to_string()).collect(),
-            lines: self.raw_lines().collect(),
-        };
-        serde_json::to_string_pretty(&raw).expect("strings serialize")
+        serde_json::to_string_pretty(self).expect("strings serialize")
     }
 
     /// The CSV form [`Statement::from_csv`] reads, with the Chinese header
@@ -847,6 +842,19 @@ impl Statement {
             out.push('\n');
         }
         out
+    }
+}
+
+impl Serialize for Statement {
+    /// The JSON form of [`Statement::from_json`] (camelCase, amounts as
+    /// decimal strings).
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        RawStatement {
+            currency: self.currency.code().to_owned(),
+            dates: self.dates.iter().map(|d| d.to_string()).collect(),
+            lines: self.raw_lines().collect(),
+        }
+        .serialize(serializer)
     }
 }
 
