@@ -632,7 +632,9 @@ pub fn settlement_printout(
     p.text("预授权及预授权撤销只计笔数，不计入净额");
     p.text("PRE-AUTHS AND CANCELS ARE COUNTED, NOT IN THE NET");
     if report.state == BatchState::Unbalanced {
-        p.text("对账不平，已批上送 UNBALANCED: BATCH UPLOADED");
+        // The terminal does not batch-upload yet: say what the host said,
+        // not that an upload happened.
+        p.text("主机对账不平 HOST REPORTED UNBALANCED");
     }
     if opts.reprint {
         p.center(REPRINT);
