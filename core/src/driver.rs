@@ -13,7 +13,7 @@ use crate::money::{Currency, Money};
 use crate::operator::{ApprovalInput, Operator, Role};
 use crate::planner::{Action, Destination, Reason, RefundOriginal};
 use crate::policy::Policy;
-use crate::record::{Record, TxnId};
+use crate::record::{Kind, Record, TxnId};
 use crate::terminal::{Command, OriginalSelector, Terminal, TerminalConfig};
 use crate::time::Timestamp;
 
@@ -161,7 +161,14 @@ impl<'a> Driver<'a> {
             let key = format!("{key_prefix}:{}", item.original);
             let action = item.plan.action();
             if let Some(done) = self.term.by_key(&key) {
-                summary.refunded.push((item.original, done.id, action));
+                // How the money went back then, not what a plan says now.
+                let how = match (done.request.kind, &done.request.fallback) {
+                    (Kind::Void | Kind::CompletionVoid, _) => Action::Void,
+                    (Kind::PreAuthCancel, _) => Action::PreAuthCancel,
+                    (_, Some(_)) => Action::Fallback,
+                    _ => Action::Refund,
+                };
+                summary.refunded.push((item.original, done.id, how));
                 continue;
             }
             if matches!(action, Action::Reject | Action::Fallback) {

@@ -733,7 +733,8 @@ impl Terminal {
             original: Some(o.id),
             voucher: None,
             requested: amount,
-            amount: amount.unwrap_or(o.request.amount),
+            // `None` is everything left.
+            amount: amount.unwrap_or_else(|| self.refundable(o, now)),
             refundable: self.refundable(o, now),
             route: Route::None,
             fallbacks: Vec::new(),

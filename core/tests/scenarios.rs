@@ -842,30 +842,28 @@ fn rows() -> Vec<Row> {
     ]
 }
 
-/// Rows that show bugs in `core/src`, each named after what is wrong. They
-/// fail until the core is fixed; `known_core_bugs` runs them (ignored, so
-/// main stays green: `cargo test --test scenarios -- --ignored`). Move a
-/// row into `rows()` once it passes.
+/// Rows that once showed bugs in `core/src` (found by this table, fixed
+/// since); they run with the others.
 #[rustfmt::skip]
-fn known_bugs() -> Vec<Row> {
+fn fixed_bugs() -> Vec<Row> {
     vec![
         // planner.rs `plan_journal`: `amount: amount.unwrap_or(o.request.amount)`
         // plans the whole original, though `plan_refund`'s doc (and
         // `plan_voucher`) say `None` is everything left.
-        row("BUG: a full refund (no amount) after a partial refund plans what is left", vec![
+        row("fixed: a full refund (no amount) after a partial refund plans what is left", vec![
             Run(sale("100.00", "k1")), Settle, plan(1, "30.00"), go(SUP, "r1"), plan_all(1),
             ExpectPlan("refund", "original", &["ORIGINAL_ROUTE_OPEN"], 1, "70.00"), ExpectPlanAmount("70.00"),
             go(SUP, "r2"), Expect(1, Refunded),
         ]),
         // The same through `plan_range`, which plans each original with `None`.
-        row("BUG: a time-range refund refunds what is left of a partially refunded sale", vec![
+        row("fixed: a time-range refund refunds what is left of a partially refunded sale", vec![
             Run(sale("100.00", "k1")), Settle, plan(1, "30.00"), go(SUP, "r1"), RefundToday(SUP, "event"),
             ExpectRange(&[(1, "refund")], &[], &[]), Expect(1, Refunded),
         ]),
         // driver.rs `refund_range`: an original already refunded under its key
         // is reported with the *new* plan's action (`reject`), not with how
         // its money was given back.
-        row("BUG: a repeated time-range refund reports the same summary", vec![
+        row("fixed: a repeated time-range refund reports the same summary", vec![
             Run(sale("100.00", "k1")), Settle, Run(sale("60.00", "k2")), RefundToday(SUP, "event"),
             ExpectRange(&[(1, "refund"), (2, "void")], &[], &[]), RefundToday(SUP, "event"),
             ExpectRange(&[(1, "refund"), (2, "void")], &[], &[]),
@@ -1730,7 +1728,7 @@ fn table() -> &'static Seen {
     static SEEN: OnceLock<Seen> = OnceLock::new();
     SEEN.get_or_init(|| {
         let mut seen = Seen::default();
-        for row in rows() {
+        for row in rows().into_iter().chain(fixed_bugs()) {
             let started = std::time::Instant::now();
             seen.add(run_row(&row));
             eprintln!("{:>8.1?}  {}", started.elapsed(), row.name);
@@ -1798,17 +1796,6 @@ fn flush_comes_back_when_the_host_never_answers() {
     let sale = world.term.find(&world.trace(3)).unwrap();
     assert_eq!(world.term.status(sale, T0), ManualReview);
     assert!(world.term.has_pending_transmit(), "the advice waits");
-}
-
-#[test]
-#[ignore = "core bugs: see known_bugs(); un-ignore once fixed"]
-fn known_core_bugs() {
-    let failing: Vec<&str> = known_bugs()
-        .iter()
-        .filter(|row| std::panic::catch_unwind(|| run_row(row)).is_err())
-        .map(|row| row.name)
-        .collect();
-    assert!(failing.is_empty(), "rows still failing: {failing:#?}");
 }
 
 #[test]
