@@ -342,8 +342,8 @@ impl Reason {
                 "no auth code: a supervisor must approve and a reason is required",
             ),
             Reason::DualControl => (
-                "金额达到双人复核标准，需两名不同人员授权",
-                "at or above the dual-control threshold: two different approvers",
+                "需两名不同人员授权（金额达到双人复核标准，或非原路退款）",
+                "two different approvers: at or above the dual-control threshold, or not the original route",
             ),
         };
         locale.pick(zh, en)
