@@ -29,6 +29,8 @@ function setStatus(status, message) {
   for (const button of document.querySelectorAll("[data-needs-idle]")) {
     button.disabled = status !== "ready";
   }
+  const plan = app.plan;
+  $("refund-submit").disabled = status !== "ready" || !plan || plan.action === "reject";
 }
 
 function showError(err, target = $("error")) {
@@ -104,13 +106,15 @@ const progress = {
  * navigation, the simulator); only other commands wait, since the terminal
  * sends one request at a time.
  */
-async function run(what, command) {
+async function run(what, command, show) {
   clearError();
   app.busyCount += 1;
   setStatus("busy", what);
   progress.start(what);
   try {
-    return await command();
+    const result = await command();
+    show?.(result); // drawn before the screen says "ready" again
+    return result;
   } finally {
     app.busyCount -= 1;
     if (app.busyCount === 0) {
@@ -286,9 +290,8 @@ function wireSale() {
     if (document.body.dataset.status !== "ready") return;
     const input = { amount: $("amount").value.trim(), card: readCard(), key: newKey("sale") };
     try {
-      const rec = await run(t("nav_sale"), () => app.term.sale(input));
-      resultBox($("sale-result"), rec);
-      setStatus("ready", `${label(stateLabels, rec.state)} · ${t("trace")} ${rec.traceNo}`);
+      const rec = await run(t("nav_sale"), () => app.term.sale(input), (r) => resultBox($("sale-result"), r));
+      $("status").textContent = `${label(stateLabels, rec.state)} · ${t("trace")} ${rec.traceNo}`;
     } catch (err) {
       showError(err);
     }
@@ -299,8 +302,7 @@ function wireSale() {
     if (document.body.dataset.status !== "ready") return;
     const input = { amount: $("preauth-amount").value.trim(), card: readPreAuthCard(), key: newKey("preauth") };
     try {
-      const rec = await run(t("nav_preauth"), () => app.term.preAuth(input));
-      resultBox($("preauth-result"), rec);
+      await run(t("nav_preauth"), () => app.term.preAuth(input), (r) => resultBox($("preauth-result"), r));
     } catch (err) {
       showError(err);
     }
@@ -321,16 +323,15 @@ function renderPreAuths() {
     complete.addEventListener("click", async () => {
       const input = { original: { id: rec.id }, amount: amountInput.value.trim(), advice: advice.checked, key: newKey("complete") };
       try {
-        const done = await run(t("complete_button"), () => app.term.completePreAuth(input));
-        resultBox($("preauth-result"), done);
+        await run(t("complete_button"), () => app.term.completePreAuth(input), (r) => resultBox($("preauth-result"), r));
       } catch (err) {
         showError(err);
       }
     });
     cancel.addEventListener("click", async () => {
       try {
-        const done = await run(t("cancel_this"), () => app.term.cancelPreAuth({ original: { id: rec.id }, key: newKey("cancel") }));
-        resultBox($("preauth-result"), done);
+        await run(t("cancel_this"), () => app.term.cancelPreAuth({ original: { id: rec.id }, key: newKey("cancel") }),
+          (r) => resultBox($("preauth-result"), r));
       } catch (err) {
         showError(err);
       }
@@ -631,10 +632,11 @@ async function submitPlan() {
   const send = async (approval) => {
     const input = { ...base, key: newKey("refund") };
     if (approval) input.approval = approval;
-    const rec = await run(what, () => app.term.refund(input));
-    resultBox($("refund-result"), rec);
-    $("refund-submit").disabled = true; // the decision is spent; check again for another
-    return rec;
+    return run(what, () => app.term.refund(input), (rec) => {
+      resultBox($("refund-result"), rec);
+      app.plan = null; // the decision is spent; check again for another
+      $("refund-submit").disabled = true;
+    });
   };
   if (plan.approvals.length === 0) {
     try {
@@ -757,15 +759,14 @@ const confirmDialog = {
 // ---------------------------------------------------------------- settlement
 
 async function settle() {
-  let report;
   try {
-    report = await run(t("settle_button"), () => app.term.settle());
+    await run(t("settle_button"), () => app.term.settle(), (r) => {
+      app.settled.unshift(r);
+      renderSettlement(r);
+    });
   } catch (err) {
     showError(err);
-    return;
   }
-  app.settled.unshift(report);
-  renderSettlement(report);
 }
 
 function renderSettlement(report) {
