@@ -34,9 +34,12 @@ pub mod money;
 pub mod operator;
 pub mod planner;
 pub mod policy;
+pub mod receipt;
+pub mod reconcile;
 pub mod record;
 pub mod terminal;
 pub mod time;
+pub mod totals;
 pub mod tracking;
 
 pub use error::PosError;

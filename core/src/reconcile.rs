@@ -1,0 +1,1618 @@
+//! Reconciliation (对账): the terminal's journal against the acquirer's
+//! daily statement file.
+//!
+//! A [`Statement`] is read from JSON ([`Statement::from_json`], the simulated
+//! acquirer's format, also what [`statement_from_ledger`] produces) or from
+//! CSV ([`Statement::from_csv`], close to Chinese acquirers' daily files).
+//! Either reader checks every line and returns `STATEMENT_MALFORMED` naming
+//! the line and field of the first bad one; no partial statement is ever
+//! returned. [`reconcile`] then matches each terminal record to a statement
+//! line — by terminal + trace number + date first, then by RRN — and sorts
+//! every record and line into a [`Category`], each with its amounts and a
+//! next step in zh-CN and en.
+//!
+//! # The CSV format
+//!
+//! UTF-8, with or without a byte-order mark; lines end in `\n` or `\r\n`.
+//! Fields are separated by commas and may be quoted with `"` (RFC 4180: a
+//! quoted field may hold commas, line breaks and `""` for a quote). Spaces
+//! and tabs around a value are ignored, and so is one leading `` ` `` or `'`
+//! (acquirers prefix numbers with it so spreadsheets keep leading zeros).
+//! Empty lines are skipped.
+//!
+//! The first line is a header naming the columns, in any order, in English
+//! or in Chinese; other columns (清算日期, 结算金额 …) are ignored:
+//!
+//! | column | 中文 | value |
+//! |---|---|---|
+//! | `date` | 交易日期 | `YYYYMMDD` or `YYYY-MM-DD`, local date |
+//! | `time` | 交易时间 | `HHMMSS` or `HH:MM:SS`, local time |
+//! | `merchant_id` | 商户编号 | 15 letters or digits |
+//! | `terminal_id` | 终端编号 | 8 letters or digits |
+//! | `batch_no` | 批次号 | 6 digits |
+//! | `trace_no` | 凭证号 | 6 digits |
+//! | `rrn` | 参考号 | 12 letters or digits, or empty |
+//! | `auth_code` | 授权码 | 6 letters or digits, or empty |
+//! | `card_no` | 卡号 | masked (`622202*********3445`), or empty; a full number is masked on reading and never kept |
+//! | `type` | 交易类型 | `sale` 消费, `void` 消费撤销, `refund` 退货, `pre_auth` 预授权, `pre_auth_cancel` 预授权撤销, `completion` 预授权完成, `completion_advice` 预授权完成（通知）, `completion_void` 预授权完成撤销 |
+//! | `amount` | 交易金额 | decimal string in the statement's currency, > 0; the credit types (void, refund, completion void) may be written negative |
+//! | `fee` | 手续费 | decimal string, may be negative or empty (zero) |
+//! | `status` | 清算状态 | `settled` 已清算, `pending` 处理中, `reversed` 已冲正, `returned` 已退回, `declined` 失败 |
+//!
+//! ```text
+//! 交易日期,交易时间,商户编号,终端编号,批次号,凭证号,参考号,授权码,卡号,交易类型,交易金额,手续费,清算状态
+//! 20261123,003000,898440350480001,10000001,000001,000001,000000000001,123456,622202*********3445,消费,100.00,0.38,已清算
+//! ```
+//!
+//! The currency is not a column: a daily file is in the merchant's
+//! settlement currency, which the caller passes in.
+//!
+//! # Categories
+//!
+//! | category | terminal | acquirer | unexplained |
+//! |---|---|---|---|
+//! | matched | approved, or declined/reversed | the same | no |
+//! | terminal only | approved | no line | yes |
+//! | acquirer only | no record, or declined/reversed | settled or pending | yes |
+//! | amount mismatch | approved | another amount | yes |
+//! | returned or reversed | approved | returned, reversed or declined | yes |
+//! | refund credited | refund approved | settled | no |
+//! | refund returned | refund approved | returned | no: the refund moves to `returned` and is re-planned |
+//! | refund pending | refund approved | pending | no |
+//! | unresolved | in doubt or in review | anything | yes |
+//!
+//! The day balances when no item is unexplained.
+
+use std::collections::{BTreeSet, HashMap};
+
+use serde::{Deserialize, Serialize};
+
+use crate::acquirer::Posting;
+use crate::card;
+use crate::error::PosError;
+use crate::host::{BatchNo, TraceNo};
+use crate::money::{Currency, Money};
+use crate::receipt::redact_card_numbers;
+use crate::record::{Kind, TxnId};
+use crate::terminal::{message_type, Terminal, Transaction, TxnState};
+use crate::time::{Date, Timestamp};
+use crate::totals::{net_direction, SignedMoney};
+
+/// What the acquirer says became of a line (清算状态).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LineStatus {
+    /// Cleared: the money moved (for a refund: credited to the card).
+    Settled,
+    /// Accepted, not yet cleared (a refund still processing).
+    Pending,
+    /// Undone by a reversal (冲正); no money moved.
+    Reversed,
+    /// The money moved and came back (issuer returned it, card cancelled,
+    /// batch never uploaded).
+    Returned,
+    /// Refused; no money moved.
+    Declined,
+}
+
+impl LineStatus {
+    /// Every status.
+    pub const ALL: [LineStatus; 5] = [
+        LineStatus::Settled,
+        LineStatus::Pending,
+        LineStatus::Reversed,
+        LineStatus::Returned,
+        LineStatus::Declined,
+    ];
+
+    /// The English name used in files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LineStatus::Settled => "settled",
+            LineStatus::Pending => "pending",
+            LineStatus::Reversed => "reversed",
+            LineStatus::Returned => "returned",
+            LineStatus::Declined => "declined",
+        }
+    }
+
+    /// The Chinese name used in files.
+    pub fn zh(self) -> &'static str {
+        match self {
+            LineStatus::Settled => "已清算",
+            LineStatus::Pending => "处理中",
+            LineStatus::Reversed => "已冲正",
+            LineStatus::Returned => "已退回",
+            LineStatus::Declined => "失败",
+        }
+    }
+
+    /// Parses either name (English case-insensitively).
+    pub fn parse(text: &str) -> Option<LineStatus> {
+        LineStatus::ALL
+            .into_iter()
+            .find(|s| s.as_str().eq_ignore_ascii_case(text) || s.zh() == text)
+    }
+
+    /// Whether money moved to or from the card and stayed moved (or will).
+    fn money_moved(self) -> bool {
+        match self {
+            LineStatus::Settled | LineStatus::Pending => true,
+            LineStatus::Reversed | LineStatus::Returned | LineStatus::Declined => false,
+        }
+    }
+}
+
+/// A local time of day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LocalTime {
+    /// 0–23.
+    pub hour: u32,
+    /// 0–59.
+    pub minute: u32,
+    /// 0–59.
+    pub second: u32,
+}
+
+impl std::fmt::Display for LocalTime {
+    /// `HH:MM:SS`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:02}:{:02}:{:02}", self.hour, self.minute, self.second)
+    }
+}
+
+/// One line of the acquirer's statement, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatementLine {
+    /// Where it was read: the file's line for CSV, the 1-based entry of
+    /// `lines` for JSON and ledgers.
+    pub line: u64,
+    /// Local transaction date.
+    pub date: Date,
+    /// Local transaction time.
+    pub time: LocalTime,
+    /// Merchant id (商户编号).
+    pub merchant_id: String,
+    /// Terminal id (终端编号).
+    pub terminal_id: String,
+    /// Batch (批次号).
+    pub batch_no: BatchNo,
+    /// Trace number (凭证号).
+    pub trace_no: TraceNo,
+    /// RRN (参考号).
+    pub rrn: Option<String>,
+    /// Auth code (授权码).
+    pub auth_code: Option<String>,
+    /// The card, masked; never a full number.
+    pub card: Option<String>,
+    /// The transaction type.
+    pub kind: Kind,
+    /// The amount, always positive; the type says the direction.
+    pub amount: Money,
+    /// The acquirer's fee (手续费).
+    pub fee: SignedMoney,
+    /// What became of it.
+    pub status: LineStatus,
+}
+
+/// The acquirer's daily statement: every line checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Statement {
+    /// The settlement currency of every amount.
+    pub currency: Currency,
+    /// The business dates it covers: the dates given plus every line's date.
+    /// A terminal record of one of these dates missing from the statement is
+    /// "terminal only".
+    pub dates: BTreeSet<Date>,
+    /// The lines, in file order.
+    pub lines: Vec<StatementLine>,
+}
+
+/// The JSON form (also the CSV's columns), every value a string.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RawStatement {
+    currency: String,
+    #[serde(default)]
+    dates: Vec<String>,
+    lines: Vec<RawLine>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RawLine {
+    date: String,
+    time: String,
+    merchant_id: String,
+    terminal_id: String,
+    batch_no: String,
+    trace_no: String,
+    #[serde(default)]
+    rrn: String,
+    #[serde(default)]
+    auth_code: String,
+    #[serde(default)]
+    card: String,
+    #[serde(rename = "type")]
+    kind: String,
+    amount: String,
+    #[serde(default)]
+    fee: String,
+    status: String,
+}
+
+/// The statement's columns, with their CSV, Chinese and JSON names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Column {
+    Date,
+    Time,
+    MerchantId,
+    TerminalId,
+    BatchNo,
+    TraceNo,
+    Rrn,
+    AuthCode,
+    Card,
+    Type,
+    Amount,
+    Fee,
+    Status,
+}
+
+const COLUMNS: [Column; 13] = [
+    Column::Date,
+    Column::Time,
+    Column::MerchantId,
+    Column::TerminalId,
+    Column::BatchNo,
+    Column::TraceNo,
+    Column::Rrn,
+    Column::AuthCode,
+    Column::Card,
+    Column::Type,
+    Column::Amount,
+    Column::Fee,
+    Column::Status,
+];
+
+/// Which reader is naming a field in an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Csv,
+    Json,
+}
+
+impl Column {
+    fn csv(self) -> &'static str {
+        match self {
+            Column::Date => "date",
+            Column::Time => "time",
+            Column::MerchantId => "merchant_id",
+            Column::TerminalId => "terminal_id",
+            Column::BatchNo => "batch_no",
+            Column::TraceNo => "trace_no",
+            Column::Rrn => "rrn",
+            Column::AuthCode => "auth_code",
+            Column::Card => "card_no",
+            Column::Type => "type",
+            Column::Amount => "amount",
+            Column::Fee => "fee",
+            Column::Status => "status",
+        }
+    }
+
+    fn zh(self) -> &'static str {
+        match self {
+            Column::Date => "交易日期",
+            Column::Time => "交易时间",
+            Column::MerchantId => "商户编号",
+            Column::TerminalId => "终端编号",
+            Column::BatchNo => "批次号",
+            Column::TraceNo => "凭证号",
+            Column::Rrn => "参考号",
+            Column::AuthCode => "授权码",
+            Column::Card => "卡号",
+            Column::Type => "交易类型",
+            Column::Amount => "交易金额",
+            Column::Fee => "手续费",
+            Column::Status => "清算状态",
+        }
+    }
+
+    fn json(self) -> &'static str {
+        match self {
+            Column::Date => "date",
+            Column::Time => "time",
+            Column::MerchantId => "merchantId",
+            Column::TerminalId => "terminalId",
+            Column::BatchNo => "batchNo",
+            Column::TraceNo => "traceNo",
+            Column::Rrn => "rrn",
+            Column::AuthCode => "authCode",
+            Column::Card => "card",
+            Column::Type => "type",
+            Column::Amount => "amount",
+            Column::Fee => "fee",
+            Column::Status => "status",
+        }
+    }
+
+    fn name(self, format: Format) -> &'static str {
+        match format {
+            Format::Csv => self.csv(),
+            Format::Json => self.json(),
+        }
+    }
+
+    fn from_header(text: &str) -> Option<Column> {
+        COLUMNS
+            .into_iter()
+            .find(|c| c.csv().eq_ignore_ascii_case(text) || c.zh() == text)
+    }
+}
+
+fn malformed(line: u64, field: &str, expected: &str, found: &str) -> PosError {
+    PosError::StatementMalformed {
+        line,
+        field: field.to_owned(),
+        expected: expected.to_owned(),
+        // A misplaced card number must not travel on in an error.
+        found: crate::money::truncate_for_error(&redact_card_numbers(found)),
+    }
+}
+
+/// One line's values before checking, borrowed from either reader.
+struct LineFields<'a> {
+    values: [&'a str; 13],
+}
+
+impl<'a> LineFields<'a> {
+    fn get(&self, c: Column) -> &'a str {
+        let i = COLUMNS
+            .iter()
+            .position(|x| *x == c)
+            .expect("every column is listed");
+        self.values[i]
+    }
+}
+
+fn parse_date(text: &str) -> Option<Date> {
+    let digits: String = match text.len() {
+        8 => text.to_owned(),
+        10 if text.as_bytes()[4] == b'-' && text.as_bytes()[7] == b'-' => {
+            format!("{}{}{}", &text[..4], &text[5..7], &text[8..])
+        }
+        _ => return None,
+    };
+    if !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let year: i32 = digits[..4].parse().ok()?;
+    let month: u32 = digits[4..6].parse().ok()?;
+    let day: u32 = digits[6..].parse().ok()?;
+    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    let days_in_month = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return None,
+    };
+    (1..=days_in_month)
+        .contains(&day)
+        .then_some(Date { year, month, day })
+}
+
+fn parse_time(text: &str) -> Option<LocalTime> {
+    let digits: String = match text.len() {
+        6 => text.to_owned(),
+        8 if text.as_bytes()[2] == b':' && text.as_bytes()[5] == b':' => {
+            format!("{}{}{}", &text[..2], &text[3..5], &text[6..])
+        }
+        _ => return None,
+    };
+    if !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let t = LocalTime {
+        hour: digits[..2].parse().ok()?,
+        minute: digits[2..4].parse().ok()?,
+        second: digits[4..].parse().ok()?,
+    };
+    (t.hour < 24 && t.minute < 60 && t.second < 60).then_some(t)
+}
+
+fn parse_kind(text: &str) -> Option<Kind> {
+    Kind::ALL.into_iter().find(|k| {
+        k.as_str().eq_ignore_ascii_case(text)
+            || k.names().0 == text
+            // Files write the advice with ASCII or full-width brackets, or none.
+            || (*k == Kind::CompletionAdvice
+                && matches!(text, "预授权完成(通知)" | "预授权完成通知" | "离线结算"))
+    })
+}
+
+fn alnum(text: &str, len: usize) -> bool {
+    text.len() == len && text.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+/// A masked card as a statement may show it: digits and `*`, at least one
+/// `*`, 12–19 characters. A bare number is masked here and never kept.
+fn parse_card(text: &str) -> Option<String> {
+    let ok_chars = text.bytes().all(|b| b.is_ascii_digit() || b == b'*');
+    if !ok_chars || !(12..=19).contains(&text.len()) {
+        return None;
+    }
+    if text.contains('*') {
+        Some(text.to_owned())
+    } else {
+        Some(card::mask(text))
+    }
+}
+
+/// Parses an amount written with an optional leading `-`; zero allowed only
+/// when `allow_zero`.
+fn parse_money(text: &str, currency: Currency, allow_zero: bool) -> Option<(Money, bool)> {
+    let (negative, digits) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    match Money::parse(digits, currency) {
+        Ok(m) => Some((m, negative)),
+        Err(PosError::InvalidAmount {
+            problem: crate::money::AmountProblem::NotPositive,
+            ..
+        }) if allow_zero => Some((Money::zero(currency), false)),
+        Err(_) => None,
+    }
+}
+
+fn check_line(
+    f: &LineFields<'_>,
+    line: u64,
+    currency: Currency,
+    format: Format,
+) -> Result<StatementLine, PosError> {
+    let bad = |c: Column, expected: &str| malformed(line, c.name(format), expected, f.get(c));
+    let optional = |c: Column, len: usize, expected: &str| {
+        let v = f.get(c);
+        if v.is_empty() {
+            Ok(None)
+        } else if alnum(v, len) {
+            Ok(Some(v.to_owned()))
+        } else {
+            Err(bad(c, expected))
+        }
+    };
+    let date = parse_date(f.get(Column::Date))
+        .ok_or_else(|| bad(Column::Date, "a date YYYYMMDD or YYYY-MM-DD"))?;
+    let time = parse_time(f.get(Column::Time))
+        .ok_or_else(|| bad(Column::Time, "a time HHMMSS or HH:MM:SS"))?;
+    let merchant_id = f.get(Column::MerchantId);
+    if !alnum(merchant_id, 15) {
+        return Err(bad(Column::MerchantId, "15 letters or digits"));
+    }
+    let terminal_id = f.get(Column::TerminalId);
+    if !alnum(terminal_id, 8) {
+        return Err(bad(Column::TerminalId, "8 letters or digits"));
+    }
+    let batch_no = BatchNo::parse(f.get(Column::BatchNo))
+        .map_err(|_| bad(Column::BatchNo, "6 digits, 000001 to 999999"))?;
+    let trace_no = TraceNo::parse(f.get(Column::TraceNo))
+        .map_err(|_| bad(Column::TraceNo, "6 digits, 000001 to 999999"))?;
+    let rrn = optional(Column::Rrn, 12, "12 letters or digits, or empty")?;
+    let auth_code = optional(Column::AuthCode, 6, "6 letters or digits, or empty")?;
+    let card_text = f.get(Column::Card);
+    let card = if card_text.is_empty() {
+        None
+    } else {
+        // Never echo what may be a card number, not even cut short.
+        Some(parse_card(card_text).ok_or_else(|| {
+            malformed(
+                line,
+                Column::Card.name(format),
+                "a masked card number (digits and *), 12 to 19 characters",
+                &format!("{} characters", card_text.chars().count()),
+            )
+        })?)
+    };
+    let kind = parse_kind(f.get(Column::Type))
+        .ok_or_else(|| bad(Column::Type, "a transaction type such as sale or 消费"))?;
+    let (amount, negative) =
+        parse_money(f.get(Column::Amount), currency, false).ok_or_else(|| {
+            bad(
+                Column::Amount,
+                &format!(
+                    "a decimal amount above zero with at most {} decimals",
+                    currency.minor_units()
+                ),
+            )
+        })?;
+    if negative && net_direction(kind) != Some(true) {
+        return Err(bad(
+            Column::Amount,
+            "a positive amount (only voids and refunds may be negative)",
+        ));
+    }
+    let fee_text = f.get(Column::Fee);
+    let fee = if fee_text.is_empty() {
+        SignedMoney::zero(currency)
+    } else {
+        let (m, neg) = parse_money(fee_text, currency, true).ok_or_else(|| {
+            bad(
+                Column::Fee,
+                &format!(
+                    "a decimal fee with at most {} decimals, or empty",
+                    currency.minor_units()
+                ),
+            )
+        })?;
+        SignedMoney::from_money(m, neg)
+    };
+    let status = LineStatus::parse(f.get(Column::Status)).ok_or_else(|| {
+        bad(
+            Column::Status,
+            "settled, pending, reversed, returned or declined (已清算, 处理中, 已冲正, 已退回, 失败)",
+        )
+    })?;
+    Ok(StatementLine {
+        line,
+        date,
+        time,
+        merchant_id: merchant_id.to_owned(),
+        terminal_id: terminal_id.to_owned(),
+        batch_no,
+        trace_no,
+        rrn,
+        auth_code,
+        card,
+        kind,
+        amount,
+        fee,
+        status,
+    })
+}
+
+/// One CSV record: the line it starts on and its fields.
+type Record = (u64, Vec<String>);
+
+/// Splits CSV text into records (RFC 4180 quoting). Errors name the line
+/// and the 0-based field index.
+fn csv_records(text: &str) -> Result<Vec<Record>, (u64, usize, &'static str)> {
+    let bytes = text.as_bytes();
+    let mut records = Vec::new();
+    let mut line: u64 = 1;
+    let mut i = 0;
+    while i < bytes.len() {
+        // Skip empty lines.
+        if bytes[i] == b'\n' {
+            line += 1;
+            i += 1;
+            continue;
+        }
+        if bytes[i] == b'\r' && bytes.get(i + 1) == Some(&b'\n') {
+            line += 1;
+            i += 2;
+            continue;
+        }
+        let start_line = line;
+        let mut fields = Vec::new();
+        let mut field: Vec<u8> = Vec::new();
+        loop {
+            // At the start of a field.
+            if bytes.get(i) == Some(&b'"') {
+                i += 1;
+                loop {
+                    match bytes.get(i) {
+                        None => return Err((start_line, fields.len(), "a closing quote")),
+                        Some(b'"') if bytes.get(i + 1) == Some(&b'"') => {
+                            field.push(b'"');
+                            i += 2;
+                        }
+                        Some(b'"') => {
+                            i += 1;
+                            break;
+                        }
+                        Some(&b) => {
+                            if b == b'\n' {
+                                line += 1;
+                            }
+                            field.push(b);
+                            i += 1;
+                        }
+                    }
+                }
+                // Only spaces may follow the closing quote.
+                while matches!(bytes.get(i), Some(b' ' | b'\t')) {
+                    i += 1;
+                }
+                if !matches!(bytes.get(i), None | Some(b',' | b'\n' | b'\r')) {
+                    return Err((line, fields.len(), "a comma or line end after a quote"));
+                }
+            } else {
+                while let Some(&b) = bytes.get(i) {
+                    if b == b',' || b == b'\n' || (b == b'\r' && bytes.get(i + 1) == Some(&b'\n')) {
+                        break;
+                    }
+                    if b == b'"' {
+                        return Err((line, fields.len(), "no quote inside an unquoted field"));
+                    }
+                    field.push(b);
+                    i += 1;
+                }
+            }
+            // Splitting only at ASCII bytes keeps each field valid UTF-8.
+            fields.push(String::from_utf8(std::mem::take(&mut field)).expect("split at ASCII"));
+            match bytes.get(i) {
+                Some(b',') => i += 1,
+                Some(b'\r') => {
+                    i += 2;
+                    line += 1;
+                    break;
+                }
+                Some(b'\n') => {
+                    i += 1;
+                    line += 1;
+                    break;
+                }
+                _ => break,
+            }
+        }
+        records.push((start_line, fields));
+    }
+    Ok(records)
+}
+
+/// A value as the CSV reader sees it: trimmed, without one leading `` ` ``
+/// or `'`.
+fn clean(value: &str) -> &str {
+    let v = value.trim_matches(|c| c == ' ' || c == '\t');
+    v.strip_prefix(['`', '\'']).unwrap_or(v)
+}
+
+impl Statement {
+    /// An empty statement in `currency`.
+    pub fn new(currency: Currency) -> Statement {
+        Statement {
+            currency,
+            dates: BTreeSet::new(),
+            lines: Vec::new(),
+        }
+    }
+
+    /// Reads the CSV format of the module docs, in `currency`.
+    pub fn from_csv(text: &str, currency: Currency) -> Result<Statement, PosError> {
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let records = csv_records(text).map_err(|(line, index, expected)| {
+            malformed(line, &format!("field {}", index + 1), expected, "")
+        })?;
+        let mut records = records.into_iter();
+        let Some((header_line, header)) = records.next() else {
+            return Err(malformed(1, "header", "a header row", "an empty file"));
+        };
+        // Column → position in the row.
+        let mut positions: [Option<usize>; 13] = [None; 13];
+        for (pos, name) in header.iter().enumerate() {
+            if let Some(c) = Column::from_header(clean(name)) {
+                let slot = &mut positions[COLUMNS.iter().position(|x| *x == c).expect("listed")];
+                if slot.is_some() {
+                    return Err(malformed(header_line, c.csv(), "one such column", "two"));
+                }
+                *slot = Some(pos);
+            }
+        }
+        let mut index = [0usize; 13];
+        for (k, c) in COLUMNS.iter().enumerate() {
+            index[k] = positions[k].ok_or_else(|| {
+                malformed(
+                    header_line,
+                    c.csv(),
+                    &format!("a column named {} or {}", c.csv(), c.zh()),
+                    "none",
+                )
+            })?;
+        }
+        let mut statement = Statement::new(currency);
+        for (line, row) in records {
+            if row.len() != header.len() {
+                let field = header.get(row.len()).map_or("(extra field)", |h| clean(h));
+                return Err(malformed(
+                    line,
+                    field,
+                    &format!("{} fields as in the header", header.len()),
+                    &format!("{} fields", row.len()),
+                ));
+            }
+            let values = index.map(|p| clean(&row[p]));
+            let parsed = check_line(&LineFields { values }, line, currency, Format::Csv)?;
+            statement.dates.insert(parsed.date);
+            statement.lines.push(parsed);
+        }
+        Ok(statement)
+    }
+
+    /// Reads the JSON form:
+    ///
+    /// ```json
+    /// { "currency": "CNY", "dates": ["2026-11-23"],
+    ///   "lines": [{ "date": "2026-11-23", "time": "00:30:00",
+    ///               "merchantId": "898440350480001", "terminalId": "10000001",
+    ///               "batchNo": "000001", "traceNo": "000001",
+    ///               "rrn": "000000000001", "authCode": "123456",
+    ///               "card": "622202*********3445", "type": "sale",
+    ///               "amount": "100.00", "fee": "0.38", "status": "settled" }] }
+    /// ```
+    ///
+    /// `dates`, `rrn`, `authCode`, `card` and `fee` may be left out; values
+    /// are as in the CSV; amounts are strings, never numbers. An unreadable
+    /// text is `STATEMENT_MALFORMED` at line 0 with serde's position in
+    /// `found`; a bad value names its entry of `lines` (1-based) and field.
+    pub fn from_json(text: &str) -> Result<Statement, PosError> {
+        let raw: RawStatement = serde_json::from_str(text)
+            .map_err(|e| malformed(0, "json", "a statement object", &e.to_string()))?;
+        let currency = Currency::parse(&raw.currency)
+            .map_err(|_| malformed(0, "currency", "an ISO 4217 code", &raw.currency))?;
+        let mut statement = Statement::new(currency);
+        for d in &raw.dates {
+            let date = parse_date(d).ok_or_else(|| malformed(0, "dates", "YYYY-MM-DD", d))?;
+            statement.dates.insert(date);
+        }
+        for (i, r) in raw.lines.iter().enumerate() {
+            let values = [
+                r.date.as_str(),
+                &r.time,
+                &r.merchant_id,
+                &r.terminal_id,
+                &r.batch_no,
+                &r.trace_no,
+                &r.rrn,
+                &r.auth_code,
+                &r.card,
+                &r.kind,
+                &r.amount,
+                &r.fee,
+                &r.status,
+            ];
+            let line = check_line(&LineFields { values }, i as u64 + 1, currency, Format::Json)?;
+            statement.dates.insert(line.date);
+            statement.lines.push(line);
+        }
+        Ok(statement)
+    }
+
+    fn raw_lines(&self) -> impl Iterator<Item = RawLine> + '_ {
+        self.lines.iter().map(|l| RawLine {
+            date: l.date.to_string(),
+            time: l.time.to_string(),
+            merchant_id: l.merchant_id.clone(),
+            terminal_id: l.terminal_id.clone(),
+            batch_no: l.batch_no.to_string(),
+            trace_no: l.trace_no.to_string(),
+            rrn: l.rrn.clone().unwrap_or_default(),
+            auth_code: l.auth_code.clone().unwrap_or_default(),
+            card: l.card.clone().unwrap_or_default(),
+            kind: l.kind.as_str().to_owned(),
+            amount: l.amount.to_string(),
+            fee: l.fee.to_string(),
+            status: l.status.as_str().to_owned(),
+        })
+    }
+
+    /// The JSON form [`Statement::from_json`] reads.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("strings serialize")
+    }
+
+    /// The CSV form [`Statement::from_csv`] reads, with the Chinese header
+    /// and `YYYYMMDD` / `HHMMSS` as acquirers write them.
+    pub fn to_csv(&self) -> String {
+        let mut out = COLUMNS.map(|c| c.zh()).join(",");
+        out.push('\n');
+        for r in self.raw_lines() {
+            let date = r.date.replace('-', "");
+            let time = r.time.replace(':', "");
+            let status = LineStatus::parse(&r.status).map_or("", |s| s.zh());
+            let fields = [
+                date.as_str(),
+                &time,
+                &r.merchant_id,
+                &r.terminal_id,
+                &r.batch_no,
+                &r.trace_no,
+                &r.rrn,
+                &r.auth_code,
+                &r.card,
+                &r.kind,
+                &r.amount,
+                &r.fee,
+                status,
+            ];
+            for (i, f) in fields.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                if f.contains([',', '"', '\n', '\r']) {
+                    out.push('"');
+                    out.push_str(&f.replace('"', "\"\""));
+                    out.push('"');
+                } else {
+                    out.push_str(f);
+                }
+            }
+            out.push('\n');
+        }
+        out
+    }
+}
+
+impl Serialize for Statement {
+    /// The JSON form of [`Statement::from_json`] (camelCase, amounts as
+    /// decimal strings).
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        RawStatement {
+            currency: self.currency.code().to_owned(),
+            dates: self.dates.iter().map(|d| d.to_string()).collect(),
+            lines: self.raw_lines().collect(),
+        }
+        .serialize(serializer)
+    }
+}
+
+/// The statement the acquirer would send for `postings` (the simulated
+/// acquirer's [`crate::acquirer::SimulatedAcquirer::ledger`]): every
+/// financial posting is a line, dated in local time at `utc_offset_minutes`.
+/// Status: a reversed posting is `reversed`, a returned one `returned`, one
+/// answered other than `00` `declined`, the rest `settled`. Fees are zero and
+/// the card is left empty (postings do not carry it).
+pub fn statement_from_ledger<'a>(
+    postings: impl IntoIterator<Item = &'a Posting>,
+    merchant_id: &str,
+    currency: Currency,
+    utc_offset_minutes: i32,
+) -> Result<Statement, PosError> {
+    let mut statement = Statement::new(currency);
+    for (i, p) in postings.into_iter().enumerate() {
+        let line = i as u64 + 1;
+        let Some(kind) = Kind::ALL
+            .into_iter()
+            .find(|k| message_type(*k) == p.message)
+        else {
+            // Reversals, queries and settlements are not statement lines.
+            continue;
+        };
+        let amount = p
+            .amount
+            .ok_or_else(|| malformed(line, "amount", "an amount", "none"))?;
+        if amount.currency() != currency {
+            return Err(PosError::CurrencyMismatch {
+                expected: currency,
+                found: amount.currency(),
+            });
+        }
+        let status = if p.code != "00" {
+            LineStatus::Declined
+        } else if p.reversed {
+            LineStatus::Reversed
+        } else if p.returned {
+            LineStatus::Returned
+        } else {
+            LineStatus::Settled
+        };
+        let (hour, minute, second) = p.at.local_time(utc_offset_minutes);
+        let date = p.at.local_date(utc_offset_minutes);
+        statement.dates.insert(date);
+        statement.lines.push(StatementLine {
+            line,
+            date,
+            time: LocalTime {
+                hour,
+                minute,
+                second,
+            },
+            merchant_id: merchant_id.to_owned(),
+            terminal_id: p.terminal_id.clone(),
+            batch_no: p.batch_no,
+            trace_no: p.trace_no,
+            rrn: p.rrn.clone(),
+            auth_code: p.auth_code.clone(),
+            card: None,
+            kind,
+            amount,
+            fee: SignedMoney::zero(currency),
+            status,
+        });
+    }
+    Ok(statement)
+}
+
+/// Where a record or line landed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Category {
+    /// Both sides agree.
+    Matched,
+    /// Approved on the terminal, not on the statement.
+    TerminalOnly,
+    /// On the statement with money moved, not approved on the terminal.
+    AcquirerOnly,
+    /// Both have it, with different amounts.
+    AmountMismatch,
+    /// Approved on the terminal; returned, reversed or declined at the
+    /// acquirer.
+    ReturnedOrReversed,
+    /// A refund the acquirer credited to the card.
+    RefundCredited,
+    /// A refund whose money came back.
+    RefundReturned,
+    /// A refund the acquirer is still processing.
+    RefundPending,
+    /// The terminal does not know the outcome yet.
+    Unresolved,
+}
+
+impl Category {
+    /// Every category, in report order.
+    pub const ALL: [Category; 9] = [
+        Category::Matched,
+        Category::TerminalOnly,
+        Category::AcquirerOnly,
+        Category::AmountMismatch,
+        Category::ReturnedOrReversed,
+        Category::RefundCredited,
+        Category::RefundReturned,
+        Category::RefundPending,
+        Category::Unresolved,
+    ];
+
+    /// The snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::Matched => "matched",
+            Category::TerminalOnly => "terminal_only",
+            Category::AcquirerOnly => "acquirer_only",
+            Category::AmountMismatch => "amount_mismatch",
+            Category::ReturnedOrReversed => "returned_or_reversed",
+            Category::RefundCredited => "refund_credited",
+            Category::RefundReturned => "refund_returned",
+            Category::RefundPending => "refund_pending",
+            Category::Unresolved => "unresolved",
+        }
+    }
+
+    /// Chinese and English titles for a report.
+    pub fn names(self) -> (&'static str, &'static str) {
+        match self {
+            Category::Matched => ("已核对一致", "Matched"),
+            Category::TerminalOnly => ("终端有、收单无", "On the terminal only"),
+            Category::AcquirerOnly => ("收单有、终端无", "At the acquirer only"),
+            Category::AmountMismatch => ("金额不符", "Amount mismatch"),
+            Category::ReturnedOrReversed => (
+                "终端成功、收单退回或冲正",
+                "Approved here, returned or reversed at the acquirer",
+            ),
+            Category::RefundCredited => ("退款已入账", "Refund credited"),
+            Category::RefundReturned => ("退款被退回", "Refund returned"),
+            Category::RefundPending => ("退款处理中", "Refund processing"),
+            Category::Unresolved => ("终端结果未明", "Outcome unknown on the terminal"),
+        }
+    }
+
+    /// Whether it is a difference no one has explained: the day balances
+    /// only when there is none.
+    pub fn is_unexplained(self) -> bool {
+        match self {
+            Category::Matched
+            | Category::RefundCredited
+            | Category::RefundReturned
+            | Category::RefundPending => false,
+            Category::TerminalOnly
+            | Category::AcquirerOnly
+            | Category::AmountMismatch
+            | Category::ReturnedOrReversed
+            | Category::Unresolved => true,
+        }
+    }
+}
+
+/// Why an item is in its category; decides the next step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Finding {
+    /// Approved on both sides.
+    Agreed,
+    /// Neither side moved money (declined or reversed on both).
+    NothingMoved,
+    /// The statement has no line for an approved record.
+    NotOnStatement,
+    /// An offline completion the host has not been told of yet.
+    AdviceNotSent,
+    /// The terminal has no record of the line.
+    NotOnTerminal,
+    /// The terminal recorded a failure or a reversal; the acquirer moved money.
+    NotApprovedOnTerminal,
+    /// The amounts differ.
+    AmountDiffers,
+    /// The money came back.
+    Returned,
+    /// The acquirer reversed it.
+    Reversed,
+    /// The acquirer declined it.
+    Declined,
+    /// A refund credited.
+    RefundCredited,
+    /// A refund returned.
+    RefundReturned,
+    /// A refund processing.
+    RefundPending,
+    /// In doubt here; the acquirer moved money.
+    InDoubtAcquirerHasIt,
+    /// In doubt here; the acquirer moved none (or has no line).
+    InDoubtAcquirerHasNot,
+}
+
+/// A next step, in both languages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct NextStep {
+    /// 中文.
+    pub zh: &'static str,
+    /// English.
+    pub en: &'static str,
+}
+
+impl Finding {
+    /// What to do about it.
+    pub fn next_step(self) -> NextStep {
+        let (zh, en) = match self {
+            Finding::Agreed | Finding::NothingMoved => ("无需处理", "Nothing to do"),
+            Finding::NotOnStatement => (
+                "对账单无此笔：确认批上送已完成并向收单机构查询；若资金未入账，请联系持卡人另行收款",
+                "Not on the statement: check that the batch upload finished and ask the acquirer; \
+                 if the money never arrived, collect it from the cardholder again",
+            ),
+            Finding::AdviceNotSent => (
+                "离线交易尚未上送：发送离线通知后重新对账",
+                "The offline completion was never sent: send the advice, then reconcile again",
+            ),
+            Finding::NotOnTerminal => (
+                "终端无此笔：核实是否为其他终端或手工交易；如非本店交易，联系收单机构调账",
+                "Not in this terminal's journal: check other terminals and manual entries; \
+                 if it is not this shop's, ask the acquirer to correct it",
+            ),
+            Finding::NotApprovedOnTerminal => (
+                "终端记为失败或已冲正而收单已入账：联系收单机构冲正或退款，切勿重复收款",
+                "Failed or reversed here but cleared at the acquirer: ask the acquirer to reverse \
+                 or refund it; do not charge the cardholder again",
+            ),
+            Finding::AmountDiffers => (
+                "金额不符：核对签购单金额，联系收单机构调账",
+                "Amounts differ: check the voucher and ask the acquirer to correct it",
+            ),
+            Finding::Returned => (
+                "资金已被退回：联系持卡人以其他方式收款",
+                "The money came back: collect the payment from the cardholder another way",
+            ),
+            Finding::Reversed => (
+                "收单机构已冲正，交易实际未成功：联系持卡人重新收款",
+                "The acquirer reversed it, so it did not go through: collect the payment again",
+            ),
+            Finding::Declined => (
+                "收单机构记为失败：向收单机构核实，必要时重新收款",
+                "The acquirer has it as declined: confirm with the acquirer and collect again \
+                 if needed",
+            ),
+            Finding::RefundCredited => (
+                "退款已入账：退款状态改为已入账",
+                "Refund credited: mark the refund credited",
+            ),
+            Finding::RefundReturned => (
+                "退款被退回：状态改为已退回，改用其他退款路径重新办理（需主管及复核）",
+                "Refund returned: mark it returned and refund again by a fallback route \
+                 (supervisor and second person)",
+            ),
+            Finding::RefundPending => (
+                "退款处理中：等待收单机构入账，逾期再查询",
+                "Refund processing: wait for the acquirer; query it if it becomes overdue",
+            ),
+            Finding::InDoubtAcquirerHasIt => (
+                "终端结果未明，收单机构已入账：查询原交易，或由主管按对账单确认为成功",
+                "Unknown here, cleared at the acquirer: query it, or have a supervisor resolve it \
+                 as approved with the statement's RRN",
+            ),
+            Finding::InDoubtAcquirerHasNot => (
+                "终端结果未明，收单机构未入账：发送冲正，或由主管确认为已冲正",
+                "Unknown here, not cleared at the acquirer: send the reversal, or have a \
+                 supervisor resolve it as reversed",
+            ),
+        };
+        NextStep { zh, en }
+    }
+}
+
+/// How a record found its line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MatchedBy {
+    /// Terminal id + trace number + date.
+    TraceAndDate,
+    /// Retrieval reference number.
+    Rrn,
+}
+
+/// One finding of the reconciliation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReconItem {
+    /// Its category.
+    pub category: Category,
+    /// Why.
+    pub finding: Finding,
+    /// The terminal record, if there is one.
+    pub txn: Option<TxnId>,
+    /// The transaction type (the record's, else the line's).
+    pub kind: Kind,
+    /// Batch.
+    pub batch_no: BatchNo,
+    /// Trace number.
+    pub trace_no: TraceNo,
+    /// RRN (the record's, else the line's).
+    pub rrn: Option<String>,
+    /// The statement line, if there is one ([`StatementLine::line`]).
+    pub line: Option<u64>,
+    /// The amount on the terminal.
+    pub terminal_amount: Option<Money>,
+    /// The amount on the statement.
+    pub acquirer_amount: Option<Money>,
+    /// The statement's status.
+    pub acquirer_status: Option<LineStatus>,
+    /// How the two were matched.
+    pub matched_by: Option<MatchedBy>,
+    /// What to do.
+    pub next_step: NextStep,
+}
+
+/// Count and amounts of one category.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CategoryTotal {
+    /// The category.
+    pub category: Category,
+    /// Items.
+    pub count: u32,
+    /// Sum of the terminal amounts.
+    pub terminal_amount: Money,
+    /// Sum of the statement amounts.
+    pub acquirer_amount: Money,
+}
+
+/// The summary of a reconciliation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReconSummary {
+    /// Per category, in [`Category::ALL`] order.
+    pub per_category: Vec<CategoryTotal>,
+    /// Items no one has explained.
+    pub unexplained: u32,
+    /// Whether the day balances: no unexplained item.
+    pub balanced: bool,
+    /// Net of the terminal's approved records reconciled (sales and
+    /// completions less voids and refunds).
+    pub terminal_net: SignedMoney,
+    /// Net of the statement's settled lines for this terminal.
+    pub acquirer_net: SignedMoney,
+    /// The acquirer's fees on this terminal's lines.
+    pub fees: SignedMoney,
+    /// Lines of other terminals or merchants, left alone.
+    pub other_terminal_lines: u32,
+    /// This terminal's lines with no record here and no money moved
+    /// (reversed, returned or declined): nothing to do.
+    pub lines_without_effect: u32,
+}
+
+/// What [`reconcile`] found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReconReport {
+    /// Merchant id.
+    pub merchant_id: String,
+    /// Terminal id.
+    pub terminal_id: String,
+    /// The dates reconciled, `YYYY-MM-DD`.
+    pub dates: Vec<String>,
+    /// Every finding: terminal records in journal order, then lines found
+    /// only at the acquirer in statement order.
+    pub items: Vec<ReconItem>,
+    /// Totals.
+    pub summary: ReconSummary,
+    /// Refunds the acquirer confirmed credited: their status moves to
+    /// `credited`.
+    pub credited: Vec<TxnId>,
+    /// Refunds whose money came back: their status moves to `returned`.
+    pub returned: Vec<TxnId>,
+    /// When it was made.
+    pub at: Timestamp,
+}
+
+/// The terminal's side of a record, for classification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Approved,
+    NotDone,
+    Unknown,
+}
+
+fn outcome(t: &Transaction) -> Outcome {
+    match t.state {
+        TxnState::Approved { .. } => Outcome::Approved,
+        TxnState::Declined { .. } | TxnState::Reversed { .. } => Outcome::NotDone,
+        TxnState::Sent | TxnState::InDoubt { .. } | TxnState::ManualReview { .. } => {
+            Outcome::Unknown
+        }
+    }
+}
+
+fn same_kind(a: Kind, b: Kind) -> bool {
+    let completion = |k| matches!(k, Kind::Completion | Kind::CompletionAdvice);
+    a == b || (completion(a) && completion(b))
+}
+
+fn classify(t: &Transaction, l: &StatementLine) -> (Category, Finding) {
+    match outcome(t) {
+        Outcome::Unknown if l.status.money_moved() => {
+            (Category::Unresolved, Finding::InDoubtAcquirerHasIt)
+        }
+        Outcome::Unknown => (Category::Unresolved, Finding::InDoubtAcquirerHasNot),
+        Outcome::NotDone if l.status.money_moved() => {
+            (Category::AcquirerOnly, Finding::NotApprovedOnTerminal)
+        }
+        Outcome::NotDone => (Category::Matched, Finding::NothingMoved),
+        Outcome::Approved if t.request.amount != l.amount => {
+            (Category::AmountMismatch, Finding::AmountDiffers)
+        }
+        Outcome::Approved => {
+            let refund = t.request.kind == Kind::Refund;
+            match l.status {
+                LineStatus::Settled if refund => {
+                    (Category::RefundCredited, Finding::RefundCredited)
+                }
+                LineStatus::Returned if refund => {
+                    (Category::RefundReturned, Finding::RefundReturned)
+                }
+                LineStatus::Pending if refund => (Category::RefundPending, Finding::RefundPending),
+                LineStatus::Settled | LineStatus::Pending => (Category::Matched, Finding::Agreed),
+                LineStatus::Returned => (Category::ReturnedOrReversed, Finding::Returned),
+                LineStatus::Reversed => (Category::ReturnedOrReversed, Finding::Reversed),
+                LineStatus::Declined => (Category::ReturnedOrReversed, Finding::Declined),
+            }
+        }
+    }
+}
+
+fn missing(t: &Transaction) -> Option<(Category, Finding)> {
+    match outcome(t) {
+        Outcome::Approved if t.advice_pending => {
+            Some((Category::TerminalOnly, Finding::AdviceNotSent))
+        }
+        Outcome::Approved => Some((Category::TerminalOnly, Finding::NotOnStatement)),
+        Outcome::NotDone => None,
+        Outcome::Unknown => Some((Category::Unresolved, Finding::InDoubtAcquirerHasNot)),
+    }
+}
+
+fn txn_rrn(t: &Transaction) -> Option<&str> {
+    match &t.state {
+        TxnState::Approved { rrn, .. } => rrn.as_deref(),
+        TxnState::Sent
+        | TxnState::InDoubt { .. }
+        | TxnState::ManualReview { .. }
+        | TxnState::Declined { .. }
+        | TxnState::Reversed { .. } => None,
+    }
+}
+
+/// Reconciles the terminal's journal with the acquirer's statement.
+///
+/// Each terminal record looks for an unused line of this terminal with a
+/// compatible type: first by trace number and local date (of the record's
+/// request, at `policy.utc_offset_minutes`), then by RRN. Records of the
+/// statement's dates that find none are "terminal only" (or unresolved);
+/// records of other dates that find none are left out. Lines of this
+/// terminal left over are "acquirer only" when money moved. Runs in time
+/// linear in records plus lines (hash maps, no scans per record).
+///
+/// Errors: `CURRENCY_MISMATCH` when the statement is in another currency;
+/// `STATEMENT_NOT_FOR_TERMINAL` when it has lines but none of this merchant.
+pub fn reconcile(
+    term: &Terminal,
+    statement: &Statement,
+    now: Timestamp,
+) -> Result<ReconReport, PosError> {
+    let cfg = term.config();
+    if statement.currency != cfg.currency {
+        return Err(PosError::CurrencyMismatch {
+            expected: cfg.currency,
+            found: statement.currency,
+        });
+    }
+    let ours_merchant = |l: &StatementLine| l.merchant_id == cfg.merchant_id;
+    if !statement.lines.is_empty() && !statement.lines.iter().any(ours_merchant) {
+        let found: BTreeSet<&str> = statement
+            .lines
+            .iter()
+            .map(|l| l.merchant_id.as_str())
+            .collect();
+        return Err(PosError::StatementNotForTerminal {
+            expected: cfg.merchant_id.clone(),
+            found: crate::money::truncate_for_error(
+                &found.into_iter().collect::<Vec<_>>().join(","),
+            ),
+        });
+    }
+    let offset = cfg.policy.utc_offset_minutes;
+    let currency = cfg.currency;
+
+    let mut by_trace: HashMap<(TraceNo, Date), Vec<usize>> = HashMap::new();
+    let mut by_rrn: HashMap<&str, Vec<usize>> = HashMap::new();
+    let mut other_terminal_lines = 0u32;
+    let mut ours = vec![false; statement.lines.len()];
+    for (i, l) in statement.lines.iter().enumerate() {
+        if !ours_merchant(l) || l.terminal_id != cfg.terminal_id {
+            other_terminal_lines += 1;
+            continue;
+        }
+        ours[i] = true;
+        by_trace.entry((l.trace_no, l.date)).or_default().push(i);
+        if let Some(rrn) = &l.rrn {
+            by_rrn.entry(rrn.as_str()).or_default().push(i);
+        }
+    }
+
+    let mut used = vec![false; statement.lines.len()];
+    let mut items = Vec::new();
+    let mut credited = Vec::new();
+    let mut returned = Vec::new();
+    let mut terminal_net = SignedMoney::zero(currency);
+
+    for t in term.transactions() {
+        let date = t.request.at.local_date(offset);
+        let kind = t.request.kind;
+        let pick = |candidates: Option<&Vec<usize>>, used: &[bool]| {
+            candidates.and_then(|c| {
+                c.iter()
+                    .copied()
+                    .find(|&i| !used[i] && same_kind(statement.lines[i].kind, kind))
+            })
+        };
+        let found = match pick(by_trace.get(&(t.request.trace_no, date)), &used) {
+            Some(i) => Some((i, MatchedBy::TraceAndDate)),
+            None => txn_rrn(t)
+                .and_then(|r| pick(by_rrn.get(r), &used))
+                .map(|i| (i, MatchedBy::Rrn)),
+        };
+        let (category, finding, line) = match found {
+            Some((i, by)) => {
+                used[i] = true;
+                let l = &statement.lines[i];
+                let (c, f) = classify(t, l);
+                (c, f, Some((l, by)))
+            }
+            None if statement.dates.contains(&date) => match missing(t) {
+                Some((c, f)) => (c, f, None),
+                None => continue,
+            },
+            None => continue,
+        };
+        if outcome(t) == Outcome::Approved {
+            if let Some(negative) = net_direction(kind) {
+                terminal_net = terminal_net.add(t.request.amount, negative)?;
+            }
+        }
+        match category {
+            Category::RefundCredited => credited.push(t.id),
+            Category::RefundReturned => returned.push(t.id),
+            Category::Matched
+            | Category::TerminalOnly
+            | Category::AcquirerOnly
+            | Category::AmountMismatch
+            | Category::ReturnedOrReversed
+            | Category::RefundPending
+            | Category::Unresolved => {}
+        }
+        items.push(ReconItem {
+            category,
+            finding,
+            txn: Some(t.id),
+            kind,
+            batch_no: t.request.batch_no,
+            trace_no: t.request.trace_no,
+            rrn: txn_rrn(t)
+                .map(str::to_owned)
+                .or_else(|| line.and_then(|(l, _)| l.rrn.clone())),
+            line: line.map(|(l, _)| l.line),
+            terminal_amount: Some(t.request.amount),
+            acquirer_amount: line.map(|(l, _)| l.amount),
+            acquirer_status: line.map(|(l, _)| l.status),
+            matched_by: line.map(|(_, by)| by),
+            next_step: finding.next_step(),
+        });
+    }
+
+    let mut acquirer_net = SignedMoney::zero(currency);
+    let mut fees = SignedMoney::zero(currency);
+    let mut lines_without_effect = 0u32;
+    for (i, l) in statement.lines.iter().enumerate() {
+        if !ours[i] {
+            continue;
+        }
+        fees = fees.add_signed(l.fee)?;
+        if l.status == LineStatus::Settled {
+            if let Some(negative) = net_direction(l.kind) {
+                acquirer_net = acquirer_net.add(l.amount, negative)?;
+            }
+        }
+        if used[i] {
+            continue;
+        }
+        if !l.status.money_moved() {
+            lines_without_effect += 1;
+            continue;
+        }
+        let finding = Finding::NotOnTerminal;
+        items.push(ReconItem {
+            category: Category::AcquirerOnly,
+            finding,
+            txn: None,
+            kind: l.kind,
+            batch_no: l.batch_no,
+            trace_no: l.trace_no,
+            rrn: l.rrn.clone(),
+            line: Some(l.line),
+            terminal_amount: None,
+            acquirer_amount: Some(l.amount),
+            acquirer_status: Some(l.status),
+            matched_by: None,
+            next_step: finding.next_step(),
+        });
+    }
+
+    let mut per_category: Vec<CategoryTotal> = Category::ALL
+        .iter()
+        .map(|&category| CategoryTotal {
+            category,
+            count: 0,
+            terminal_amount: Money::zero(currency),
+            acquirer_amount: Money::zero(currency),
+        })
+        .collect();
+    let mut unexplained = 0u32;
+    for item in &items {
+        let slot = &mut per_category[Category::ALL
+            .iter()
+            .position(|c| *c == item.category)
+            .expect("every category is listed")];
+        slot.count += 1;
+        if let Some(a) = item.terminal_amount {
+            slot.terminal_amount = slot.terminal_amount.checked_add(a)?;
+        }
+        if let Some(a) = item.acquirer_amount {
+            slot.acquirer_amount = slot.acquirer_amount.checked_add(a)?;
+        }
+        unexplained += u32::from(item.category.is_unexplained());
+    }
+
+    Ok(ReconReport {
+        merchant_id: cfg.merchant_id.clone(),
+        terminal_id: cfg.terminal_id.clone(),
+        dates: statement.dates.iter().map(|d| d.to_string()).collect(),
+        items,
+        summary: ReconSummary {
+            per_category,
+            unexplained,
+            balanced: unexplained == 0,
+            terminal_net,
+            acquirer_net,
+            fees,
+            other_terminal_lines,
+            lines_without_effect,
+        },
+        credited,
+        returned,
+        at: now,
+    })
+}
+
+impl ReconReport {
+    /// The items of one category.
+    pub fn of(&self, category: Category) -> impl Iterator<Item = &ReconItem> {
+        self.items.iter().filter(move |i| i.category == category)
+    }
+
+    /// The summary row of one category.
+    pub fn total(&self, category: Category) -> &CategoryTotal {
+        self.summary
+            .per_category
+            .iter()
+            .find(|c| c.category == category)
+            .expect("every category has a row")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_and_times_parse_both_spellings_and_refuse_impossible_ones() {
+        let d = |s| parse_date(s).map(|d| d.to_string());
+        assert_eq!(d("20261123").as_deref(), Some("2026-11-23"));
+        assert_eq!(d("2026-11-23").as_deref(), Some("2026-11-23"));
+        assert_eq!(d("2024-02-29").as_deref(), Some("2024-02-29"));
+        for bad in [
+            "2026-02-29",
+            "20261323",
+            "2026/11/23",
+            "2026-11-3",
+            "",
+            "２０２６1123",
+        ] {
+            assert_eq!(d(bad), None, "{bad}");
+        }
+        assert_eq!(parse_time("003000").unwrap().to_string(), "00:30:00");
+        assert_eq!(parse_time("23:59:59").unwrap().to_string(), "23:59:59");
+        for bad in ["240000", "12:60:00", "1230", "12-30-00"] {
+            assert_eq!(parse_time(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn csv_records_follow_rfc_4180() {
+        let recs = csv_records("a,\"b,1\",\"say \"\"hi\"\"\"\r\n\nx,\"multi\nline\",z\n").unwrap();
+        assert_eq!(recs.len(), 2);
+        assert_eq!(
+            recs[0],
+            (1, vec!["a".into(), "b,1".into(), "say \"hi\"".into()])
+        );
+        assert_eq!(
+            recs[1],
+            (3, vec!["x".into(), "multi\nline".into(), "z".into()])
+        );
+        assert_eq!(csv_records("a,\"open\n").unwrap_err().0, 1);
+        assert_eq!(
+            csv_records("a,b\nc,d\"e\n").unwrap_err(),
+            (2, 1, "no quote inside an unquoted field")
+        );
+        assert_eq!(csv_records("\"a\"b\n").unwrap_err().1, 0);
+    }
+
+    #[test]
+    fn cards_are_kept_masked_only() {
+        assert_eq!(
+            parse_card("622202*********3445").unwrap(),
+            "622202*********3445"
+        );
+        assert_eq!(
+            parse_card("6222020200112233445").unwrap(),
+            "622202*********3445"
+        );
+        assert_eq!(parse_card("6222 0202"), None);
+        assert_eq!(parse_card("62220202"), None);
+    }
+
+    #[test]
+    fn every_category_is_unexplained_or_not_by_the_table() {
+        let unexplained: Vec<&str> = Category::ALL
+            .iter()
+            .filter(|c| c.is_unexplained())
+            .map(|c| c.as_str())
+            .collect();
+        assert_eq!(
+            unexplained,
+            [
+                "terminal_only",
+                "acquirer_only",
+                "amount_mismatch",
+                "returned_or_reversed",
+                "unresolved"
+            ]
+        );
+    }
+}
