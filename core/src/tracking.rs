@@ -408,3 +408,28 @@ impl Terminal {
         Ok(true)
     }
 }
+
+impl Terminal {
+    /// Moves refunds to `credited` or `returned` as a reconciliation found
+    /// them (one `refund_outcome` record each; ones already there are left
+    /// alone). Returns how many changed.
+    pub fn apply_reconciliation(
+        &mut self,
+        report: &crate::reconcile::ReconReport,
+        now: Timestamp,
+    ) -> Result<usize, PosError> {
+        let reference = Some(format!("statement {}", report.dates.join(",")));
+        let mut changed = 0;
+        let moves = report
+            .credited
+            .iter()
+            .map(|id| (*id, Outcome::Credited))
+            .chain(report.returned.iter().map(|id| (*id, Outcome::Returned)));
+        for (id, outcome) in moves {
+            if self.record_refund_outcome(id, outcome, reference.clone(), now)? {
+                changed += 1;
+            }
+        }
+        Ok(changed)
+    }
+}

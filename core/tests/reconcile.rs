@@ -393,6 +393,28 @@ fn crafted_statements_reach_every_category_from_json_and_csv() {
     let report_json = serde_json::to_string(&direct).unwrap();
     assert!(report_json.contains("\"category\":\"refund_returned\""));
     assert!(report_json.contains("\"amount\":\"310.00\""));
+
+    // The findings move the refunds' statuses, once; the returned refund
+    // frees its headroom and its original now plans a fallback.
+    let mut term = c.day.term.clone();
+    assert_eq!(term.apply_reconciliation(&direct, now).unwrap(), 2);
+    assert_eq!(term.apply_reconciliation(&direct, now).unwrap(), 0);
+    term.check_invariants(now).unwrap();
+    let credited = term.refund_view(c.ids["refund_credited"], now).unwrap();
+    assert_eq!(credited.status, RefundStatus::Credited);
+    let returned = term.refund_view(c.ids["refund_returned"], now).unwrap();
+    assert_eq!(returned.status, RefundStatus::Returned);
+    assert_eq!(returned.next_step, NextStep::PlanFallback);
+    let original = returned.txn.request.original.unwrap();
+    let plan = term
+        .plan_refund(
+            &RefundOriginal::Journal(OriginalSelector::Id(original)),
+            Some(returned.txn.request.amount),
+            now,
+        )
+        .unwrap();
+    assert_eq!(plan.action(), Action::Fallback);
+    assert!(plan.reasons().contains(&Reason::CardClosed));
 }
 
 #[test]
