@@ -1,0 +1,57 @@
+// Language switch and journal backup: both reopen the terminal from its
+// journal, and the day is still there.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+import { withDemo, signedIn, sale, nav, listedState, shots, PHONE } from "./helpers.mjs";
+
+test("switching to English keeps the day; module messages follow the language", async () => {
+  await withDemo({}, async (page) => {
+    await signedIn(page);
+    const first = await sale(page, "42.00");
+    await page.click("#lang-switch");
+    await page.waitForSelector('body[data-locale="en"][data-status="signin"]');
+    assert.equal(await page.textContent("#signin-button"), "Sign in");
+    await signedIn(page);
+    assert.equal(await listedState(page, first.id), "approved", "the journal was replayed");
+    await nav(page, "sale");
+    await page.fill("#amount", "1.234");
+    await page.click("#sale-button");
+    await page.waitForSelector('#error[data-code="INVALID_AMOUNT"]');
+    assert.match(await page.textContent("#error .message"), /[a-z]/i);
+    assert.doesNotMatch(await page.textContent("#error .message"), /[\u4e00-\u9fff]/, "the message is in English");
+    await shots(page, "english");
+  });
+});
+
+test("a journal exported and imported into a fresh terminal brings the day back", async () => {
+  let backup;
+  await withDemo({ viewport: PHONE }, async (page) => {
+    await signedIn(page);
+    await sale(page, "12.00");
+    await nav(page, "tools");
+    const [download] = await Promise.all([page.waitForEvent("download"), page.click("#export-button")]);
+    assert.match(download.suggestedFilename(), /^posflow-journal-10000001-\d{4}-\d{2}-\d{2}\.json$/);
+    backup = await readFile(await download.path(), "utf8");
+    assert.equal(JSON.parse(backup).format, "posflow-journal/1");
+    assert.ok(!backup.includes("6222020200112233445"), "no full PAN in the backup");
+  });
+  await withDemo({ viewport: PHONE }, async (page) => {
+    await signedIn(page);
+    await nav(page, "tools");
+    await page.setInputFiles("#import-file", { name: "backup.json", mimeType: "application/json", buffer: Buffer.from(backup) });
+    await page.waitForSelector('body[data-status="signin"]');
+    await signedIn(page);
+    await nav(page, "transactions");
+    await page.waitForSelector('#records tr[data-state="approved"]');
+    assert.equal(await page.textContent('#records tr [data-field="amount"] .money'), "12.00");
+    await shots(page, "journal-imported");
+
+    // A damaged backup is refused with its code, and the terminal carries on.
+    await nav(page, "tools");
+    const damaged = backup.replace("12.00", "13.00");
+    await page.setInputFiles("#import-file", { name: "bad.json", mimeType: "application/json", buffer: Buffer.from(damaged) });
+    await page.waitForSelector('#error:not([hidden])[data-code="JOURNAL_DAMAGED"]');
+    await shots(page, "journal-damaged");
+  });
+});
