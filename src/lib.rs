@@ -22,7 +22,11 @@
 mod acquirer;
 mod convert;
 mod error;
+mod locks;
+mod panic;
+mod storage;
 mod terminal;
+mod types;
 
 pub use acquirer::SimulatedAcquirer;
 pub use terminal::Terminal;

@@ -62,13 +62,13 @@ async fn a_sale_crosses_as_strings_and_comes_back_approved() {
     assert_eq!(text(&r, "refundable"), "88.80");
     assert_eq!(text(&r, "rrn").len(), 12);
     assert_eq!(text(&r, "authCode").len(), 6);
-    assert!(!term.export_journal().contains("6222020200112233445"));
+    assert!(!term.export_journal().unwrap().contains("6222020200112233445"));
 }
 
 #[wasm_bindgen_test]
 async fn bad_input_is_a_pos_error_and_changes_nothing() {
     let term = open(SimulatedAcquirer::new(JsValue::UNDEFINED).unwrap()).await;
-    let before = term.export_journal();
+    let before = term.export_journal().unwrap();
     let cases = [
         (
             r#"{"amount":88.8,"card":{"pan":"6222020200112233445"},"key":"k"}"#,
@@ -102,7 +102,7 @@ async fn bad_input_is_a_pos_error_and_changes_nothing() {
         assert_eq!(text(&err, "code"), code, "{body}");
         assert!(get(&err, "details").is_object());
     }
-    assert_eq!(term.export_journal(), before);
+    assert_eq!(term.export_journal().unwrap(), before);
 }
 
 #[wasm_bindgen_test]
