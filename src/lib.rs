@@ -30,3 +30,7 @@ mod types;
 
 pub use acquirer::SimulatedAcquirer;
 pub use terminal::Terminal;
+
+#[cfg(feature = "test-hooks")]
+#[doc(hidden)]
+pub use panic::panic_for_test;

@@ -35,6 +35,18 @@ pub(crate) enum Acquired {
 /// Holds a Web Lock until dropped.
 pub(crate) struct LockGuard {
     release: js_sys::Function,
+    /// Settles once the browser has let the lock go (after `release`).
+    released: js_sys::Promise,
+}
+
+impl LockGuard {
+    /// Releases the lock; the promise settles once another `acquire` can
+    /// have it.
+    pub(crate) fn release(self) -> js_sys::Promise {
+        let released = self.released.clone();
+        drop(self);
+        released
+    }
 }
 
 impl Drop for LockGuard {
@@ -65,6 +77,7 @@ pub(crate) async fn acquire(name: &str) -> Acquired {
     };
     let release: Rc<RefCell<Option<js_sys::Function>>> = Rc::default();
     let slot = release.clone();
+    let mut released = None;
     // Resolves with whether the lock was granted.
     let granted = js_sys::Promise::new(&mut |answer, _reject| {
         let slot = slot.clone();
@@ -83,10 +96,10 @@ pub(crate) async fn acquire(name: &str) -> Acquired {
         let options = js_sys::Object::new();
         let _ = js_sys::Reflect::set(&options, &"ifAvailable".into(), &JsValue::TRUE);
         if let Ok(p) = request.call3(&locks, &JsValue::from_str(name), &options, &callback) {
-            // The request's own promise settles when the lock is released;
-            // nothing waits on it, so silence a rejection.
+            // The request's own promise settles when the lock is released.
             if let Ok(p) = p.dyn_into::<js_sys::Promise>() {
-                ignore_rejection(p);
+                ignore_rejection(p.clone());
+                released = Some(p);
             }
         } else {
             let _ = refuse.call1(&JsValue::NULL, &JsValue::FALSE);
@@ -97,8 +110,8 @@ pub(crate) async fn acquire(name: &str) -> Acquired {
         .map(|v| v.is_truthy())
         .unwrap_or(false);
     let release = release.borrow_mut().take();
-    match (granted, release) {
-        (true, Some(release)) => Acquired::Held(LockGuard { release }),
+    match (granted, release, released) {
+        (true, Some(release), Some(released)) => Acquired::Held(LockGuard { release, released }),
         _ => Acquired::Busy,
     }
 }

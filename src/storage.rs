@@ -37,8 +37,9 @@ const STORE: &str = "journal";
 #[derive(Deserialize, Clone, tsify::Tsify)]
 #[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
 pub(crate) enum StorageConfig {
-    /// Nothing is kept: the journal lives as long as the page.
-    Memory,
+    /// Nothing is kept: the journal lives as long as the page. (A struct
+    /// variant: serde ignores unknown fields next to a unit variant's tag.)
+    Memory {},
     /// `localStorage`, entries under `{key}:{seq}`.
     Localstorage {
         /// Prefix of the keys.
@@ -90,7 +91,7 @@ impl Storage {
     /// Opens (creating if needed) the storage `config` names.
     pub(crate) async fn open(config: &StorageConfig) -> Result<Storage, BindingError> {
         match config {
-            StorageConfig::Memory => Ok(Storage::Memory),
+            StorageConfig::Memory {} => Ok(Storage::Memory),
             StorageConfig::Localstorage { key } => {
                 let key = bounded("storage.key", key)?.to_owned();
                 let store = web_sys::window()

@@ -172,14 +172,21 @@ impl Shared {
         }
     }
 
-    fn close(&self) {
+    /// Resolves once the writer lock is free for another terminal.
+    fn close(&self) -> js_sys::Promise {
         self.closed.set(true);
-        self.lock.borrow_mut().take();
+        let released = self.lock.borrow_mut().take().map(LockGuard::release);
         if let Some(storage) = self.storage.borrow_mut().take() {
             if let Ok(storage) = Rc::try_unwrap(storage) {
                 storage.close();
             }
         }
+        future_to_promise(async move {
+            if let Some(released) = released {
+                let _ = JsFuture::from(released).await;
+            }
+            Ok(JsValue::UNDEFINED)
+        })
     }
 }
 
@@ -446,7 +453,7 @@ impl Drop for Terminal {
     /// lock goes to the next tab, and an exchange still in flight records
     /// nothing more.
     fn drop(&mut self) {
-        self.shared.close();
+        let _ = self.shared.close();
     }
 }
 
@@ -519,7 +526,7 @@ impl Terminal {
                 )
             })?),
         };
-        let storage_config = input.storage.clone().unwrap_or(StorageConfig::Memory);
+        let storage_config = input.storage.clone().unwrap_or(StorageConfig::Memory {});
         let storage = Storage::open(&storage_config).await.map_err(fail)?;
         let (lock, read_only) = match storage.lock_name() {
             None => (None, None),
@@ -830,11 +837,13 @@ impl Terminal {
         self.shared.read_only.is_some()
     }
 
-    /// Releases the writer lock and the storage. Later commands answer
-    /// `TERMINAL_CLOSED`; an exchange in flight records nothing more, and
-    /// the next `open` recovers it as in doubt.
-    pub fn close(&self) {
-        self.shared.close();
+    /// Releases the writer lock and the storage; resolves once another
+    /// `open` can be the writer. Later commands answer `TERMINAL_CLOSED`;
+    /// an exchange in flight records nothing more, and the next `open`
+    /// recovers it as in doubt.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn close(&self) -> js_sys::Promise {
+        self.shared.close()
     }
 
     fn check_event(&self, name: &str) -> Result<(), JsValue> {

@@ -109,7 +109,9 @@ mod tests {
     use posflow_core::terminal::Status;
 
     fn union(name: &str) -> Vec<&'static str> {
-        let start = super::TYPES.find(&format!("export type {name} = ")).unwrap();
+        let start = super::TYPES
+            .find(&format!("export type {name} = "))
+            .unwrap();
         let line = super::TYPES[start..].lines().next().unwrap();
         line.split('"').skip(1).step_by(2).collect()
     }
