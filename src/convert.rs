@@ -394,15 +394,20 @@ pub(crate) struct TxnRecord {
     currency: &'static str,
     trace_no: String,
     batch_no: String,
+    #[tsify(type = "string | null")]
     rrn: Option<String>,
+    #[tsify(type = "string | null")]
     auth_code: Option<String>,
+    #[tsify(type = "string | null")]
     response_code: Option<String>,
     masked_pan: String,
     #[tsify(type = "\"bank_card\" | \"qr_wallet\" | \"prepaid\"")]
     payment_method: &'static str,
     refundable: String,
     operator_id: String,
+    #[tsify(type = "string | null")]
     original_id: Option<String>,
+    #[tsify(type = "string | null")]
     reason: Option<String>,
     approved_by: Vec<String>,
     created_at: f64,
