@@ -83,7 +83,7 @@ run_step() {
       echo "ok: tests/types/usage.ts type-checks against pkg/posflow.d.ts"
       ;;
     legacy)
-      header "legacy WebView build in Chromium: node --test tests/legacy/*.test.mjs"
+      header "legacy WebView build and the README example in Chromium: node --test tests/legacy/*.test.mjs"
       [ -x /usr/bin/chromium ] || fail "/usr/bin/chromium is needed: run scripts/setup.sh"
       [ -f pkg/legacy/posflow.js ] || fail "pkg/legacy/ is not built: run the pkg step (or make build) first"
       node --test tests/legacy/*.test.mjs
