@@ -88,9 +88,8 @@ struct Shared {
     durability: RefCell<Durability>,
     /// Taken out by `close`; the futures hold their own `Rc` meanwhile.
     storage: RefCell<Option<Rc<Storage>>>,
-    /// Whether appends can fail (everything but memory): then a command
-    /// keeps a copy of the core to go back to if its append fails.
-    fallible_storage: bool,
+    /// Whether the journal outlives the page (everything but memory).
+    persistent: bool,
     /// Held while this terminal is the journal's writer.
     lock: RefCell<Option<LockGuard>>,
     /// `Some(lock name)` when another tab is the writer.
@@ -217,24 +216,44 @@ async fn persist(shared: &Rc<Shared>) -> Result<(), BindingError> {
     Ok(())
 }
 
-/// A copy of the core to go back to if the append of what a command adds
-/// fails: the command is then refused as if it never ran.
+/// Where the journal stood before a command, to go back to if the append
+/// of what the command added fails: the command is then refused as if it
+/// never ran.
 struct Checkpoint {
-    core: CoreTerminal,
+    entries: usize,
     pending: usize,
 }
 
-fn checkpoint(shared: &Shared) -> Option<Checkpoint> {
-    shared.fallible_storage.then(|| Checkpoint {
-        core: shared.core.borrow().clone(),
+fn checkpoint(shared: &Shared) -> Checkpoint {
+    Checkpoint {
+        entries: shared.core.borrow().journal().len(),
         pending: shared.durability.borrow().pending.len(),
-    })
+    }
 }
 
-fn roll_back(shared: &Shared, to: Option<Checkpoint>) {
-    if let Some(c) = to {
-        *shared.core.borrow_mut() = c.core;
-        shared.durability.borrow_mut().pending.truncate(c.pending);
+/// Rebuilds the core from the journal as it stood at `to` (durable and
+/// still-pending entries). Costs a replay, but only when storage fails;
+/// a copy of the core kept for every command would cost one each time.
+/// A replay forgets who was signed in, as a restart does.
+fn roll_back(shared: &Shared, to: Checkpoint) {
+    let now = shared.now();
+    let rebuilt = {
+        let core = shared.core.borrow();
+        let entries = core.journal().entries()[..to.entries].to_vec();
+        CoreTerminal::open(core.config().clone(), entries, now)
+    };
+    match rebuilt {
+        Ok(mut core) => {
+            // The journal ends where it did before the command, with nothing
+            // outstanding: a replay adds no record.
+            debug_assert!(core.take_unpersisted().is_empty());
+            *shared.core.borrow_mut() = core;
+            shared.durability.borrow_mut().pending.truncate(to.pending);
+        }
+        Err(e) => shared
+            .core
+            .borrow_mut()
+            .halt(&format!("rollback after a storage failure: {e}")),
     }
 }
 
@@ -566,7 +585,7 @@ impl Terminal {
                     .map_err(|e| fail(e.into()))?,
             ),
             durability: RefCell::default(),
-            fallible_storage: !matches!(storage, Storage::Memory),
+            persistent: !matches!(storage, Storage::Memory),
             storage: RefCell::new(Some(Rc::new(storage))),
             lock: RefCell::new(lock),
             read_only,
@@ -594,7 +613,7 @@ impl Terminal {
         let shared = Rc::new(clock);
         if shared.read_only.is_none() {
             persist(&shared).await.map_err(fail)?;
-            if shared.fallible_storage {
+            if shared.persistent {
                 storage::request_persistence();
             }
             // Resume pending work: a request that was in flight is reversed now.

@@ -195,7 +195,12 @@ async fn a_full_storage_refuses_a_sale_before_sending_but_reversals_go_out() {
     assert_eq!(term.export_journal().unwrap(), before);
 
     // Room again: what was pending is written and the sale goes through.
+    // The refusal rebuilt the terminal from its journal, which signs the
+    // cashier out as a restart does.
     storage_full(false);
+    let err = sale(&term, "20.00", "b").await.unwrap_err();
+    assert_eq!(code(&err), "NOT_SIGNED_IN");
+    sign_in(&term).await;
     let ok = sale(&term, "20.00", "b").await.unwrap();
     assert_eq!(text(&ok, "state"), "approved");
     assert_eq!(log(&host), ["sale", "reversal", "sale"]);
