@@ -35,11 +35,15 @@ const STORE: &str = "journal";
 
 /// `storage` in the open config.
 #[derive(Deserialize, Clone, tsify::Tsify)]
-#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+#[serde(
+    tag = "kind",
+    rename_all = "lowercase",
+    deny_unknown_fields,
+    try_from = "StorageFields"
+)]
 pub(crate) enum StorageConfig {
-    /// Nothing is kept: the journal lives as long as the page. (A struct
-    /// variant: serde ignores unknown fields next to a unit variant's tag.)
-    Memory {},
+    /// Nothing is kept: the journal lives as long as the page.
+    Memory,
     /// `localStorage`, entries under `{key}:{seq}`.
     Localstorage {
         /// Prefix of the keys.
@@ -50,6 +54,34 @@ pub(crate) enum StorageConfig {
         /// The database name.
         name: String,
     },
+}
+
+/// What `StorageConfig` is read through: a plain struct, because serde's
+/// internally tagged enums buffer their input in a generic `Content` tree
+/// that cost 8 KB of wasm for three shapes.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StorageFields {
+    kind: String,
+    key: Option<String>,
+    name: Option<String>,
+}
+
+impl TryFrom<StorageFields> for StorageConfig {
+    type Error = String;
+
+    fn try_from(f: StorageFields) -> Result<Self, String> {
+        match (f.kind.as_str(), f.key, f.name) {
+            ("memory", None, None) => Ok(StorageConfig::Memory),
+            ("localstorage", Some(key), None) => Ok(StorageConfig::Localstorage { key }),
+            ("indexeddb", None, Some(name)) => Ok(StorageConfig::Indexeddb { name }),
+            _ => Err(
+                "storage: { kind: \"memory\" }, { kind: \"localstorage\", key } or \
+                 { kind: \"indexeddb\", name }"
+                    .to_owned(),
+            ),
+        }
+    }
 }
 
 /// An opened storage.
@@ -91,7 +123,7 @@ impl Storage {
     /// Opens (creating if needed) the storage `config` names.
     pub(crate) async fn open(config: &StorageConfig) -> Result<Storage, BindingError> {
         match config {
-            StorageConfig::Memory {} => Ok(Storage::Memory),
+            StorageConfig::Memory => Ok(Storage::Memory),
             StorageConfig::Localstorage { key } => {
                 let key = bounded("storage.key", key)?.to_owned();
                 let store = web_sys::window()

@@ -545,7 +545,7 @@ impl Terminal {
                 )
             })?),
         };
-        let storage_config = input.storage.clone().unwrap_or(StorageConfig::Memory {});
+        let storage_config = input.storage.clone().unwrap_or(StorageConfig::Memory);
         let storage = Storage::open(&storage_config).await.map_err(fail)?;
         let (lock, read_only) = match storage.lock_name() {
             None => (None, None),
