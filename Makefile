@@ -16,7 +16,7 @@ help:
 	@echo "make demo    set up, build and serve the POS demo on http://127.0.0.1:$${PORT:-8080}/"
 	@echo "make test    set up and run the whole suite"
 	@echo "make setup   install the toolchain (scripts/setup.sh)"
-	@echo "make build   release wasm + JS glue into pkg/"
+	@echo "make build   release wasm + JS glue into pkg/ (and the legacy WebView build into pkg/legacy/)"
 	@echo "make lint    rustfmt, clippy, rustdoc and the core's dependency check"
 	@echo "make e2e     build pkg/ and run the Playwright tests in tests/e2e/"
 
@@ -24,12 +24,12 @@ setup:
 	scripts/setup.sh
 
 build:
-	wasm-pack build --release --target web --mode no-install --out-dir pkg
+	scripts/build.sh
 
 # The demo needs no browser: skip Chromium so it also runs without root.
 demo:
 	scripts/setup.sh --no-browser
-	$(MAKE) --no-print-directory build
+	scripts/build.sh main
 	node scripts/serve.mjs
 
 test: setup
@@ -40,4 +40,4 @@ lint: setup
 	scripts/test.sh fmt clippy doc core-deps
 
 e2e: setup
-	scripts/test.sh pkg e2e size
+	scripts/test.sh pkg types legacy e2e size

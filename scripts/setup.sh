@@ -24,6 +24,13 @@ if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknow
   rustup target add wasm32-unknown-unknown || die "rustup could not add wasm32-unknown-unknown"
 fi
 
+# 1b. Nightly with rust-src, for the legacy (pure-MVP) build's -Zbuild-std.
+if ! rustup component list --toolchain nightly --installed 2>/dev/null | grep -q '^rust-src'; then
+  say "adding the nightly toolchain's rust-src (legacy WebView build)"
+  rustup toolchain install nightly --profile minimal --component rust-src \
+    || die "rustup could not install nightly with rust-src"
+fi
+
 # 2. wasm-bindgen CLI at exactly the version pinned in Cargo.toml.
 wb_version=$(sed -n 's/^wasm-bindgen = { *version = "=\([0-9.]*\)".*/\1/p; s/^wasm-bindgen = "=\([0-9.]*\)"/\1/p' Cargo.toml | head -n1)
 [ -n "$wb_version" ] || die "Cargo.toml does not pin wasm-bindgen with =x.y.z"

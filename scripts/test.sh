@@ -5,13 +5,13 @@
 #
 # Usage: scripts/test.sh            every step
 #        scripts/test.sh STEP...    only these steps, in the order given
-# Steps: fmt clippy doc core-deps unit wasm-core wasm-test pkg e2e size
+# Steps: fmt clippy doc core-deps unit wasm-core wasm-test pkg types legacy e2e size
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 export PATH="$root/.tools/bin:$root/node_modules/.bin:$PATH"
 
-all_steps=(fmt clippy doc core-deps unit wasm-core wasm-test pkg e2e size)
+all_steps=(fmt clippy doc core-deps unit wasm-core wasm-test pkg types legacy e2e size)
 
 fail() { printf '\ntest.sh: FAILED: %s\n' "$*" >&2; exit 1; }
 
@@ -28,8 +28,9 @@ run_step() {
       cargo fmt --all -- --check
       ;;
     clippy)
-      header "clippy: cargo clippy --workspace --all-targets -- -D warnings"
+      header "clippy: cargo clippy --workspace --all-targets -- -D warnings (native, and the binding for wasm32)"
       cargo clippy --workspace --all-targets -- -D warnings
+      cargo clippy --target wasm32-unknown-unknown -p posflow --all-targets -- -D warnings
       ;;
     doc)
       header "rustdoc: RUSTDOCFLAGS=\"-D warnings\" cargo doc --workspace --no-deps"
@@ -72,8 +73,20 @@ run_step() {
         wasm-pack test --headless --chrome --chromedriver /usr/bin/chromedriver --mode no-install
       ;;
     pkg)
-      header "release package: wasm-pack build --release --target web --out-dir pkg"
-      wasm-pack build --release --target web --mode no-install --out-dir pkg
+      header "release package: scripts/build.sh (pkg/ for --target web, pkg/legacy/ for WebView 57–95)"
+      scripts/build.sh
+      ;;
+    types)
+      header "TypeScript: tsc --noEmit of tests/types/usage.ts against pkg/posflow.d.ts"
+      [ -f pkg/posflow.d.ts ] || fail "pkg/ is not built: run the pkg step (or make build) first"
+      tsc --noEmit -p tests/types/tsconfig.json
+      echo "ok: tests/types/usage.ts type-checks against pkg/posflow.d.ts"
+      ;;
+    legacy)
+      header "legacy WebView build and the README example in Chromium: node --test tests/legacy/*.test.mjs"
+      [ -x /usr/bin/chromium ] || fail "/usr/bin/chromium is needed: run scripts/setup.sh"
+      [ -f pkg/legacy/posflow.js ] || fail "pkg/legacy/ is not built: run the pkg step (or make build) first"
+      node --test tests/legacy/*.test.mjs
       ;;
     e2e)
       header "POS screen end-to-end: node --test tests/e2e/*.test.mjs (Playwright, Chromium)"
@@ -84,15 +97,19 @@ run_step() {
       node --test tests/e2e/*.test.mjs
       ;;
     size)
-      header "release size"
-      local wasm=pkg/posflow_bg.wasm glue=pkg/posflow.js f
-      for f in "$wasm" "$glue"; do
-        [ -f "$f" ] || fail "$f is missing: run the pkg step (or make build) first"
+      header "release size (gzip -9): main and legacy, wasm + JS glue"
+      local build dir f total
+      for build in main legacy; do
+        dir=pkg; [ "$build" = legacy ] && dir=pkg/legacy
+        total=0
+        for f in "$dir/posflow_bg.wasm" "$dir/posflow.js"; do
+          [ -f "$f" ] || fail "$f is missing: run the pkg step (or make build) first"
+          local gz; gz=$(gzip -9 -c "$f" | wc -c)
+          total=$((total + gz))
+          printf '%-7s %-24s %8d bytes raw, %7d bytes gzipped\n' "$build" "$f" "$(wc -c <"$f")" "$gz"
+        done
+        printf '%-7s %-24s %34d bytes gzipped\n' "$build" "wasm + glue" "$total"
       done
-      printf 'wasm size: %d bytes raw, %d bytes gzipped (%s)\n' \
-        "$(wc -c <"$wasm")" "$(gzip -9 -c "$wasm" | wc -c)" "$wasm"
-      printf 'glue size: %d bytes raw, %d bytes gzipped (%s)\n' \
-        "$(wc -c <"$glue")" "$(gzip -9 -c "$glue" | wc -c)" "$glue"
       ;;
     *)
       fail "unknown step '$1' (steps: ${all_steps[*]})"

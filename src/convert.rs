@@ -7,10 +7,11 @@ use posflow_core::error::PosError;
 use posflow_core::host::TraceNo;
 use posflow_core::money::{Currency, Money};
 use posflow_core::operator::ApprovalInput;
-use posflow_core::record::TxnId;
-use posflow_core::terminal::{OriginalSelector, TxnState, TxnView};
+use posflow_core::record::{Record, TxnId};
+use posflow_core::terminal::{BatchClose, Command, OriginalSelector, TxnState, TxnView};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use tsify::Tsify;
 use wasm_bindgen::JsValue;
 
 use crate::error::invalid;
@@ -64,14 +65,17 @@ pub(crate) fn bounded<'a>(field: &str, text: &'a str) -> Result<&'a str, PosErro
     Ok(text)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Tsify)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub(crate) struct CardIn {
+pub(crate) struct CardInput {
+    /// A full PAN is masked at once and never kept.
+    #[tsify(optional)]
     pan: Option<String>,
+    #[tsify(optional)]
     qr: Option<String>,
 }
 
-impl CardIn {
+impl CardInput {
     pub(crate) fn card(&self) -> Result<Card, PosError> {
         match (&self.pan, &self.qr) {
             (Some(pan), None) => Card::from_pan(bounded("card.pan", pan)?),
@@ -85,17 +89,20 @@ impl CardIn {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Tsify)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub(crate) struct OriginalIn {
+pub(crate) struct OriginalRef {
+    #[tsify(optional)]
     id: Option<String>,
+    #[tsify(optional)]
     trace_no: Option<String>,
+    #[tsify(optional)]
     rrn: Option<String>,
 }
 
-impl OriginalIn {
+impl OriginalRef {
     pub(crate) fn new(id: Option<String>, trace_no: Option<String>, rrn: Option<String>) -> Self {
-        OriginalIn { id, trace_no, rrn }
+        OriginalRef { id, trace_no, rrn }
     }
 
     pub(crate) fn selector(&self) -> Result<OriginalSelector, PosError> {
@@ -126,26 +133,26 @@ impl OriginalIn {
 }
 
 /// One approval, or two for dual control.
-#[derive(Deserialize)]
+#[derive(Deserialize, Tsify)]
 #[serde(untagged)]
-pub(crate) enum ApprovalsIn {
-    One(ApprovalIn),
-    Many(Vec<ApprovalIn>),
+pub(crate) enum Approvals {
+    One(Approval),
+    Many(Vec<Approval>),
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Tsify)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub(crate) struct ApprovalIn {
+pub(crate) struct Approval {
     operator_id: String,
     pin: String,
 }
 
-impl ApprovalsIn {
+impl Approvals {
     pub(crate) fn approvals(self) -> Result<Vec<ApprovalInput>, PosError> {
         let list = match self {
-            ApprovalsIn::One(a) => vec![a],
-            ApprovalsIn::Many(v) if v.len() <= 2 => v,
-            ApprovalsIn::Many(_) => {
+            Approvals::One(a) => vec![a],
+            Approvals::Many(v) if v.len() <= 2 => v,
+            Approvals::Many(_) => {
                 return Err(PosError::invalid_input(
                     "approval",
                     "one or two approvals",
@@ -164,80 +171,208 @@ impl ApprovalsIn {
     }
 }
 
-pub(crate) fn approvals(a: Option<ApprovalsIn>) -> Result<Vec<ApprovalInput>, PosError> {
-    a.map_or(Ok(Vec::new()), ApprovalsIn::approvals)
+pub(crate) fn approvals(a: Option<Approvals>) -> Result<Vec<ApprovalInput>, PosError> {
+    a.map_or(Ok(Vec::new()), Approvals::approvals)
 }
 
 pub(crate) fn money(field: &str, text: &str, currency: Currency) -> Result<Money, PosError> {
     Money::parse(bounded(field, text)?, currency)
 }
 
-#[derive(Deserialize)]
+/// `sale` and `preAuth`.
+#[derive(Deserialize, Tsify)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub(crate) struct SaleIn {
-    pub amount: String,
-    pub card: CardIn,
-    pub key: String,
+pub(crate) struct SaleInput {
+    /// Decimal string in the terminal's currency, e.g. `"100.00"`.
+    amount: String,
+    card: CardInput,
+    /// The caller's idempotency key.
+    key: String,
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub(crate) struct VoidIn {
-    pub original: OriginalIn,
-    pub approval: Option<ApprovalsIn>,
-    pub key: String,
+impl SaleInput {
+    pub(crate) fn sale(self, currency: Currency) -> Result<(Command, String), PosError> {
+        Ok((
+            Command::Sale {
+                amount: money("amount", &self.amount, currency)?,
+                card: self.card.card()?,
+            },
+            key(self.key)?,
+        ))
+    }
+
+    pub(crate) fn pre_auth(self, currency: Currency) -> Result<(Command, String), PosError> {
+        Ok((
+            Command::PreAuth {
+                amount: money("amount", &self.amount, currency)?,
+                card: self.card.card()?,
+            },
+            key(self.key)?,
+        ))
+    }
 }
 
-#[derive(Deserialize)]
+/// `void`.
+#[derive(Deserialize, Tsify)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub(crate) struct CompleteIn {
-    pub original: OriginalIn,
-    pub amount: String,
+pub(crate) struct VoidInput {
+    original: OriginalRef,
+    #[tsify(optional)]
+    approval: Option<Approvals>,
+    key: String,
+}
+
+impl VoidInput {
+    pub(crate) fn command(self, _: Currency) -> Result<(Command, String), PosError> {
+        Ok((
+            Command::Void {
+                original: self.original.selector()?,
+                approvals: approvals(self.approval)?,
+            },
+            key(self.key)?,
+        ))
+    }
+}
+
+/// `completePreAuth`; `advice: true` for an offline advice.
+#[derive(Deserialize, Tsify)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct CompletePreAuthInput {
+    original: OriginalRef,
+    amount: String,
     #[serde(default)]
-    pub advice: bool,
-    pub key: String,
+    #[tsify(optional)]
+    advice: bool,
+    key: String,
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub(crate) struct CancelIn {
-    pub original: OriginalIn,
-    pub key: String,
+impl CompletePreAuthInput {
+    pub(crate) fn command(self, currency: Currency) -> Result<(Command, String), PosError> {
+        Ok((
+            Command::Complete {
+                original: self.original.selector()?,
+                amount: money("amount", &self.amount, currency)?,
+                advice: self.advice,
+            },
+            key(self.key)?,
+        ))
+    }
 }
 
-#[derive(Deserialize)]
+/// `cancelPreAuth`.
+#[derive(Deserialize, Tsify)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub(crate) struct SignInIn {
+pub(crate) struct CancelPreAuthInput {
+    original: OriginalRef,
+    key: String,
+}
+
+impl CancelPreAuthInput {
+    pub(crate) fn command(self, _: Currency) -> Result<(Command, String), PosError> {
+        Ok((
+            Command::CancelPreAuth {
+                original: self.original.selector()?,
+            },
+            key(self.key)?,
+        ))
+    }
+}
+
+pub(crate) fn key(text: String) -> Result<String, PosError> {
+    bounded("key", &text)?;
+    Ok(text)
+}
+
+/// `signIn`.
+#[derive(Deserialize, Tsify)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct SignInInput {
     pub operator_id: String,
     pub pin: String,
 }
 
-/// A transaction as JS sees it.
-#[derive(Serialize)]
+/// `transactions(filter)`.
+#[derive(Deserialize, Default, Tsify)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct TransactionFilter {
+    #[tsify(optional, type = "TxnState")]
+    pub state: Option<String>,
+    #[tsify(optional, type = "TxnKind")]
+    pub kind: Option<String>,
+}
+
+/// What `signIn` resolves with.
+#[derive(Serialize, Tsify)]
 #[serde(rename_all = "camelCase")]
-pub(crate) struct RecordOut {
+pub(crate) struct SignedIn {
+    pub operator_id: String,
+}
+
+/// What `settle` resolves with.
+#[derive(Serialize, Tsify)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct SettlementReport {
+    batch_no: String,
+    balanced: bool,
+    debit_count: u32,
+    debit_amount: String,
+    credit_count: u32,
+    credit_amount: String,
+}
+
+impl SettlementReport {
+    pub(crate) fn from_close(c: &BatchClose) -> SettlementReport {
+        SettlementReport {
+            batch_no: c.batch_no.to_string(),
+            balanced: c.balanced,
+            debit_count: c.summary.debit_count,
+            debit_amount: c.summary.debit_amount.to_string(),
+            credit_count: c.summary.credit_count,
+            credit_amount: c.summary.credit_amount.to_string(),
+        }
+    }
+}
+
+/// The transaction a journal record is about, if any: events carry its
+/// state after the record.
+pub(crate) fn txn_of(seq: u64, record: &Record) -> Option<TxnId> {
+    record.txn(seq)
+}
+
+/// A transaction as JS sees it.
+#[derive(Serialize, Tsify)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct TxnRecord {
     id: String,
+    #[tsify(type = "TxnKind")]
     kind: &'static str,
+    #[tsify(type = "TxnState")]
     state: &'static str,
     amount: String,
     currency: &'static str,
     trace_no: String,
     batch_no: String,
+    #[tsify(type = "string | null")]
     rrn: Option<String>,
+    #[tsify(type = "string | null")]
     auth_code: Option<String>,
+    #[tsify(type = "string | null")]
     response_code: Option<String>,
     masked_pan: String,
+    #[tsify(type = "\"bank_card\" | \"qr_wallet\" | \"prepaid\"")]
     payment_method: &'static str,
     refundable: String,
     operator_id: String,
+    #[tsify(type = "string | null")]
     original_id: Option<String>,
+    #[tsify(type = "string | null")]
     reason: Option<String>,
     approved_by: Vec<String>,
     created_at: f64,
 }
 
-impl RecordOut {
-    pub(crate) fn from_view(v: &TxnView) -> RecordOut {
+impl TxnRecord {
+    pub(crate) fn from_view(v: &TxnView) -> TxnRecord {
         let r = &v.txn.request;
         let (rrn, auth_code, response_code) = match &v.txn.state {
             TxnState::Approved { rrn, auth_code, .. } => {
@@ -249,7 +384,7 @@ impl RecordOut {
             | TxnState::ManualReview { .. }
             | TxnState::Reversed { .. } => (None, None, None),
         };
-        RecordOut {
+        TxnRecord {
             id: v.txn.id.to_string(),
             kind: r.kind.as_str(),
             state: v.status.as_str(),
@@ -274,10 +409,4 @@ impl RecordOut {
             created_at: r.at.0 as f64,
         }
     }
-}
-
-/// An idempotency key: bounded like every other field.
-pub(crate) fn key(field: &str, text: String) -> Result<String, PosError> {
-    bounded(field, &text)?;
-    Ok(text)
 }

@@ -22,8 +22,16 @@
 mod acquirer;
 mod convert;
 mod error;
+mod locks;
+mod panic;
 mod refunds;
+mod storage;
 mod terminal;
+mod types;
 
 pub use acquirer::SimulatedAcquirer;
 pub use terminal::Terminal;
+
+#[cfg(feature = "test-hooks")]
+#[doc(hidden)]
+pub use panic::panic_for_test;

@@ -6,7 +6,9 @@ use posflow_core::card::Card;
 use posflow_core::error::{Locale, PosError};
 use posflow_core::host::{BatchNo, TraceNo};
 use posflow_core::money::Currency;
-use posflow_core::planner::{Arrival, Destination, RefundOriginal, RefundPlan, Route, Voucher};
+use posflow_core::planner::{
+    Action, Arrival, Destination, RefundOriginal, RefundPlan, Route, Voucher,
+};
 use posflow_core::record::{Kind, TxnId};
 use posflow_core::terminal::{Command, OriginalSelector, Terminal as CoreTerminal};
 use posflow_core::time::{Date, Timestamp};
@@ -15,35 +17,45 @@ use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
-use crate::convert::{self, bounded, parse, to_js, ApprovalsIn, CardIn, OriginalIn};
-use crate::terminal::{execute_command, Terminal};
+use tsify::Tsify;
+
+use crate::convert::{self, bounded, parse, to_js, Approvals, CardInput, OriginalRef};
+use crate::error::BindingError;
+use crate::terminal::{persist, queued, run_command, Terminal};
 
 /// `original` of a refund: a journal reference, or the voucher's data.
-#[derive(Deserialize)]
+/// The original of a refund: `{ id }`, `{ traceNo }`, `{ rrn }`, or
+/// `{ voucher }` when it is not in this journal (Rule 6).
+#[derive(Deserialize, Tsify)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) struct RefundOriginalIn {
+    #[tsify(optional)]
     id: Option<String>,
+    #[tsify(optional)]
     trace_no: Option<String>,
+    #[tsify(optional)]
     rrn: Option<String>,
+    #[tsify(optional)]
     voucher: Option<VoucherIn>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Tsify)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct VoucherIn {
+pub(crate) struct VoucherIn {
     date: String,
     amount: String,
     rrn: String,
+    #[tsify(optional)]
     auth_code: Option<String>,
     trace_no: String,
     batch_no: String,
-    card: CardIn,
+    card: CardInput,
 }
 
 impl RefundOriginalIn {
     fn original(self, currency: Currency) -> Result<RefundOriginal, PosError> {
         let Some(v) = self.voucher else {
-            let selector = OriginalIn::new(self.id, self.trace_no, self.rrn).selector()?;
+            let selector = OriginalRef::new(self.id, self.trace_no, self.rrn).selector()?;
             return Ok(RefundOriginal::Journal(selector));
         };
         if self.id.is_some() || self.trace_no.is_some() || self.rrn.is_some() {
@@ -75,30 +87,38 @@ impl RefundOriginalIn {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Tsify)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct PlanIn {
+pub(crate) struct PlanIn {
     original: RefundOriginalIn,
+    #[tsify(optional)]
     amount: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Tsify)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct RefundIn {
+pub(crate) struct RefundIn {
     original: RefundOriginalIn,
+    #[tsify(optional)]
     amount: Option<String>,
     reason: String,
-    approval: Option<ApprovalsIn>,
+    #[tsify(optional)]
+    approval: Option<Approvals>,
+    #[tsify(optional)]
     destination: Option<DestinationIn>,
     key: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Tsify)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct DestinationIn {
+pub(crate) struct DestinationIn {
+    #[tsify(optional)]
     route: Option<String>,
+    #[tsify(optional)]
     holder_name: Option<String>,
+    #[tsify(optional)]
     bank: Option<String>,
+    #[tsify(optional)]
     account: Option<String>,
 }
 
@@ -129,43 +149,49 @@ impl DestinationIn {
     }
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, Tsify)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct RefundFilterIn {
+pub(crate) struct RefundFilterIn {
+    #[tsify(optional)]
     status: Option<String>,
+    #[tsify(optional)]
     kind: Option<String>,
+    #[tsify(optional)]
     operator_id: Option<String>,
+    #[tsify(optional)]
     from: Option<f64>,
+    #[tsify(optional)]
     to: Option<f64>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Tsify)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct ConfirmIn {
-    refund: OriginalIn,
+pub(crate) struct ConfirmIn {
+    refund: OriginalRef,
     reference: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Tsify)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct RangeIn {
+pub(crate) struct RangeIn {
     from: f64,
     to: f64,
     reason: String,
-    approval: Option<ApprovalsIn>,
+    #[tsify(optional)]
+    approval: Option<Approvals>,
     key_prefix: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Tsify)]
 #[serde(rename_all = "camelCase")]
-struct ReasonOut {
+pub(crate) struct ReasonOut {
     code: &'static str,
     message: &'static str,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Tsify)]
 #[serde(rename_all = "camelCase")]
-struct ArrivalOut {
+pub(crate) struct ArrivalOut {
     earliest: String,
     latest: String,
 }
@@ -179,17 +205,17 @@ impl From<Arrival> for ArrivalOut {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Tsify)]
 #[serde(rename_all = "camelCase")]
-struct FallbackOut {
+pub(crate) struct FallbackOut {
     route: &'static str,
     needs: Vec<&'static str>,
     expected_arrival: ArrivalOut,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Tsify)]
 #[serde(rename_all = "camelCase")]
-struct PlanOut {
+pub(crate) struct PlanOut {
     action: &'static str,
     status: Option<&'static str>,
     original_id: Option<String>,
@@ -234,16 +260,16 @@ fn plan_out(plan: &RefundPlan, locale: Locale) -> PlanOut {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Tsify)]
 #[serde(rename_all = "camelCase")]
-struct NextStepOut {
+pub(crate) struct NextStepOut {
     code: &'static str,
     message: &'static str,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Tsify)]
 #[serde(rename_all = "camelCase")]
-struct RefundOut {
+pub(crate) struct RefundOut {
     id: String,
     kind: &'static str,
     status: &'static str,
@@ -337,23 +363,33 @@ fn plan(term: &CoreTerminal, input: PlanIn, now: Timestamp) -> Result<RefundPlan
 
 #[wasm_bindgen]
 impl Terminal {
-    /// `planRefund({ original, amount? })`: what a refund would do, before
-    /// anything is sent.
-    #[wasm_bindgen(js_name = planRefund)]
-    pub fn plan_refund(&self, input: JsValue) -> Result<JsValue, JsValue> {
-        self.with_inner(|term, now, locale| {
-            let input: PlanIn = parse(input, "planRefund")?;
-            Ok(to_js(&plan_out(&plan(term, input, now)?, locale)))
-        })
+    /// `planRefund({ original, amount? })`: what a refund would do —
+    /// void, refund, fallback, pre-auth cancel or reject — with reasons,
+    /// approvals and expected arrival, before anything is sent.
+    #[wasm_bindgen(js_name = planRefund, unchecked_return_type = "RefundPlan")]
+    pub fn plan_refund(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "PlanRefundInput")] input: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let shared = self.shared();
+        shared.check_alive().map_err(|e| shared.err(e))?;
+        let planned = parse::<PlanIn>(input, "planRefund")
+            .and_then(|p| plan(&shared.core.borrow(), p, shared.now()));
+        match planned {
+            Ok(p) => Ok(to_js(&plan_out(&p, shared.locale))),
+            Err(e) => Err(shared.err(e)),
+        }
     }
 
     /// `refund({ original, amount?, reason, approval, destination?, key })`:
     /// plans and carries out the plan (void, refund, fallback or pre-auth
-    /// cancel).
-    pub fn refund(&self, input: JsValue) -> js_sys::Promise {
-        let parsed = parse::<RefundIn>(input, "refund");
-        self.submit(move |term, now| {
-            let r = parsed?;
+    /// cancel); a rejected plan throws its error.
+    #[wasm_bindgen(unchecked_return_type = "Promise<TxnRecord>")]
+    pub fn refund(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "RefundInput")] input: JsValue,
+    ) -> js_sys::Promise {
+        self.command_planned(input, "refund", |r: RefundIn, term, now| {
             let currency = term.config().currency;
             let amount = match &r.amount {
                 Some(a) => Some(convert::money("amount", a, currency)?),
@@ -367,14 +403,20 @@ impl Terminal {
                 r.destination.map(DestinationIn::destination).transpose()?,
                 now,
             )?;
-            Ok((command, convert::key("key", r.key)?))
+            Ok((command, convert::key(r.key)?))
         })
     }
 
     /// `refunds({ status?, kind?, operatorId?, from?, to? })`: the refund
     /// tracker's list, newest first.
-    pub fn refunds(&self, filter: JsValue) -> Result<JsValue, JsValue> {
-        self.with_inner(|term, now, locale| {
+    #[wasm_bindgen(unchecked_return_type = "RefundOut[]")]
+    pub fn refunds(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "RefundFilterIn | undefined")] filter: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let shared = self.shared();
+        shared.check_alive().map_err(|e| shared.err(e))?;
+        let listed = (|| {
             let f: RefundFilterIn = if filter.is_undefined() {
                 RefundFilterIn::default()
             } else {
@@ -401,97 +443,126 @@ impl Terminal {
                     status: None,
                 };
             let out = js_sys::Array::new();
-            for v in term.refunds(&filter, now).iter().rev() {
-                out.push(&to_js(&refund_out(v, locale)));
+            let core = shared.core.borrow();
+            for v in core.refunds(&filter, shared.now()).iter().rev() {
+                out.push(&to_js(&refund_out(v, shared.locale)));
             }
-            Ok(out.into())
-        })
+            Ok::<_, PosError>(out.into())
+        })();
+        listed.map_err(|e| shared.err(e))
     }
 
     /// `confirmFallback({ refund: { id | traceNo }, reference })`: the
-    /// fallback's money was sent; it becomes `credited`.
-    #[wasm_bindgen(js_name = confirmFallback)]
-    pub fn confirm_fallback(&self, input: JsValue) -> Result<JsValue, JsValue> {
-        let parsed = parse::<ConfirmIn>(input, "confirmFallback");
-        self.with_inner_mut(|term, now, locale| {
-            let c = parsed?;
-            let selector: OriginalSelector = c.refund.selector()?;
-            term.confirm_fallback(&selector, bounded("reference", &c.reference)?, now)?;
-            let id: TxnId = term.find(&selector)?.id;
-            let view = term
-                .refund_view(id, now)
-                .expect("a confirmed fallback is a refund");
-            Ok(to_js(&refund_out(&view, locale)))
+    /// fallback's money was sent; it becomes `credited` (durably).
+    #[wasm_bindgen(js_name = confirmFallback, unchecked_return_type = "Promise<RefundOut>")]
+    pub fn confirm_fallback(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "ConfirmIn")] input: JsValue,
+    ) -> js_sys::Promise {
+        let shared = self.shared().clone();
+        let parsed = shared
+            .check_writable()
+            .and_then(|()| Ok(parse::<ConfirmIn>(input, "confirmFallback")?));
+        let c = match parsed {
+            Ok(c) => c,
+            Err(e) => return js_sys::Promise::reject(&shared.err(e)),
+        };
+        future_to_promise(async move {
+            let work = async {
+                let selector: OriginalSelector = c.refund.selector()?;
+                let now = shared.now();
+                let id: TxnId = {
+                    let mut core = shared.core.borrow_mut();
+                    core.confirm_fallback(&selector, bounded("reference", &c.reference)?, now)?;
+                    core.find(&selector)?.id
+                };
+                persist(&shared).await?;
+                let core = shared.core.borrow();
+                let view = core
+                    .refund_view(id, now)
+                    .expect("a confirmed fallback is a refund");
+                Ok::<_, BindingError>(to_js(&refund_out(&view, shared.locale)))
+            };
+            queued(&shared, work).await.map_err(|e| shared.err(e))
         })
     }
 
     /// `refundRange({ from, to, reason, approval, keyPrefix })`: refunds
     /// everything made in `[from, to)` one by one; resolves with what was
-    /// refunded, skipped and why.
+    /// refunded, skipped (with the plan saying why) and failed.
     #[wasm_bindgen(js_name = refundRange)]
-    pub fn refund_range(&self, input: JsValue) -> js_sys::Promise {
-        let parsed = parse::<RangeIn>(input, "refundRange");
-        let inner = self.inner();
+    pub fn refund_range(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "RangeIn")] input: JsValue,
+    ) -> js_sys::Promise {
+        let shared = self.shared().clone();
+        let prepared = shared.check_writable().and_then(|()| {
+            let r = parse::<RangeIn>(input, "refundRange")?;
+            Ok((
+                timestamp("from", r.from)?,
+                timestamp("to", r.to)?,
+                bounded("reason", &r.reason)?.to_owned(),
+                convert::approvals(r.approval)?,
+                convert::key(r.key_prefix)?,
+            ))
+        });
+        let (from, to, reason, approvals, prefix) = match prepared {
+            Ok(p) => p,
+            Err(e) => return js_sys::Promise::reject(&shared.err(e)),
+        };
         future_to_promise(async move {
-            let (items, reason, approvals, prefix, locale) = {
-                let i = inner.borrow();
-                let prepared = (|| {
-                    let r = parsed?;
-                    let from = timestamp("from", r.from)?;
-                    let to = timestamp("to", r.to)?;
-                    let reason = bounded("reason", &r.reason)?.to_owned();
-                    let approvals = convert::approvals(r.approval)?;
-                    let prefix = convert::key("keyPrefix", r.key_prefix)?;
-                    let now = i.now();
-                    Ok((i.term.plan_range(from, to, now), reason, approvals, prefix))
-                })();
-                let (items, reason, approvals, prefix) = prepared.map_err(|e| i.err(&e))?;
-                (items, reason, approvals, prefix, i.locale())
-            };
-            let done = js_sys::Array::new();
-            let skipped = js_sys::Array::new();
-            let failed = js_sys::Array::new();
-            for item in items {
-                let entry = js_sys::Object::new();
-                let set = |k: &str, v: JsValue| {
-                    let _ = js_sys::Reflect::set(&entry, &k.into(), &v);
-                };
-                set("originalId", item.original.to_string().into());
-                set("action", item.plan.action().as_str().into());
-                let runnable = matches!(
-                    item.plan.action(),
-                    posflow_core::planner::Action::Void
-                        | posflow_core::planner::Action::Refund
-                        | posflow_core::planner::Action::PreAuthCancel
-                );
-                if !runnable {
-                    set("plan", to_js(&plan_out(&item.plan, locale)));
-                    skipped.push(&entry);
-                    continue;
-                }
-                let command = Command::Refund {
-                    plan: Box::new(item.plan),
-                    reason: reason.clone(),
-                    approvals: approvals.clone(),
-                    destination: None,
-                };
-                let key = format!("{prefix}:{}", item.original);
-                match execute_command(&inner, command, key).await {
-                    Ok(id) => {
-                        set("id", id.to_string().into());
+            let work = async {
+                let items = shared.core.borrow().plan_range(from, to, shared.now());
+                let done = js_sys::Array::new();
+                let skipped = js_sys::Array::new();
+                let failed = js_sys::Array::new();
+                for item in items {
+                    let entry = js_sys::Object::new();
+                    let put = |k: &str, v: &JsValue| {
+                        let _ = js_sys::Reflect::set(&entry, &k.into(), v);
+                    };
+                    put("originalId", &item.original.to_string().into());
+                    put("action", &item.plan.action().as_str().into());
+                    let key = format!("{prefix}:{}", item.original);
+                    let earlier = shared.core.borrow().by_key(&key).map(|t| t.id);
+                    if let Some(id) = earlier {
+                        put("record", &shared.record_of(id));
                         done.push(&entry);
+                        continue;
                     }
-                    Err(e) => {
-                        set("error", e);
-                        failed.push(&entry);
+                    let runnable = matches!(
+                        item.plan.action(),
+                        Action::Void | Action::Refund | Action::PreAuthCancel
+                    );
+                    if !runnable {
+                        put("plan", &to_js(&plan_out(&item.plan, shared.locale)));
+                        skipped.push(&entry);
+                        continue;
+                    }
+                    let command = Command::Refund {
+                        plan: Box::new(item.plan),
+                        reason: reason.clone(),
+                        approvals: approvals.clone(),
+                        destination: None,
+                    };
+                    match run_command(shared.clone(), command, key).await {
+                        Ok(record) => {
+                            put("record", &record);
+                            done.push(&entry);
+                        }
+                        Err(e) => {
+                            put("error", &shared.err(e));
+                            failed.push(&entry);
+                        }
                     }
                 }
-            }
-            let out = js_sys::Object::new();
-            let _ = js_sys::Reflect::set(&out, &"refunded".into(), &done);
-            let _ = js_sys::Reflect::set(&out, &"skipped".into(), &skipped);
-            let _ = js_sys::Reflect::set(&out, &"failed".into(), &failed);
-            Ok(out.into())
+                let out = js_sys::Object::new();
+                let _ = js_sys::Reflect::set(&out, &"refunded".into(), &done);
+                let _ = js_sys::Reflect::set(&out, &"skipped".into(), &skipped);
+                let _ = js_sys::Reflect::set(&out, &"failed".into(), &failed);
+                Ok::<JsValue, BindingError>(out.into())
+            };
+            queued(&shared, work).await.map_err(|e| shared.err(e))
         })
     }
 }

@@ -1,7 +1,14 @@
-//! `Terminal` for JS: opens the core terminal, drives the host transport
-//! with promises, persists before sending, and converts results.
+//! `Terminal` for JS: opens the core terminal on browser storage, drives the
+//! host transport with promises, makes every journal append durable before
+//! anything that depends on it is sent, and converts results.
+//!
+//! Every exported method is parse → core → convert. Commands that change
+//! the journal run one at a time, in call order (a queue of promises), so
+//! an append never races another; reads (`transactions`, `exportJournal`)
+//! answer at once. A new command is one method here that parses its input
+//! into a `Command` (built in `convert.rs`) and calls [`Terminal::command`].
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use posflow_core::error::{Locale, PosError};
@@ -10,66 +17,94 @@ use posflow_core::journal::{Entry, Journal};
 use posflow_core::money::Currency;
 use posflow_core::operator::{Operator, Role};
 use posflow_core::policy::Policy;
-use posflow_core::record::{Kind, Record};
+use posflow_core::record::{Kind, Record, TxnId};
 use posflow_core::terminal::{Command, Status, Terminal as CoreTerminal, TerminalConfig};
 use posflow_core::time::Timestamp;
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
+use tsify::Tsify;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
 
-use crate::convert::{self, bounded, parse, to_js, RecordOut};
-use crate::error::{self, set};
+use crate::convert::{self, bounded, parse, to_js, TxnRecord};
+use crate::error::{set, BindingError};
+use crate::locks::{self, Acquired, LockGuard};
+use crate::panic;
+use crate::storage::{self, Storage, StorageConfig};
 
-#[derive(Deserialize)]
+/// `Terminal.open(config)`, without `host` and `now` (live JS objects, not
+/// data; the `.d.ts` adds them in `TerminalConfig`).
+#[derive(Deserialize, Tsify)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct OpenIn {
+pub(crate) struct OpenConfig {
+    /// 15-character merchant id (商户号).
     merchant_id: String,
+    /// 8-character terminal id (终端号).
     terminal_id: String,
+    /// ISO 4217 code, e.g. `"CNY"`.
     currency: String,
+    /// Where the journal is kept; `{ kind: "memory" }` when absent.
     #[serde(default)]
-    storage: Option<StorageIn>,
-    operators: Vec<OperatorIn>,
+    #[tsify(optional)]
+    storage: Option<StorageConfig>,
+    operators: Vec<OperatorConfig>,
+    /// Overrides of the policy defaults.
     #[serde(default)]
+    #[tsify(optional, type = "PolicyOverrides")]
     policy: Option<Policy>,
     #[serde(default)]
+    #[tsify(optional, type = "Locale")]
     locale: Option<String>,
+    /// An `exportJournal()` text to start from (memory, or empty storage).
     #[serde(default)]
+    #[tsify(optional)]
     journal: Option<String>,
 }
 
-#[derive(Deserialize)]
+/// One operator of `Terminal.open`.
+#[derive(Deserialize, Tsify)]
 #[serde(deny_unknown_fields)]
-struct StorageIn {
-    kind: String,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct OperatorIn {
+pub(crate) struct OperatorConfig {
     id: String,
+    #[tsify(type = "\"cashier\" | \"supervisor\" | \"admin\"")]
     role: String,
     pin: String,
 }
 
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct FilterIn {
-    state: Option<String>,
-    kind: Option<String>,
+/// What the journal's durability stands at.
+#[derive(Default)]
+struct Durability {
+    /// Entries the core made that are not yet durable, in order.
+    pending: Vec<Entry<Record>>,
+    /// How many entries are durable.
+    durable: usize,
 }
 
-pub(crate) struct Inner {
-    pub(crate) term: CoreTerminal,
+/// Everything a terminal holds. Shared with the futures of its commands,
+/// which may outlive the JS object (a host that never answers).
+pub(crate) struct Shared {
+    pub(crate) core: RefCell<CoreTerminal>,
+    durability: RefCell<Durability>,
+    /// Taken out by `close`; the futures hold their own `Rc` meanwhile.
+    storage: RefCell<Option<Rc<Storage>>>,
+    /// Whether the journal outlives the page (everything but memory).
+    persistent: bool,
+    /// Held while this terminal is the journal's writer.
+    lock: RefCell<Option<LockGuard>>,
+    /// `Some(lock name)` when another tab is the writer.
+    read_only: Option<String>,
+    closed: Cell<bool>,
     host: JsValue,
     now: Option<js_sys::Function>,
-    locale: Locale,
-    /// Memory storage: what has been made durable.
-    stored: Vec<Entry<Record>>,
-    listeners: Vec<js_sys::Function>,
+    pub(crate) locale: Locale,
+    pub(crate) currency: Currency,
+    /// Settles when the last queued command has finished.
+    tail: RefCell<js_sys::Promise>,
+    listeners: RefCell<Vec<js_sys::Function>>,
 }
 
-impl Inner {
+impl Shared {
     pub(crate) fn now(&self) -> Timestamp {
         let ms = self
             .now
@@ -81,113 +116,145 @@ impl Inner {
         Timestamp(ms as i64)
     }
 
-    /// Makes new entries durable, then tells listeners. Called after every
-    /// core call and before any request leaves.
-    fn persist(&mut self) {
-        let entries = self.term.take_unpersisted();
-        if entries.is_empty() {
+    pub(crate) fn err(&self, e: impl Into<BindingError>) -> JsValue {
+        e.into().to_js(self.locale)
+    }
+
+    /// A poisoned module, a closed terminal or a read-only one refuses
+    /// commands before anything is looked at.
+    pub(crate) fn check_writable(&self) -> Result<(), BindingError> {
+        self.check_alive()?;
+        if self.closed.get() {
+            return Err(BindingError::Closed);
+        }
+        if let Some(lock) = &self.read_only {
+            return Err(BindingError::ReadOnly { lock: lock.clone() });
+        }
+        Ok(())
+    }
+
+    pub(crate) fn check_alive(&self) -> Result<(), BindingError> {
+        panic::check().map_err(|e| {
+            if let Ok(mut core) = self.core.try_borrow_mut() {
+                core.halt(&e.to_string());
+            }
+            BindingError::Core(e)
+        })
+    }
+
+    pub(crate) fn record_of(&self, id: TxnId) -> JsValue {
+        let now = self.now();
+        self.core
+            .borrow()
+            .view(id, now)
+            .map_or(JsValue::NULL, |v| to_js(&TxnRecord::from_view(&v)))
+    }
+
+    /// Tells listeners about entries just made durable: each record as a
+    /// plain object with its `seq`, and `transaction` (its state now) when
+    /// the record is about one.
+    fn emit(&self, entries: &[Entry<Record>]) {
+        let listeners = self.listeners.borrow().clone();
+        if listeners.is_empty() {
             return;
         }
-        self.stored.extend(entries.iter().cloned());
-        for entry in &entries {
+        for entry in entries {
             let event = to_js(&entry.record);
             set(&event, "seq", &JsValue::from_f64(entry.seq as f64));
-            for listener in &self.listeners {
+            if let Some(txn) = convert::txn_of(entry.seq, &entry.record) {
+                set(&event, "transaction", &self.record_of(txn));
+            }
+            for listener in &listeners {
                 // A throwing listener must not stop the terminal.
                 let _ = listener.call1(&JsValue::NULL, &event);
             }
         }
     }
 
-    pub(crate) fn locale(&self) -> Locale {
-        self.locale
-    }
-
-    pub(crate) fn err(&self, e: &PosError) -> JsValue {
-        error::to_js(e, self.locale)
-    }
-}
-
-/// A POS terminal: sale, void, refund, pre-authorisation, settlement, with
-/// the refund and reversal rules of posflow-core.
-///
-/// ```js
-/// const term = await Terminal.open({ merchantId: "898440350480001", terminalId: "10000001",
-///   currency: "CNY", storage: { kind: "memory" }, host: new SimulatedAcquirer({ seed: 7 }),
-///   operators: [{ id: "01", role: "cashier", pin: "1234" }] });
-/// ```
-#[wasm_bindgen]
-pub struct Terminal {
-    inner: Rc<RefCell<Inner>>,
-}
-
-fn random_salt() -> [u8; 16] {
-    let mut salt = [0u8; 16];
-    let bytes = js_sys::Uint8Array::new_with_length(16);
-    let crypto = js_sys::Reflect::get(&js_sys::global(), &"crypto".into()).ok();
-    let get = crypto
-        .as_ref()
-        .and_then(|c| js_sys::Reflect::get(c, &"getRandomValues".into()).ok())
-        .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
-    if let (Some(c), Some(get)) = (crypto, get) {
-        let _ = get.call1(&c, &bytes);
-        bytes.copy_to(&mut salt);
-    }
-    salt
-}
-
-fn open_config(input: &OpenIn, host: &JsValue) -> Result<(TerminalConfig, Locale), PosError> {
-    let currency = Currency::parse(bounded("currency", &input.currency)?)?;
-    let locale = match &input.locale {
-        Some(l) => Locale::parse(l)?,
-        None => Locale::ZhCn,
-    };
-    match input.storage.as_ref().map(|s| s.kind.as_str()) {
-        None | Some("memory") => {}
-        Some(other) => {
-            return Err(PosError::invalid_input("storage.kind", "\"memory\"", other));
+    /// Resolves once the writer lock is free for another terminal.
+    fn close(&self) -> js_sys::Promise {
+        self.closed.set(true);
+        let released = self.lock.borrow_mut().take().map(LockGuard::release);
+        if let Some(storage) = self.storage.borrow_mut().take() {
+            if let Ok(storage) = Rc::try_unwrap(storage) {
+                storage.close();
+            }
         }
-    }
-    if !host.is_object() {
-        return Err(PosError::invalid_input(
-            "host",
-            "an object with send(request) → Promise<reply>",
-            "something else",
-        ));
-    }
-    let policy = input.policy.clone().unwrap_or_default();
-    policy.validate()?;
-    if input.operators.len() > 64 {
-        return Err(PosError::invalid_input(
-            "operators",
-            "at most 64 operators",
-            "more",
-        ));
-    }
-    let operators = input
-        .operators
-        .iter()
-        .map(|o| {
-            let role = Role::parse(bounded("operators[].role", &o.role)?)?;
-            Operator::new(
-                bounded("operators[].id", &o.id)?,
-                role,
-                bounded("operators[].pin", &o.pin)?,
-                random_salt(),
-                policy.pin_hash_iterations,
-            )
+        future_to_promise(async move {
+            if let Some(released) = released {
+                let _ = JsFuture::from(released).await;
+            }
+            Ok(JsValue::UNDEFINED)
         })
-        .collect::<Result<Vec<_>, _>>()?;
-    let config = TerminalConfig {
-        merchant_id: input.merchant_id.clone(),
-        terminal_id: input.terminal_id.clone(),
-        currency,
-        operators,
-        policy,
-        locale,
+    }
+}
+
+/// Makes the core's new entries durable, then tells listeners. On failure
+/// they stay pending and go out with the next append.
+pub(crate) async fn persist(shared: &Rc<Shared>) -> Result<(), BindingError> {
+    let batch = {
+        let mut d = shared.durability.borrow_mut();
+        let new = shared.core.borrow_mut().take_unpersisted();
+        d.pending.extend(new);
+        d.pending.clone()
     };
-    config.validate()?;
-    Ok((config, locale))
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let storage = shared.storage.borrow().clone();
+    let storage = match storage {
+        Some(s) if !shared.closed.get() => s,
+        _ => return Err(BindingError::Closed),
+    };
+    storage.append(&batch).await?;
+    {
+        let mut d = shared.durability.borrow_mut();
+        d.pending.drain(..batch.len());
+        d.durable += batch.len();
+    }
+    shared.emit(&batch);
+    Ok(())
+}
+
+/// Where the journal stood before a command, to go back to if the append
+/// of what the command added fails: the command is then refused as if it
+/// never ran.
+struct Checkpoint {
+    entries: usize,
+    pending: usize,
+}
+
+fn checkpoint(shared: &Shared) -> Checkpoint {
+    Checkpoint {
+        entries: shared.core.borrow().journal().len(),
+        pending: shared.durability.borrow().pending.len(),
+    }
+}
+
+/// Rebuilds the core from the journal as it stood at `to` (durable and
+/// still-pending entries). Costs a replay, but only when storage fails;
+/// a copy of the core kept for every command would cost one each time.
+/// A replay forgets who was signed in, as a restart does.
+fn roll_back(shared: &Shared, to: Checkpoint) {
+    let now = shared.now();
+    let rebuilt = {
+        let core = shared.core.borrow();
+        let entries = core.journal().entries()[..to.entries].to_vec();
+        CoreTerminal::open(core.config().clone(), entries, now)
+    };
+    match rebuilt {
+        Ok(mut core) => {
+            // The journal ends where it did before the command, with nothing
+            // outstanding: a replay adds no record.
+            debug_assert!(core.take_unpersisted().is_empty());
+            *shared.core.borrow_mut() = core;
+            shared.durability.borrow_mut().pending.truncate(to.pending);
+        }
+        Err(e) => shared
+            .core
+            .borrow_mut()
+            .halt(&format!("rollback after a storage failure: {e}")),
+    }
 }
 
 /// Sends through the JS host, waiting at most `timeout_ms`. A rejection is
@@ -236,127 +303,236 @@ async fn send_with_timeout(
 }
 
 /// One exchange with the host; the request's record is already durable.
-async fn exchange(inner: &Rc<RefCell<Inner>>, request: HostRequest) {
-    let (host, timeout_ms) = {
-        let i = inner.borrow();
-        (i.host.clone(), i.term.config().policy.host_timeout_ms)
-    };
-    let outcome = send_with_timeout(&host, &to_js(&request), timeout_ms).await;
-    let mut i = inner.borrow_mut();
-    let now = i.now();
+async fn exchange(shared: &Rc<Shared>, request: HostRequest) {
+    let timeout_ms = shared.core.borrow().config().policy.host_timeout_ms;
+    let outcome = send_with_timeout(&shared.host, &to_js(&request), timeout_ms).await;
+    if shared.closed.get() {
+        // Closed or dropped meanwhile: another terminal may own the journal
+        // now. Its open recovers this request as in doubt.
+        return;
+    }
     // A reply that cannot be read is no reply: the outcome is unknown.
     let outcome = outcome.and_then(|reply| {
         parse::<HostReply>(reply, "reply")
             .map(|r| vec![r])
             .map_err(|_| NoReply::TransportError)
     });
-    i.term.handle_exchange(outcome, now);
-    i.persist();
+    let now = shared.now();
+    shared.core.borrow_mut().handle_exchange(outcome, now);
+    // Failure leaves the outcome pending; a restart before it is durable
+    // recovers the request as in doubt and reverses it (never paid twice).
+    let _ = persist(shared).await;
 }
 
 /// Sends pending reversals and advices before anything new (Rule 4).
-async fn flush(inner: &Rc<RefCell<Inner>>) {
-    loop {
+/// They go out even when their attempt cannot be recorded (storage full):
+/// the reversal was armed durably with its request, and sending it again
+/// after a restart is harmless.
+async fn flush(shared: &Rc<Shared>) {
+    while !shared.closed.get() {
         let request = {
-            let mut i = inner.borrow_mut();
-            let now = i.now();
-            let request = i.term.poll_transmit(now);
-            i.persist();
-            request
+            let now = shared.now();
+            shared.core.borrow_mut().poll_transmit(now)
         };
+        let _ = persist(shared).await;
         match request {
-            Some(request) => exchange(inner, request).await,
+            Some(request) => exchange(shared, request).await,
             None => return,
         }
     }
 }
 
-fn record_of(i: &Inner, id: posflow_core::record::TxnId) -> JsValue {
-    let now = i.now();
-    i.term
-        .view(id, now)
-        .map_or(JsValue::NULL, |v| to_js(&RecordOut::from_view(&v)))
+/// Runs `work` once every command queued before it has finished.
+pub(crate) async fn queued<T>(
+    shared: &Rc<Shared>,
+    work: impl std::future::Future<Output = T>,
+) -> T {
+    /// Opens the gate for the next command even if this one is dropped.
+    struct Gate(Option<js_sys::Function>);
+    impl Drop for Gate {
+        fn drop(&mut self) {
+            if let Some(open) = self.0.take() {
+                let _ = open.call0(&JsValue::NULL);
+            }
+        }
+    }
+    let mut open = None;
+    let gate = js_sys::Promise::new(&mut |resolve, _| open = Some(resolve));
+    let _gate = Gate(open);
+    let previous = shared.tail.replace(gate);
+    // Gates only ever resolve.
+    let _ = JsFuture::from(previous).await;
+    work.await
 }
 
-/// Runs a command built from JS input: flush, execute, persist, exchange,
-/// and resolve with the transaction's record.
-fn submit(
-    inner: Rc<RefCell<Inner>>,
-    build: impl FnOnce(&CoreTerminal, Timestamp) -> Result<(Command, String), PosError> + 'static,
-) -> js_sys::Promise {
-    future_to_promise(async move {
-        let (command, key) = {
-            let i = inner.borrow();
-            build(&i.term, i.now()).map_err(|e| i.err(&e))?
-        };
-        let txn = execute_command(&inner, command, key).await?;
-        let i = inner.borrow();
-        Ok(record_of(&i, txn))
-    })
-}
-
-/// Flushes pending reversals and advices, executes, persists, and
-/// exchanges with the host.
-pub(crate) async fn execute_command(
-    inner: &Rc<RefCell<Inner>>,
+/// A financial command: flush, execute, persist (or roll back), exchange.
+pub(crate) async fn run_command(
+    shared: Rc<Shared>,
     command: Command,
     key: String,
-) -> Result<posflow_core::record::TxnId, JsValue> {
-    flush(inner).await;
-    let submitted = {
-        let mut i = inner.borrow_mut();
-        let now = i.now();
-        let result = i.term.execute(command, &key, now);
-        i.persist();
-        result.map_err(|e| i.err(&e))?
+) -> Result<JsValue, BindingError> {
+    shared.check_writable()?;
+    flush(&shared).await;
+    let checkpoint = checkpoint(&shared);
+    let result = {
+        let now = shared.now();
+        shared.core.borrow_mut().execute(command, &key, now)
+    };
+    let persisted = persist(&shared).await;
+    let submitted = match (result, persisted) {
+        (Err(e), _) => return Err(e.into()),
+        (Ok(s), Err(e)) if !s.replayed => {
+            roll_back(&shared, checkpoint);
+            return Err(e);
+        }
+        (Ok(s), _) => s,
     };
     if let Some(request) = submitted.request {
-        exchange(inner, request).await;
+        exchange(&shared, request).await;
     }
-    Ok(submitted.txn)
+    Ok(shared.record_of(submitted.txn))
+}
+
+fn random_salt() -> [u8; 16] {
+    let mut salt = [0u8; 16];
+    let bytes = js_sys::Uint8Array::new_with_length(16);
+    let crypto = js_sys::Reflect::get(&js_sys::global(), &"crypto".into()).ok();
+    let get = crypto
+        .as_ref()
+        .and_then(|c| js_sys::Reflect::get(c, &"getRandomValues".into()).ok())
+        .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
+    if let (Some(c), Some(get)) = (crypto, get) {
+        let _ = get.call1(&c, &bytes);
+        bytes.copy_to(&mut salt);
+    }
+    salt
+}
+
+fn open_config(input: &OpenConfig, host: &JsValue) -> Result<(TerminalConfig, Locale), PosError> {
+    let currency = Currency::parse(bounded("currency", &input.currency)?)?;
+    let locale = match &input.locale {
+        Some(l) => Locale::parse(l)?,
+        None => Locale::ZhCn,
+    };
+    if !host.is_object() {
+        return Err(PosError::invalid_input(
+            "host",
+            "an object with send(request) → Promise<reply>",
+            "something else",
+        ));
+    }
+    let policy = input.policy.clone().unwrap_or_default();
+    policy.validate()?;
+    if input.operators.len() > 64 {
+        return Err(PosError::invalid_input(
+            "operators",
+            "at most 64 operators",
+            "more",
+        ));
+    }
+    let operators = input
+        .operators
+        .iter()
+        .map(|o| {
+            let role = Role::parse(bounded("operators[].role", &o.role)?)?;
+            Operator::new(
+                bounded("operators[].id", &o.id)?,
+                role,
+                bounded("operators[].pin", &o.pin)?,
+                random_salt(),
+                policy.pin_hash_iterations,
+            )
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let config = TerminalConfig {
+        merchant_id: input.merchant_id.clone(),
+        terminal_id: input.terminal_id.clone(),
+        currency,
+        operators,
+        policy,
+        locale,
+    };
+    config.validate()?;
+    Ok((config, locale))
+}
+
+/// A POS terminal: sale, void, refund, pre-authorisation, settlement, with
+/// the refund and reversal rules of posflow-core.
+///
+/// ```js
+/// const term = await Terminal.open({ merchantId: "898440350480001", terminalId: "10000001",
+///   currency: "CNY", storage: { kind: "indexeddb", name: "pos" },
+///   host: new SimulatedAcquirer({ seed: 7 }),
+///   operators: [{ id: "01", role: "cashier", pin: "1234" }] });
+/// ```
+#[wasm_bindgen]
+pub struct Terminal {
+    shared: Rc<Shared>,
+}
+
+impl Drop for Terminal {
+    /// Dropping (`free()`, or the garbage collector) closes: the writer
+    /// lock goes to the next tab, and an exchange still in flight records
+    /// nothing more.
+    fn drop(&mut self) {
+        let _ = self.shared.close();
+    }
 }
 
 impl Terminal {
-    pub(crate) fn inner(&self) -> Rc<RefCell<Inner>> {
-        self.inner.clone()
+    pub(crate) fn shared(&self) -> &Rc<Shared> {
+        &self.shared
     }
 
-    pub(crate) fn submit(
+    /// Parses `input` now (bad input changes nothing and is refused at
+    /// once), then queues the command.
+    fn command<T: DeserializeOwned>(
         &self,
-        build: impl FnOnce(&CoreTerminal, Timestamp) -> Result<(Command, String), PosError> + 'static,
+        input: JsValue,
+        what: &str,
+        build: impl FnOnce(T, Currency) -> Result<(Command, String), PosError>,
     ) -> js_sys::Promise {
-        submit(self.inner.clone(), build)
+        let currency = self.shared.currency;
+        self.command_planned(input, what, move |t, _: &CoreTerminal, _| {
+            build(t, currency)
+        })
     }
 
-    /// Runs a read-only call on the core, errors as `PosError`s.
-    pub(crate) fn with_inner(
+    /// [`Terminal::command`] for commands the core plans first (refunds):
+    /// `build` sees the terminal and the time.
+    pub(crate) fn command_planned<T: DeserializeOwned>(
         &self,
-        f: impl FnOnce(&CoreTerminal, Timestamp, Locale) -> Result<JsValue, PosError>,
-    ) -> Result<JsValue, JsValue> {
-        let i = self.inner.borrow();
-        f(&i.term, i.now(), i.locale).map_err(|e| i.err(&e))
-    }
-
-    /// Runs a call that records, then persists what it appended.
-    pub(crate) fn with_inner_mut(
-        &self,
-        f: impl FnOnce(&mut CoreTerminal, Timestamp, Locale) -> Result<JsValue, PosError>,
-    ) -> Result<JsValue, JsValue> {
-        let mut i = self.inner.borrow_mut();
-        let now = i.now();
-        let locale = i.locale;
-        let result = f(&mut i.term, now, locale);
-        i.persist();
-        result.map_err(|e| i.err(&e))
+        input: JsValue,
+        what: &str,
+        build: impl FnOnce(T, &CoreTerminal, Timestamp) -> Result<(Command, String), PosError>,
+    ) -> js_sys::Promise {
+        let shared = &self.shared;
+        let built = shared.check_writable().and_then(|()| {
+            let now = shared.now();
+            Ok(build(parse(input, what)?, &shared.core.borrow(), now)?)
+        });
+        let (command, key) = match built {
+            Ok(b) => b,
+            Err(e) => return js_sys::Promise::reject(&shared.err(e)),
+        };
+        let shared = shared.clone();
+        future_to_promise(async move {
+            let result = queued(&shared, run_command(shared.clone(), command, key)).await;
+            result.map_err(|e| shared.err(e))
+        })
     }
 }
-
-use convert::key;
 
 #[wasm_bindgen]
 impl Terminal {
-    /// Opens a terminal (async). See the API contract for the fields.
-    pub async fn open(config: JsValue) -> Result<Terminal, JsValue> {
+    /// Opens a terminal (async): loads and verifies the journal from
+    /// `storage`, takes the writer lock (else opens read-only), and sends
+    /// what an earlier run left pending — a reversal first.
+    pub async fn open(
+        #[wasm_bindgen(unchecked_param_type = "TerminalConfig")] config: JsValue,
+    ) -> Result<Terminal, JsValue> {
+        panic::install_hook();
+        panic::check().map_err(|e| crate::error::to_js(&e, Locale::ZhCn))?;
         // `host` and `now` are live JS objects, not data: take them out
         // before the rest is parsed as JSON.
         let host = js_sys::Reflect::get(&config, &"host".into()).unwrap_or(JsValue::UNDEFINED);
@@ -369,260 +545,345 @@ impl Terminal {
         } else {
             config
         };
-        let input: OpenIn = parse(data, "config").map_err(|e| error::to_js(&e, Locale::ZhCn))?;
+        let input: OpenConfig =
+            parse(data, "config").map_err(|e| crate::error::to_js(&e, Locale::ZhCn))?;
         let locale = input
             .locale
             .as_deref()
             .and_then(|l| Locale::parse(l).ok())
             .unwrap_or_default();
-        let fail = |e: PosError| error::to_js(&e, locale);
-        let (config, locale) = open_config(&input, &host).map_err(fail)?;
-        let now_fn = if now.is_undefined() {
-            None
-        } else {
-            Some(now.dyn_into::<js_sys::Function>().map_err(|_| {
-                fail(PosError::invalid_input(
-                    "now",
-                    "a function returning ms since the epoch",
-                    "something else",
-                ))
-            })?)
+        let fail = |e: BindingError| e.to_js(locale);
+        let (config, locale) = open_config(&input, &host).map_err(|e| fail(e.into()))?;
+        let now = match now {
+            v if v.is_undefined() => None,
+            v => Some(v.dyn_into::<js_sys::Function>().map_err(|_| {
+                fail(
+                    PosError::invalid_input(
+                        "now",
+                        "a function returning ms since the epoch",
+                        "something else",
+                    )
+                    .into(),
+                )
+            })?),
         };
-        let entries = match &input.journal {
+        let storage_config = input.storage.clone().unwrap_or(StorageConfig::Memory);
+        let storage = Storage::open(&storage_config).await.map_err(fail)?;
+        let (lock, read_only) = match storage.lock_name() {
+            None => (None, None),
+            Some(name) => match locks::acquire(&name).await {
+                Acquired::Held(guard) => (Some(guard), None),
+                Acquired::Busy => (None, Some(name)),
+                Acquired::Unsupported => (None, None),
+            },
+        };
+        let loaded = storage.load().await.map_err(fail)?;
+        let imported = match &input.journal {
+            None => Vec::new(),
+            Some(_) if !loaded.is_empty() => {
+                return Err(fail(
+                    PosError::invalid_input(
+                        "journal",
+                        "an import only into empty storage",
+                        "storage that already holds a journal",
+                    )
+                    .into(),
+                ))
+            }
             Some(text) => Journal::<Record>::import_json(text)
-                .map_err(fail)?
+                .map_err(|e| fail(e.into()))?
                 .entries()
                 .to_vec(),
-            None => Vec::new(),
         };
-        let mut inner = Inner {
-            term: CoreTerminal::open(config.clone(), Vec::new(), Timestamp(0)).map_err(fail)?,
+        let durable = loaded.len();
+        let entries = if imported.is_empty() {
+            loaded
+        } else {
+            imported.clone()
+        };
+        let clock = Shared {
+            core: RefCell::new(
+                CoreTerminal::open(config.clone(), Vec::new(), Timestamp(0))
+                    .map_err(|e| fail(e.into()))?,
+            ),
+            durability: RefCell::default(),
+            persistent: !matches!(storage, Storage::Memory),
+            storage: RefCell::new(Some(Rc::new(storage))),
+            lock: RefCell::new(lock),
+            read_only,
+            closed: Cell::new(false),
             host,
-            now: now_fn,
+            now,
             locale,
-            stored: entries.clone(),
-            listeners: Vec::new(),
+            currency: config.currency,
+            tail: RefCell::new(js_sys::Promise::resolve(&JsValue::UNDEFINED)),
+            listeners: RefCell::default(),
         };
-        let now = inner.now();
-        inner.term = CoreTerminal::open(config, entries, now).map_err(fail)?;
-        inner.persist();
-        let terminal = Terminal {
-            inner: Rc::new(RefCell::new(inner)),
-        };
-        // Resume pending work: a request that was in flight is reversed now.
-        flush(&terminal.inner).await;
-        Ok(terminal)
+        let opened_at = clock.now();
+        let mut core =
+            CoreTerminal::open(config, entries, opened_at).map_err(|e| fail(e.into()))?;
+        let new = core.take_unpersisted();
+        *clock.core.borrow_mut() = core;
+        {
+            let mut d = clock.durability.borrow_mut();
+            d.durable = durable;
+            if clock.read_only.is_none() {
+                d.pending = imported;
+                d.pending.extend(new);
+            }
+        }
+        let shared = Rc::new(clock);
+        if shared.read_only.is_none() {
+            persist(&shared).await.map_err(fail)?;
+            if shared.persistent {
+                storage::request_persistence();
+            }
+            // Resume pending work: a request that was in flight is reversed now.
+            queued(&shared, flush(&shared)).await;
+        }
+        Ok(Terminal { shared })
     }
 
-    /// `signIn({ operatorId, pin })`: signs an operator in.
-    #[wasm_bindgen(js_name = signIn)]
-    pub fn sign_in(&self, input: JsValue) -> js_sys::Promise {
-        let mut i = self.inner.borrow_mut();
-        let now = i.now();
-        let result = parse::<convert::SignInIn>(input, "signIn").and_then(|s| {
-            let id = bounded("operatorId", &s.operator_id)?.to_owned();
-            let pin = bounded("pin", &s.pin)?.to_owned();
-            i.term.sign_in(&id, &pin, now).map(|_| id)
+    /// `signIn({ operatorId, pin })` → `{ operatorId }`.
+    #[wasm_bindgen(js_name = signIn, unchecked_return_type = "Promise<SignedIn>")]
+    pub fn sign_in(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "SignInInput")] input: JsValue,
+    ) -> js_sys::Promise {
+        let shared = &self.shared;
+        let parsed = shared.check_writable().and_then(|()| {
+            let s: convert::SignInInput = parse(input, "signIn")?;
+            bounded("operatorId", &s.operator_id)?;
+            bounded("pin", &s.pin)?;
+            Ok(s)
         });
-        i.persist();
-        match result {
-            Ok(id) => {
-                let out = js_sys::Object::new();
-                set(&out, "operatorId", &JsValue::from_str(&id));
-                js_sys::Promise::resolve(&JsValue::from(out))
-            }
-            Err(e) => js_sys::Promise::reject(&i.err(&e)),
-        }
+        let s = match parsed {
+            Ok(s) => s,
+            Err(e) => return js_sys::Promise::reject(&shared.err(e)),
+        };
+        let shared = shared.clone();
+        future_to_promise(async move {
+            let work = async {
+                shared.check_writable()?;
+                let result = {
+                    let now = shared.now();
+                    shared
+                        .core
+                        .borrow_mut()
+                        .sign_in(&s.operator_id, &s.pin, now)
+                };
+                // A sign-in or a wrong PIN not yet durable is kept pending.
+                let _ = persist(&shared).await;
+                result?;
+                Ok::<_, BindingError>(to_js(&convert::SignedIn {
+                    operator_id: s.operator_id.clone(),
+                }))
+            };
+            queued(&shared, work).await.map_err(|e| shared.err(e))
+        })
     }
 
     /// `sale({ amount, card: { pan } | { qr }, key })` → the record.
-    pub fn sale(&self, input: JsValue) -> js_sys::Promise {
-        let parsed = parse::<convert::SaleIn>(input, "sale");
-        submit(self.inner.clone(), move |term, _| {
-            let currency = term.config().currency;
-            let s = parsed?;
-            Ok((
-                Command::Sale {
-                    amount: convert::money("amount", &s.amount, currency)?,
-                    card: s.card.card()?,
-                },
-                key("key", s.key)?,
-            ))
-        })
+    #[wasm_bindgen(unchecked_return_type = "Promise<TxnRecord>")]
+    pub fn sale(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "SaleInput")] input: JsValue,
+    ) -> js_sys::Promise {
+        self.command(input, "sale", convert::SaleInput::sale)
     }
 
     /// `preAuth({ amount, card, key })` → the record.
-    #[wasm_bindgen(js_name = preAuth)]
-    pub fn pre_auth(&self, input: JsValue) -> js_sys::Promise {
-        let parsed = parse::<convert::SaleIn>(input, "preAuth");
-        submit(self.inner.clone(), move |term, _| {
-            let currency = term.config().currency;
-            let s = parsed?;
-            Ok((
-                Command::PreAuth {
-                    amount: convert::money("amount", &s.amount, currency)?,
-                    card: s.card.card()?,
-                },
-                key("key", s.key)?,
-            ))
-        })
+    #[wasm_bindgen(js_name = preAuth, unchecked_return_type = "Promise<TxnRecord>")]
+    pub fn pre_auth(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "SaleInput")] input: JsValue,
+    ) -> js_sys::Promise {
+        self.command(input, "preAuth", convert::SaleInput::pre_auth)
     }
 
     /// `void({ original: { traceNo } | { rrn } | { id }, approval, key })`.
-    pub fn void(&self, input: JsValue) -> js_sys::Promise {
-        let parsed = parse::<convert::VoidIn>(input, "void");
-        submit(self.inner.clone(), move |_, _| {
-            let v = parsed?;
-            Ok((
-                Command::Void {
-                    original: v.original.selector()?,
-                    approvals: convert::approvals(v.approval)?,
-                },
-                key("key", v.key)?,
-            ))
-        })
+    #[wasm_bindgen(unchecked_return_type = "Promise<TxnRecord>")]
+    pub fn void(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "VoidInput")] input: JsValue,
+    ) -> js_sys::Promise {
+        self.command(input, "void", convert::VoidInput::command)
     }
 
     /// `completePreAuth({ original, amount, advice?, key })`.
-    #[wasm_bindgen(js_name = completePreAuth)]
-    pub fn complete_pre_auth(&self, input: JsValue) -> js_sys::Promise {
-        let parsed = parse::<convert::CompleteIn>(input, "completePreAuth");
-        submit(self.inner.clone(), move |term, _| {
-            let currency = term.config().currency;
-            let c = parsed?;
-            Ok((
-                Command::Complete {
-                    original: c.original.selector()?,
-                    amount: convert::money("amount", &c.amount, currency)?,
-                    advice: c.advice,
-                },
-                key("key", c.key)?,
-            ))
-        })
+    #[wasm_bindgen(js_name = completePreAuth, unchecked_return_type = "Promise<TxnRecord>")]
+    pub fn complete_pre_auth(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "CompletePreAuthInput")] input: JsValue,
+    ) -> js_sys::Promise {
+        self.command(
+            input,
+            "completePreAuth",
+            convert::CompletePreAuthInput::command,
+        )
     }
 
     /// `cancelPreAuth({ original, key })`.
-    #[wasm_bindgen(js_name = cancelPreAuth)]
-    pub fn cancel_pre_auth(&self, input: JsValue) -> js_sys::Promise {
-        let parsed = parse::<convert::CancelIn>(input, "cancelPreAuth");
-        submit(self.inner.clone(), move |_, _| {
-            let c = parsed?;
-            Ok((
-                Command::CancelPreAuth {
-                    original: c.original.selector()?,
-                },
-                key("key", c.key)?,
-            ))
-        })
+    #[wasm_bindgen(js_name = cancelPreAuth, unchecked_return_type = "Promise<TxnRecord>")]
+    pub fn cancel_pre_auth(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "CancelPreAuthInput")] input: JsValue,
+    ) -> js_sys::Promise {
+        self.command(input, "cancelPreAuth", convert::CancelPreAuthInput::command)
     }
 
-    /// `settle()` → `{ batchNo, balanced, debitCount, debitAmount, creditCount, creditAmount }`.
+    /// `settle()` → `{ batchNo, balanced, debitCount, debitAmount,
+    /// creditCount, creditAmount }`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<SettlementReport>")]
     pub fn settle(&self) -> js_sys::Promise {
-        let inner = self.inner.clone();
+        if let Err(e) = self.shared.check_writable() {
+            return js_sys::Promise::reject(&self.shared.err(e));
+        }
+        let shared = self.shared.clone();
         future_to_promise(async move {
-            flush(&inner).await;
-            let request = {
-                let mut i = inner.borrow_mut();
-                let now = i.now();
-                let result = i.term.settle(now);
-                i.persist();
-                result.map_err(|e| i.err(&e))?
-            };
-            let batch_no = request.batch_no;
-            exchange(&inner, request).await;
-            let i = inner.borrow();
-            let closed = i
-                .term
-                .closed_batches()
-                .iter()
-                .find(|c| c.batch_no == batch_no)
-                .ok_or_else(|| {
-                    i.err(&PosError::SettlementBlocked {
+            let work = async {
+                shared.check_writable()?;
+                flush(&shared).await;
+                let checkpoint = checkpoint(&shared);
+                let result = {
+                    let now = shared.now();
+                    shared.core.borrow_mut().settle(now)
+                };
+                let request = result?;
+                if let Err(e) = persist(&shared).await {
+                    roll_back(&shared, checkpoint);
+                    return Err(e);
+                }
+                let batch_no = request.batch_no;
+                exchange(&shared, request).await;
+                let core = shared.core.borrow();
+                let closed = core
+                    .closed_batches()
+                    .iter()
+                    .find(|c| c.batch_no == batch_no)
+                    .ok_or(PosError::SettlementBlocked {
                         in_doubt: 0,
                         reversals: 0,
-                    })
-                })?;
-            let out = js_sys::Object::new();
-            set(
-                &out,
-                "batchNo",
-                &JsValue::from_str(&closed.batch_no.to_string()),
-            );
-            set(&out, "balanced", &JsValue::from_bool(closed.balanced));
-            set(
-                &out,
-                "debitCount",
-                &JsValue::from(closed.summary.debit_count),
-            );
-            set(
-                &out,
-                "debitAmount",
-                &JsValue::from_str(&closed.summary.debit_amount.to_string()),
-            );
-            set(
-                &out,
-                "creditCount",
-                &JsValue::from(closed.summary.credit_count),
-            );
-            set(
-                &out,
-                "creditAmount",
-                &JsValue::from_str(&closed.summary.credit_amount.to_string()),
-            );
-            Ok(out.into())
+                    })?;
+                Ok::<_, BindingError>(to_js(&convert::SettlementReport::from_close(closed)))
+            };
+            queued(&shared, work).await.map_err(|e| shared.err(e))
         })
     }
 
     /// `transactions({ state?, kind? })` → records, newest first.
-    pub fn transactions(&self, filter: JsValue) -> Result<JsValue, JsValue> {
-        let i = self.inner.borrow();
-        let filter: FilterIn = if filter.is_undefined() {
-            FilterIn::default()
+    #[wasm_bindgen(unchecked_return_type = "TxnRecord[]")]
+    pub fn transactions(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "TransactionFilter")] filter: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let shared = &self.shared;
+        shared.check_alive().map_err(|e| shared.err(e))?;
+        let filter: convert::TransactionFilter = if filter.is_undefined() {
+            convert::TransactionFilter::default()
         } else {
-            parse(filter, "filter").map_err(|e| i.err(&e))?
+            parse(filter, "filter").map_err(|e| shared.err(e))?
         };
         let state = match filter.state.as_deref() {
             Some(s) => Some(Status::parse(s).ok_or_else(|| {
-                i.err(&PosError::invalid_input("state", "a transaction state", s))
+                shared.err(PosError::invalid_input("state", "a transaction state", s))
             })?),
             None => None,
         };
-        let kind =
-            match filter.kind.as_deref() {
-                Some(k) => Some(Kind::parse(k).ok_or_else(|| {
-                    i.err(&PosError::invalid_input("kind", "a transaction kind", k))
-                })?),
-                None => None,
-            };
-        let now = i.now();
+        let kind = match filter.kind.as_deref() {
+            Some(k) => Some(Kind::parse(k).ok_or_else(|| {
+                shared.err(PosError::invalid_input("kind", "a transaction kind", k))
+            })?),
+            None => None,
+        };
+        let now = shared.now();
+        let core = shared.core.borrow();
         let out = js_sys::Array::new();
-        for t in i.term.transactions().collect::<Vec<_>>().into_iter().rev() {
-            let Some(view) = i.term.view(t.id, now) else {
+        for t in core.transactions().collect::<Vec<_>>().into_iter().rev() {
+            let Some(view) = core.view(t.id, now) else {
                 continue;
             };
             if state.is_some_and(|s| s != view.status) || kind.is_some_and(|k| k != t.request.kind)
             {
                 continue;
             }
-            out.push(&to_js(&RecordOut::from_view(&view)));
+            out.push(&to_js(&TxnRecord::from_view(&view)));
         }
         Ok(out.into())
     }
 
-    /// `on("event", callback)`: called with every journal record as it is
-    /// made durable (state changes, reversals, locks, settlement).
-    pub fn on(&self, name: &str, callback: js_sys::Function) -> Result<(), JsValue> {
-        let mut i = self.inner.borrow_mut();
-        if name != "event" {
-            return Err(i.err(&PosError::invalid_input("name", "\"event\"", name)));
-        }
-        i.listeners.push(callback);
+    /// `on("event", callback)`: called with each journal record once it is
+    /// durable (state changes, reversals sent, operator locks, settlement),
+    /// as a plain object with `type`, `seq`, and `transaction` when the
+    /// record is about one.
+    pub fn on(
+        &self,
+        name: &str,
+        #[wasm_bindgen(unchecked_param_type = "(event: PosEvent) => void")]
+        callback: js_sys::Function,
+    ) -> Result<(), JsValue> {
+        self.check_event(name)?;
+        self.shared.listeners.borrow_mut().push(callback);
         Ok(())
     }
 
-    /// `exportJournal()` → the journal as text, for `Terminal.open({ journal })`.
+    /// `off("event", callback)`: stops calling a callback given to `on`.
+    pub fn off(
+        &self,
+        name: &str,
+        #[wasm_bindgen(unchecked_param_type = "(event: PosEvent) => void")]
+        callback: js_sys::Function,
+    ) -> Result<(), JsValue> {
+        self.check_event(name)?;
+        let callback = JsValue::from(callback);
+        self.shared
+            .listeners
+            .borrow_mut()
+            .retain(|l| JsValue::from(l.clone()) != callback);
+        Ok(())
+    }
+
+    /// `exportJournal()` → the durable journal as text, for
+    /// `Terminal.open({ journal })`.
     #[wasm_bindgen(js_name = exportJournal)]
-    pub fn export_journal(&self) -> String {
-        self.inner.borrow().term.journal().export_json()
+    pub fn export_journal(&self) -> Result<String, JsValue> {
+        let shared = &self.shared;
+        shared.check_alive().map_err(|e| shared.err(e))?;
+        let core = shared.core.borrow();
+        let durable = shared.durability.borrow().durable;
+        let entries = core.journal().entries();
+        if shared.read_only.is_none() && durable == entries.len() {
+            return Ok(core.journal().export_json());
+        }
+        // Only what is durable: a read-only terminal's recovery records and
+        // appends still pending exist in this page alone.
+        let prefix = Journal::from_entries(entries[..durable.min(entries.len())].to_vec())
+            .map_err(|e| shared.err(e))?;
+        Ok(prefix.export_json())
+    }
+
+    /// Whether another tab holds this journal's writer lock, so commands are
+    /// refused with `READ_ONLY`.
+    #[wasm_bindgen(getter, js_name = readOnly)]
+    pub fn read_only(&self) -> bool {
+        self.shared.read_only.is_some()
+    }
+
+    /// Releases the writer lock and the storage; resolves once another
+    /// `open` can be the writer. Later commands answer `TERMINAL_CLOSED`;
+    /// an exchange in flight records nothing more, and the next `open`
+    /// recovers it as in doubt.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn close(&self) -> js_sys::Promise {
+        self.shared.close()
+    }
+
+    fn check_event(&self, name: &str) -> Result<(), JsValue> {
+        if name != "event" {
+            return Err(self
+                .shared
+                .err(PosError::invalid_input("name", "\"event\"", name)));
+        }
+        Ok(())
     }
 }

@@ -49,15 +49,13 @@ async fn open(clock: &js_sys::Float64Array) -> Terminal {
 }
 
 async fn sale(term: &Terminal, amount: &str, key: &str) -> JsValue {
-    let body = format!(
-        r#"{{"amount":"{amount}","card":{{"pan":"6222020200112233445"}},"key":"{key}"}}"#
-    );
+    let body =
+        format!(r#"{{"amount":"{amount}","card":{{"pan":"6222020200112233445"}},"key":"{key}"}}"#);
     JsFuture::from(term.sale(json(&body))).await.expect("sale")
 }
 
 const SUP: &str = r#"{"operatorId":"90","pin":"246810"}"#;
-const TWO: &str =
-    r#"[{"operatorId":"90","pin":"246810"},{"operatorId":"91","pin":"135790"}]"#;
+const TWO: &str = r#"[{"operatorId":"90","pin":"246810"},{"operatorId":"91","pin":"135790"}]"#;
 
 #[wasm_bindgen_test]
 async fn a_plan_says_void_then_refund_then_fallback() {
@@ -99,7 +97,10 @@ async fn a_plan_says_void_then_refund_then_fallback() {
     let list = js_sys::Array::from(&term.refunds(JsValue::UNDEFINED).unwrap());
     assert_eq!(list.length(), 1);
     assert_eq!(text(&list.get(0), "status"), "accepted");
-    assert_eq!(text(&get(&list.get(0), "nextStep"), "code"), "WAIT_FOR_ARRIVAL");
+    assert_eq!(
+        text(&get(&list.get(0), "nextStep"), "code"),
+        "WAIT_FOR_ARRIVAL"
+    );
 
     // 31 days on, the window has passed: a fallback, two approvers, and the
     // customer's account recorded masked.
@@ -127,21 +128,23 @@ async fn a_plan_says_void_then_refund_then_fallback() {
     .await
     .expect("fallback recorded");
     let fid = text(&f, "id");
-    assert!(!term.export_journal().contains("6217000010001234567"));
-    let tracked = js_sys::Array::from(
-        &term
-            .refunds(json(r#"{"status":"accepted"}"#))
-            .unwrap(),
-    );
+    assert!(!term
+        .export_journal()
+        .unwrap()
+        .contains("6217000010001234567"));
+    let tracked = js_sys::Array::from(&term.refunds(json(r#"{"status":"accepted"}"#)).unwrap());
     let fallback = tracked.get(0);
     assert_eq!(text(&fallback, "route"), "settlement_account");
     assert_eq!(text(&fallback, "destinationAccount"), "***************4567");
-    assert_eq!(text(&get(&fallback, "nextStep"), "code"), "TRANSFER_AND_CONFIRM");
-    let done = term
-        .confirm_fallback(json(&format!(
-            r#"{{"refund":{{"id":"{fid}"}},"reference":"BOC20261221001"}}"#
-        )))
-        .unwrap();
+    assert_eq!(
+        text(&get(&fallback, "nextStep"), "code"),
+        "TRANSFER_AND_CONFIRM"
+    );
+    let done = JsFuture::from(term.confirm_fallback(json(&format!(
+        r#"{{"refund":{{"id":"{fid}"}},"reference":"BOC20261221001"}}"#
+    ))))
+    .await
+    .expect("confirmed");
     assert_eq!(text(&done, "status"), "credited");
     assert_eq!(text(&done, "reference"), "BOC20261221001");
 }
@@ -176,9 +179,17 @@ async fn a_time_range_refund_says_what_it_did_and_skipped() {
     let plan = get(&skipped.get(0), "plan");
     let reasons = js_sys::Array::from(&get(&plan, "reasons"));
     assert_eq!(text(&reasons.get(0), "code"), "ORIGINAL_DECLINED");
-    // Run again: nothing is refunded twice.
+    // Run again: nothing is refunded twice; the summary names the same
+    // transactions.
+    let journal = term.export_journal().unwrap();
     let again = JsFuture::from(term.refund_range(json(&body)))
         .await
         .expect("summary");
-    assert_eq!(js_sys::Array::from(&get(&again, "refunded")).length(), 0);
+    let again = js_sys::Array::from(&get(&again, "refunded"));
+    assert_eq!(again.length(), 2);
+    for i in 0..2 {
+        let id = |a: &js_sys::Array| text(&get(&a.get(i), "record"), "id");
+        assert_eq!(id(&again), id(&refunded));
+    }
+    assert_eq!(term.export_journal().unwrap(), journal);
 }

@@ -1,57 +1,28 @@
-//! What crosses the JS boundary, headless in Chromium: a sale end to end,
-//! errors as `PosError` objects, and the reversal going out first.
+//! What crosses the JS boundary, headless in Chromium: every method of the
+//! contract that exists, bad input as `PosError`s that change nothing,
+//! events, and the reversal going out first.
 #![cfg(target_arch = "wasm32")]
 
-use posflow::{SimulatedAcquirer, Terminal};
+mod common;
+
+use common::*;
+use posflow::Terminal;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-fn json(text: &str) -> JsValue {
-    js_sys::JSON::parse(text).expect("test JSON")
-}
-
-fn get(v: &JsValue, name: &str) -> JsValue {
-    js_sys::Reflect::get(v, &name.into()).unwrap()
-}
-
-fn text(v: &JsValue, name: &str) -> String {
-    get(v, name)
-        .as_string()
-        .unwrap_or_else(|| panic!("{name} is not a string"))
-}
-
-async fn open(host: SimulatedAcquirer) -> Terminal {
-    let config = json(
-        r#"{"merchantId":"898440350480001","terminalId":"10000001","currency":"CNY",
-            "storage":{"kind":"memory"},"locale":"en",
-            "policy":{"pinHashIterations":1000},
-            "operators":[{"id":"01","role":"cashier","pin":"1234"},
-                         {"id":"90","role":"supervisor","pin":"246810"}]}"#,
-    );
-    js_sys::Reflect::set(&config, &"host".into(), &JsValue::from(host)).unwrap();
-    let term = Terminal::open(config).await.expect("opens");
-    JsFuture::from(term.sign_in(json(r#"{"operatorId":"01","pin":"1234"}"#)))
-        .await
-        .expect("signs in");
-    term
-}
-
-async fn sale(term: &Terminal, body: &str) -> Result<JsValue, JsValue> {
-    JsFuture::from(term.sale(json(body))).await
+async fn memory() -> (Terminal, JsValue) {
+    let host = recording_host(sim());
+    let term = open(r#"{ kind: "memory" }"#, &host).await;
+    sign_in(&term).await;
+    (term, host)
 }
 
 #[wasm_bindgen_test]
 async fn a_sale_crosses_as_strings_and_comes_back_approved() {
-    let term = open(SimulatedAcquirer::new(json(r#"{"seed":7}"#)).unwrap()).await;
-    let r = sale(
-        &term,
-        r#"{"amount":"88.8","card":{"pan":"6222020200112233445"},"key":"k1"}"#,
-    )
-    .await
-    .expect("approved");
+    let (term, _) = memory().await;
+    let r = sale(&term, "88.8", "k1").await.expect("approved");
     assert_eq!(text(&r, "state"), "approved");
     assert_eq!(text(&r, "kind"), "sale");
     assert_eq!(text(&r, "amount"), "88.80");
@@ -62,69 +33,556 @@ async fn a_sale_crosses_as_strings_and_comes_back_approved() {
     assert_eq!(text(&r, "refundable"), "88.80");
     assert_eq!(text(&r, "rrn").len(), 12);
     assert_eq!(text(&r, "authCode").len(), 6);
-    assert!(!term.export_journal().contains("6222020200112233445"));
+    assert!(!term
+        .export_journal()
+        .unwrap()
+        .contains("6222020200112233445"));
+    // The same key and parameters: the recorded outcome, nothing sent.
+    let again = sale(&term, "88.8", "k1").await.expect("replayed");
+    assert_eq!(text(&again, "id"), text(&r, "id"));
+}
+
+/// Every method of the contract, in the order a shift uses them.
+#[wasm_bindgen_test]
+async fn every_method_of_the_contract() {
+    let (term, host) = memory().await;
+    assert!(!term.read_only());
+    let events = js_sys::Array::new();
+    let sink = events.clone();
+    let listener = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
+        sink.push(&e);
+    });
+    let listener: js_sys::Function = listener.into_js_value().unchecked_into();
+    term.on("event", listener.clone()).unwrap();
+
+    let a = sale(&term, "100.00", "s1").await.unwrap();
+    let voided = wait(term.void(js(&format!(
+        r#"{{ original: {{ traceNo: "{}" }}, approval: {{ operatorId: "90", pin: "246810" }}, key: "v1" }}"#,
+        text(&a, "traceNo")
+    ))))
+    .await
+    .expect("void");
+    assert_eq!(text(&voided, "kind"), "void");
+    assert_eq!(text(&voided, "state"), "approved");
+
+    let b = sale(&term, "50.00", "s2").await.unwrap();
+    let refund = wait(term.refund(js(&format!(
+        r#"{{ original: {{ rrn: "{}" }}, amount: "30.00", reason: "customer return",
+             approval: {{ operatorId: "90", pin: "246810" }}, key: "r1" }}"#,
+        text(&b, "rrn")
+    ))))
+    .await
+    .expect("refund");
+    assert_eq!(text(&refund, "amount"), "30.00");
+    assert_eq!(text(&refund, "reason"), "customer return");
+    assert_eq!(text(&refund, "originalId"), text(&b, "id"));
+
+    let pre = wait(term.pre_auth(js(
+        r#"{ amount: "200.00", card: { pan: "6222020200112233445" }, key: "p1" }"#,
+    )))
+    .await
+    .expect("pre-auth");
+    assert_eq!(text(&pre, "kind"), "pre_auth");
+    let done = wait(term.complete_pre_auth(js(&format!(
+        r#"{{ original: {{ id: "{}" }}, amount: "210.00", key: "c1" }}"#,
+        text(&pre, "id")
+    ))))
+    .await
+    .expect("completion");
+    assert_eq!(text(&done, "kind"), "completion");
+    assert_eq!(text(&done, "state"), "approved");
+
+    let pre2 = wait(term.pre_auth(js(
+        r#"{ amount: "80.00", card: { pan: "6222020200112233445" }, key: "p2" }"#,
+    )))
+    .await
+    .unwrap();
+    let cancel = wait(term.cancel_pre_auth(js(&format!(
+        r#"{{ original: {{ traceNo: "{}" }}, key: "x1" }}"#,
+        text(&pre2, "traceNo")
+    ))))
+    .await
+    .expect("cancel");
+    assert_eq!(text(&cancel, "kind"), "pre_auth_cancel");
+
+    let sales = js_sys::Array::from(&term.transactions(js(r#"{ kind: "sale" }"#)).unwrap());
+    assert_eq!(sales.length(), 2);
+    assert_eq!(text(&sales.get(0), "state"), "partially_refunded");
+    assert_eq!(text(&sales.get(1), "state"), "voided");
+    let voided_only = term.transactions(js(r#"{ state: "voided" }"#)).unwrap();
+    assert_eq!(js_sys::Array::from(&voided_only).length(), 1);
+
+    let report = wait(term.settle()).await.expect("settles");
+    assert_eq!(text(&report, "batchNo"), "000001");
+    assert_eq!(get(&report, "balanced"), JsValue::TRUE);
+    assert_eq!(text(&report, "debitAmount"), "260.00");
+    assert_eq!(text(&report, "creditAmount"), "30.00");
+
+    // Events: plain objects, each durable record once, in order, with the
+    // transaction's state where the record is about one.
+    let types: Vec<String> = events.iter().map(|e| text(&e, "type")).collect();
+    assert!(types.contains(&"requested".to_owned()), "{types:?}");
+    assert!(types.contains(&"answered".to_owned()), "{types:?}");
+    assert_eq!(types.last().map(String::as_str), Some("answered"));
+    assert!(types.contains(&"settlement_sent".to_owned()), "{types:?}");
+    let seqs: Vec<f64> = events
+        .iter()
+        .map(|e| get(&e, "seq").as_f64().unwrap())
+        .collect();
+    assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1.0), "{seqs:?}");
+    let with_txn = events
+        .iter()
+        .find(|e| text(e, "type") == "answered" && get(e, "transaction").is_object())
+        .expect("an answer carries its transaction");
+    assert!(get(&with_txn, "transaction").is_object());
+
+    // off: no more events.
+    term.off("event", listener).unwrap();
+    let before = events.length();
+    sale(&term, "1.00", "s3").await.unwrap();
+    assert_eq!(events.length(), before);
+
+    // Requests went out in command order.
+    assert_eq!(
+        log(&host),
+        [
+            "sale",
+            "void",
+            "sale",
+            "refund",
+            "pre_auth",
+            "completion",
+            "pre_auth",
+            "pre_auth_cancel",
+            "settlement",
+            "sale"
+        ]
+    );
+
+    // exportJournal → open({ journal }) gives the same terminal back.
+    let journal = term.export_journal().unwrap();
+    let config = config(r#"{ kind: "memory" }"#, &recording_host(sim()));
+    js_sys::Reflect::set(&config, &"journal".into(), &journal.clone().into()).unwrap();
+    let restored = Terminal::open(config)
+        .await
+        .expect("reopens from the export");
+    assert_eq!(states(&restored), states(&term));
+    assert!(restored
+        .export_journal()
+        .unwrap()
+        .starts_with(&journal[..journal.len() - 200]));
+
+    // close: commands refused, reads still answer.
+    close(&term).await;
+    let err = sale(&term, "1.00", "s4").await.unwrap_err();
+    assert_eq!(code(&err), "TERMINAL_CLOSED");
+    assert_eq!(states(&term).len(), 9);
 }
 
 #[wasm_bindgen_test]
-async fn bad_input_is_a_pos_error_and_changes_nothing() {
-    let term = open(SimulatedAcquirer::new(JsValue::UNDEFINED).unwrap()).await;
-    let before = term.export_journal();
-    let cases = [
-        (
-            r#"{"amount":88.8,"card":{"pan":"6222020200112233445"},"key":"k"}"#,
-            "INVALID_INPUT",
-        ),
-        (
-            r#"{"amount":"10.001","card":{"pan":"6222020200112233445"},"key":"k"}"#,
-            "INVALID_AMOUNT",
-        ),
-        (
-            r#"{"amount":"NaN","card":{"pan":"6222020200112233445"},"key":"k"}"#,
-            "INVALID_AMOUNT",
-        ),
-        (
-            r#"{"amount":"1","card":{"pan":"1234"},"key":"k"}"#,
-            "INVALID_INPUT",
-        ),
-        (
-            r#"{"amount":"1","card":{"pan":"6222020200112233445"},"key":"k","extra":1}"#,
-            "INVALID_INPUT",
-        ),
-        (
-            r#"{"amount":"1","card":{"pan":"6222020200112233445"}}"#,
-            "INVALID_INPUT",
-        ),
-        (r#"null"#, "INVALID_INPUT"),
-    ];
-    for (body, code) in cases {
-        let err = sale(&term, body).await.expect_err(body);
-        assert_eq!(text(&err, "name"), "PosError", "{body}");
-        assert_eq!(text(&err, "code"), code, "{body}");
-        assert!(get(&err, "details").is_object());
+async fn wrong_pins_lock_the_operator_and_say_so() {
+    let host = recording_host(sim());
+    let term = open(r#"{ kind: "memory" }"#, &host).await;
+    let events = js_sys::Array::new();
+    let sink = events.clone();
+    let listener = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
+        sink.push(&e);
+    });
+    term.on("event", listener.into_js_value().unchecked_into())
+        .unwrap();
+    let mut codes = Vec::new();
+    for _ in 0..6 {
+        let err = wait(term.sign_in(js(r#"{ operatorId: "01", pin: "0000" }"#)))
+            .await
+            .unwrap_err();
+        codes.push(code(&err));
     }
-    assert_eq!(term.export_journal(), before);
+    assert_eq!(
+        codes,
+        [
+            "WRONG_PIN",
+            "WRONG_PIN",
+            "WRONG_PIN",
+            "WRONG_PIN",
+            "OPERATOR_LOCKED",
+            "OPERATOR_LOCKED"
+        ]
+    );
+    let locked = events
+        .iter()
+        .find(|e| text(e, "type") == "operator_locked")
+        .expect("a lock event");
+    assert_eq!(text(&locked, "operator_id"), "01");
 }
 
 #[wasm_bindgen_test]
 async fn a_timeout_is_in_doubt_and_the_reversal_goes_first() {
-    let host = SimulatedAcquirer::new(JsValue::UNDEFINED).unwrap();
-    host.inject(json(r#"{"next":"timeout"}"#)).unwrap();
-    let term = open(host).await;
-    let first = sale(
-        &term,
-        r#"{"amount":"10.00","card":{"pan":"6222020200112233445"},"key":"a"}"#,
-    )
-    .await
-    .unwrap();
+    let sim = sim();
+    sim.inject(js(r#"{ next: "timeout" }"#)).unwrap();
+    let host = recording_host(sim);
+    let term = open(r#"{ kind: "memory" }"#, &host).await;
+    sign_in(&term).await;
+    let first = sale(&term, "10.00", "a").await.unwrap();
     assert_eq!(text(&first, "state"), "in_doubt");
-    let second = sale(
-        &term,
-        r#"{"amount":"20.00","card":{"pan":"6222020200112233445"},"key":"b"}"#,
-    )
-    .await
-    .unwrap();
+    let second = sale(&term, "20.00", "b").await.unwrap();
     assert_eq!(text(&second, "state"), "approved");
-    let all = term.transactions(JsValue::UNDEFINED).unwrap();
-    let first_now = js_sys::Array::from(&all).get(1);
-    assert_eq!(text(&first_now, "state"), "reversed");
+    assert_eq!(
+        states(&term),
+        [
+            ("sale".to_owned(), "approved".to_owned()),
+            ("sale".to_owned(), "reversed".to_owned())
+        ]
+    );
+    assert_eq!(log(&host), ["sale", "reversal", "sale"]);
+}
+
+#[wasm_bindgen_test]
+async fn a_host_that_never_answers_times_out_in_doubt() {
+    let host = hanging_host();
+    let config = config(r#"{ kind: "memory" }"#, &host);
+    let policy = get(&config, "policy");
+    js_sys::Reflect::set(&policy, &"hostTimeoutMs".into(), &JsValue::from(1000)).unwrap();
+    let term = Terminal::open(config).await.unwrap();
+    sign_in(&term).await;
+    let r = sale(&term, "10.00", "a").await.unwrap();
+    assert_eq!(text(&r, "state"), "in_doubt");
+}
+
+/// One row per bad input: the method, the input (a JS expression), and the
+/// code. Each leaves the journal exactly as it was.
+const BAD_INPUTS: &[(&str, &str, &str)] = &[
+    (
+        "sale",
+        r#"{ amount: 88.8, card: { pan: "6222020200112233445" }, key: "k" }"#,
+        "INVALID_INPUT",
+    ),
+    (
+        "sale",
+        r#"{ amount: 100, card: { pan: "6222020200112233445" }, key: "k" }"#,
+        "INVALID_INPUT",
+    ),
+    (
+        "sale",
+        r#"{ amount: NaN, card: { pan: "6222020200112233445" }, key: "k" }"#,
+        "INVALID_INPUT",
+    ),
+    (
+        "sale",
+        r#"{ amount: Infinity, card: { pan: "6222020200112233445" }, key: "k" }"#,
+        "INVALID_INPUT",
+    ),
+    (
+        "sale",
+        r#"{ amount: 10n, card: { pan: "6222020200112233445" }, key: "k" }"#,
+        "INVALID_INPUT",
+    ),
+    (
+        "sale",
+        r#"{ amount: null, card: { pan: "6222020200112233445" }, key: "k" }"#,
+        "INVALID_INPUT",
+    ),
+    (
+        "sale",
+        r#"{ amount: undefined, card: { pan: "6222020200112233445" }, key: "k" }"#,
+        "INVALID_INPUT",
+    ),
+    (
+        "sale",
+        r#"{ amount: ["1.00"], card: { pan: "6222020200112233445" }, key: "k" }"#,
+        "INVALID_INPUT",
+    ),
+    (
+        "sale",
+        r#"{ amount: { toString() { return "1.00"; } }, card: { pan: "6222020200112233445" }, key: "k" }"#,
+        "INVALID_INPUT",
+    ),
+    (
+        "sale",
+        r#"{ amount: "10.001", card: { pan: "6222020200112233445" }, key: "k" }"#,
+        "INVALID_AMOUNT",
+    ),
+    (
+        "sale",
+        r#"{ amount: "NaN", card: { pan: "6222020200112233445" }, key: "k" }"#,
+        "INVALID_AMOUNT",
+    ),
+    (
+        "sale",
+        r#"{ amount: "-1.00", card: { pan: "6222020200112233445" }, key: "k" }"#,
+        "INVALID_AMOUNT",
+    ),
+    (
+        "sale",
+        r#"{ amount: "1e3", card: { pan: "6222020200112233445" }, key: "k" }"#,
+        "INVALID_AMOUNT",
+    ),
+    (
+        "sale",
+        r#"{ amount: "", card: { pan: "6222020200112233445" }, key: "k" }"#,
+        "INVALID_AMOUNT",
+    ),
+    (
+        "sale",
+        r#"{ amount: "0.00", card: { pan: "6222020200112233445" }, key: "k" }"#,
+        "INVALID_AMOUNT",
+    ),
+    (
+        "sale",
+        r#"{ amount: " 1.00", card: { pan: "6222020200112233445" }, key: "k" }"#,
+        "INVALID_AMOUNT",
+    ),
+    (
+        "sale",
+        r#"{ amount: "1,000.00", card: { pan: "6222020200112233445" }, key: "k" }"#,
+        "INVALID_AMOUNT",
+    ),
+    (
+        "sale",
+        r#"{ amount: "1".repeat(300), card: { pan: "6222020200112233445" }, key: "k" }"#,
+        "INVALID_INPUT",
+    ),
+    (
+        "sale",
+        r#"{ amount: "1.00", card: { pan: "6222020200112233445" } }"#,
+        "INVALID_INPUT",
+    ),
+    (
+        "sale",
+        r#"{ amount: "1.00", card: { pan: "6222020200112233445" }, key: "k", tip: "1" }"#,
+        "INVALID_INPUT",
+    ),
+    (
+        "sale",
+        r#"{ amount: "1.00", card: { pan: "6222020200112233445", cvv: "123" }, key: "k" }"#,
+        "INVALID_INPUT",
+    ),
+    (
+        "sale",
+        r#"{ amount: "1.00", card: { pan: "6222020200112233445", qr: "2812345678901234" }, key: "k" }"#,
+        "INVALID_INPUT",
+    ),
+    (
+        "sale",
+        r#"{ amount: "1.00", card: {}, key: "k" }"#,
+        "INVALID_INPUT",
+    ),
+    (
+        "sale",
+        r#"{ amount: "1.00", card: { pan: "1234" }, key: "k" }"#,
+        "INVALID_INPUT",
+    ),
+    (
+        "sale",
+        r#"{ amount: "1.00", card: { pan: 6222020200112233445 }, key: "k" }"#,
+        "INVALID_INPUT",
+    ),
+    (
+        "sale",
+        r#"{ amount: "1.00", card: { pan: "6222020200112233445" }, key: 7 }"#,
+        "INVALID_INPUT",
+    ),
+    (
+        "sale",
+        r#"{ amount: "1.00", card: { pan: "6222020200112233445" }, key: "k".repeat(257) }"#,
+        "INVALID_INPUT",
+    ),
+    (
+        "sale",
+        r#"{ amount: "1.00", card: { pan: "6222020200112233445" }, key: "k".repeat(70000) }"#,
+        "INVALID_INPUT",
+    ),
+    (
+        "sale",
+        r#"{ get amount() { throw new Error("getter"); }, card: { pan: "6222020200112233445" }, key: "k" }"#,
+        "INVALID_INPUT",
+    ),
+    ("sale", "null", "INVALID_INPUT"),
+    ("sale", "undefined", "INVALID_INPUT"),
+    ("sale", r#""{}""#, "INVALID_INPUT"),
+    ("sale", "[]", "INVALID_INPUT"),
+    ("sale", "42", "INVALID_INPUT"),
+    (
+        "preAuth",
+        r#"{ amount: 200.5, card: { pan: "6222020200112233445" }, key: "k" }"#,
+        "INVALID_INPUT",
+    ),
+    (
+        "preAuth",
+        r#"{ amount: "200.50", card: { qr: "not a code" }, key: "k" }"#,
+        "INVALID_INPUT",
+    ),
+    ("void", r#"{ original: {}, key: "k" }"#, "INVALID_INPUT"),
+    (
+        "void",
+        r#"{ original: { traceNo: "000001", rrn: "123456789012" }, key: "k" }"#,
+        "INVALID_INPUT",
+    ),
+    (
+        "void",
+        r#"{ original: { traceNo: "000000" }, key: "k" }"#,
+        "INVALID_INPUT",
+    ),
+    (
+        "void",
+        r#"{ original: { traceNo: 1 }, key: "k" }"#,
+        "INVALID_INPUT",
+    ),
+    (
+        "void",
+        r#"{ original: { traceNo: "000001" }, approval: "90:246810", key: "k" }"#,
+        "INVALID_INPUT",
+    ),
+    (
+        "void",
+        r#"{ original: { traceNo: "000001" }, approval: [{ operatorId: "90", pin: "1" }, { operatorId: "91", pin: "2" }, { operatorId: "01", pin: "3" }], key: "k" }"#,
+        "INVALID_INPUT",
+    ),
+    ("void", r#"{ key: "k" }"#, "INVALID_INPUT"),
+    (
+        "refund",
+        r#"{ original: { rrn: "short" }, amount: "1.00", reason: "r", key: "k" }"#,
+        "INVALID_INPUT",
+    ),
+    (
+        "refund",
+        r#"{ original: { id: "X1" }, amount: "1.00", reason: "r", key: "k" }"#,
+        "INVALID_INPUT",
+    ),
+    (
+        "refund",
+        r#"{ original: { traceNo: "000001" }, amount: 1.5, reason: "r", key: "k" }"#,
+        "INVALID_INPUT",
+    ),
+    (
+        "refund",
+        r#"{ original: { traceNo: "000001" }, amount: "1.00", key: "k" }"#,
+        "INVALID_INPUT",
+    ),
+    (
+        "refund",
+        r#"{ original: { traceNo: "000001" }, amount: "1.00", reason: "r".repeat(1000), key: "k" }"#,
+        "INVALID_INPUT",
+    ),
+    (
+        "refund",
+        r#"{ original: { traceNo: "000001" }, amount: "1.00", reason: "r", approval: { operatorId: "90" }, key: "k" }"#,
+        "INVALID_INPUT",
+    ),
+    (
+        "completePreAuth",
+        r#"{ original: { traceNo: "000001" }, amount: "1.00", advice: "yes", key: "k" }"#,
+        "INVALID_INPUT",
+    ),
+    (
+        "completePreAuth",
+        r#"{ original: { traceNo: "000001" }, amount: "abc", key: "k" }"#,
+        "INVALID_AMOUNT",
+    ),
+    (
+        "cancelPreAuth",
+        r#"{ original: { traceNo: "000001" }, amount: "1.00", key: "k" }"#,
+        "INVALID_INPUT",
+    ),
+    (
+        "signIn",
+        r#"{ operatorId: "01", pin: 1234 }"#,
+        "INVALID_INPUT",
+    ),
+    ("signIn", r#"{ pin: "1234" }"#, "INVALID_INPUT"),
+    (
+        "signIn",
+        r#"{ operatorId: "77", pin: "1234" }"#,
+        "UNKNOWN_OPERATOR",
+    ),
+    ("transactions", r#"{ state: "bogus" }"#, "INVALID_INPUT"),
+    ("transactions", r#"{ kind: 5 }"#, "INVALID_INPUT"),
+    ("transactions", r#"{ limit: 5 }"#, "INVALID_INPUT"),
+    ("transactions", "null", "INVALID_INPUT"),
+    ("on", r#""click""#, "INVALID_INPUT"),
+];
+
+async fn call(term: &Terminal, method: &str, input: JsValue) -> Result<JsValue, JsValue> {
+    match method {
+        "sale" => wait(term.sale(input)).await,
+        "preAuth" => wait(term.pre_auth(input)).await,
+        "void" => wait(term.void(input)).await,
+        "refund" => wait(term.refund(input)).await,
+        "completePreAuth" => wait(term.complete_pre_auth(input)).await,
+        "cancelPreAuth" => wait(term.cancel_pre_auth(input)).await,
+        "signIn" => wait(term.sign_in(input)).await,
+        "transactions" => term.transactions(input),
+        "on" => term
+            .on(&input.as_string().unwrap(), js("() => {}").unchecked_into())
+            .map(|()| JsValue::UNDEFINED),
+        other => panic!("no method {other}"),
+    }
+}
+
+#[wasm_bindgen_test]
+async fn bad_input_is_a_pos_error_and_changes_nothing() {
+    assert!(BAD_INPUTS.len() >= 40);
+    let (term, host) = memory().await;
+    // Something to refer to, so original-based rows are about input alone.
+    sale(&term, "100.00", "first").await.unwrap();
+    let sent = log(&host).len();
+    for (method, input, expected) in BAD_INPUTS {
+        let before = term.export_journal().unwrap();
+        let err = call(&term, method, js(input))
+            .await
+            .expect_err(&format!("{method}({input}) was accepted"));
+        assert_eq!(code(&err), *expected, "{method}({input}): {err:?}");
+        assert_eq!(
+            term.export_journal().unwrap(),
+            before,
+            "{method}({input}) changed the journal"
+        );
+    }
+    assert_eq!(log(&host).len(), sent, "bad input reached the host");
+    // And the terminal still works.
+    assert_eq!(
+        text(&sale(&term, "1.00", "after").await.unwrap(), "state"),
+        "approved"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn a_bad_open_config_is_a_pos_error() {
+    let host = recording_host(sim());
+    let cases = [
+        (r#"{ storage: { kind: "cloud" } }"#, "INVALID_INPUT"),
+        (r#"{ storage: { kind: "indexeddb" } }"#, "INVALID_INPUT"),
+        (
+            r#"{ storage: { kind: "memory", name: "x" } }"#,
+            "INVALID_INPUT",
+        ),
+        (r#"{ currency: "XXX" }"#, "UNSUPPORTED_CURRENCY"),
+        (r#"{ currency: 156 }"#, "INVALID_INPUT"),
+        (r#"{ locale: "fr" }"#, "INVALID_INPUT"),
+        (r#"{ colour: "red" }"#, "INVALID_INPUT"),
+        (r#"{ policy: { hostTimeoutMs: "60000" } }"#, "INVALID_INPUT"),
+        (
+            r#"{ policy: { dualControlThreshold: 5000 } }"#,
+            "INVALID_INPUT",
+        ),
+        (
+            r#"{ operators: [{ id: "01", role: "boss", pin: "1234" }] }"#,
+            "INVALID_INPUT",
+        ),
+        (r#"{ host: undefined }"#, "INVALID_INPUT"),
+        (r#"{ now: 12 }"#, "INVALID_INPUT"),
+        (r#"{ journal: "{not json" }"#, "JOURNAL_DAMAGED"),
+    ];
+    for (patch, expected) in cases {
+        let config = config(r#"{ kind: "memory" }"#, &host);
+        let patch = js(patch);
+        js_sys::Object::assign(
+            config.unchecked_ref::<js_sys::Object>(),
+            patch.unchecked_ref::<js_sys::Object>(),
+        );
+        let err = Terminal::open(config)
+            .await
+            .err()
+            .unwrap_or_else(|| panic!("{patch:?} was accepted"));
+        assert_eq!(code(&err), expected, "{patch:?}");
+    }
 }

@@ -378,6 +378,25 @@ impl Record {
         }
     }
 
+    /// The transaction the record (at `seq`) is about, if any.
+    pub fn txn(&self, seq: u64) -> Option<TxnId> {
+        match self {
+            Record::Requested(_) => Some(TxnId(seq)),
+            Record::LateReply { txn, .. }
+            | Record::ManualReview { txn, .. }
+            | Record::ReviewResolved { txn, .. }
+            | Record::RefundOutcome { txn, .. } => Some(*txn),
+            Record::Sent { purpose, .. }
+            | Record::Answered { purpose, .. }
+            | Record::Unanswered { purpose, .. } => purpose.txn(),
+            Record::Opened { .. }
+            | Record::SignedIn { .. }
+            | Record::PinRejected { .. }
+            | Record::OperatorLocked { .. }
+            | Record::SettlementSent { .. } => None,
+        }
+    }
+
     /// The record's type name, as in the journal.
     pub fn type_name(&self) -> &'static str {
         match self {

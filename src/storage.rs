@@ -1,0 +1,346 @@
+//! Where the journal lives in the browser: nowhere (`memory`),
+//! `localStorage`, or IndexedDB.
+//!
+//! Entries are stored append-only, one row per entry, so a durable append
+//! costs one small write however long the journal is:
+//!
+//! - IndexedDB: database `name`, object store `journal`, one row per entry
+//!   (its JSON text) keyed by `seq`. Rows are written with `add`, which
+//!   refuses to overwrite a `seq` that exists, in one transaction of
+//!   durability `"strict"` (Chrome's default became `"relaxed"` in 121,
+//!   which may acknowledge a write before it reaches the disk).
+//! - localStorage: `{key}:{seq}` holds each entry's JSON text and `{key}`
+//!   holds the count. The entries are written first and the count last, so
+//!   a write that fails half-way (quota) leaves the durable journal as it
+//!   was: rows past the count are ignored and overwritten later.
+//!
+//! The core verifies the hash chain of whatever is loaded. IndexedDB is
+//! driven through web-sys directly: `indexed_db_futures` did the same job
+//! for 16 KB more gzipped wasm.
+
+use posflow_core::error::{JournalDamage, PosError};
+use posflow_core::journal::Entry;
+use posflow_core::record::Record;
+use serde::Deserialize;
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{IdbDatabase, IdbRequest, IdbTransaction};
+
+use crate::convert::bounded;
+use crate::error::BindingError;
+
+/// The object store holding the journal rows.
+const STORE: &str = "journal";
+
+/// `storage` in the open config.
+#[derive(Deserialize, Clone, tsify::Tsify)]
+#[serde(
+    tag = "kind",
+    rename_all = "lowercase",
+    deny_unknown_fields,
+    try_from = "StorageFields"
+)]
+pub(crate) enum StorageConfig {
+    /// Nothing is kept: the journal lives as long as the page.
+    Memory,
+    /// `localStorage`, entries under `{key}:{seq}`.
+    Localstorage {
+        /// Prefix of the keys.
+        key: String,
+    },
+    /// IndexedDB database `name`.
+    Indexeddb {
+        /// The database name.
+        name: String,
+    },
+}
+
+/// What `StorageConfig` is read through: a plain struct, because serde's
+/// internally tagged enums buffer their input in a generic `Content` tree
+/// that cost 8 KB of wasm for three shapes.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StorageFields {
+    kind: String,
+    key: Option<String>,
+    name: Option<String>,
+}
+
+impl TryFrom<StorageFields> for StorageConfig {
+    type Error = String;
+
+    fn try_from(f: StorageFields) -> Result<Self, String> {
+        match (f.kind.as_str(), f.key, f.name) {
+            ("memory", None, None) => Ok(StorageConfig::Memory),
+            ("localstorage", Some(key), None) => Ok(StorageConfig::Localstorage { key }),
+            ("indexeddb", None, Some(name)) => Ok(StorageConfig::Indexeddb { name }),
+            _ => Err(
+                "storage: { kind: \"memory\" }, { kind: \"localstorage\", key } or \
+                 { kind: \"indexeddb\", name }"
+                    .to_owned(),
+            ),
+        }
+    }
+}
+
+/// An opened storage.
+pub(crate) enum Storage {
+    Memory,
+    Local {
+        key: String,
+        store: web_sys::Storage,
+    },
+    IndexedDb {
+        name: String,
+        db: IdbDatabase,
+    },
+}
+
+/// Why a storage operation failed: the DOM exception's name (for example
+/// `QuotaExceededError`) and message.
+fn failure(operation: &str, e: impl std::fmt::Debug) -> BindingError {
+    let what: String = format!("{e:?}").chars().take(200).collect();
+    BindingError::StorageFailed {
+        operation: operation.to_owned(),
+        what,
+    }
+}
+
+fn malformed(seq: u64, what: String) -> PosError {
+    PosError::JournalDamaged {
+        damage: JournalDamage::Malformed,
+        seq,
+        what,
+    }
+}
+
+fn parse_entry(seq: u64, text: &str) -> Result<Entry<Record>, PosError> {
+    serde_json::from_str(text).map_err(|e| malformed(seq, format!("row {seq}: {e}")))
+}
+
+impl Storage {
+    /// Opens (creating if needed) the storage `config` names.
+    pub(crate) async fn open(config: &StorageConfig) -> Result<Storage, BindingError> {
+        match config {
+            StorageConfig::Memory => Ok(Storage::Memory),
+            StorageConfig::Localstorage { key } => {
+                let key = bounded("storage.key", key)?.to_owned();
+                let store = web_sys::window()
+                    .and_then(|w| w.local_storage().ok().flatten())
+                    .ok_or_else(|| failure("open localStorage", "localStorage is not available"))?;
+                Ok(Storage::Local { key, store })
+            }
+            StorageConfig::Indexeddb { name } => {
+                let name = bounded("storage.name", name)?.to_owned();
+                let db = open_database(&name)
+                    .await
+                    .map_err(|e| failure("open IndexedDB", exception_name(&e)))?;
+                Ok(Storage::IndexedDb { name, db })
+            }
+        }
+    }
+
+    /// The Web Locks name of this journal, or `None` for memory storage,
+    /// which no other tab can see.
+    pub(crate) fn lock_name(&self) -> Option<String> {
+        match self {
+            Storage::Memory => None,
+            Storage::Local { key, .. } => Some(format!("posflow:localstorage:{key}")),
+            Storage::IndexedDb { name, .. } => Some(format!("posflow:indexeddb:{name}")),
+        }
+    }
+
+    /// Every stored entry, in order (the core verifies the chain).
+    pub(crate) async fn load(&self) -> Result<Vec<Entry<Record>>, BindingError> {
+        match self {
+            Storage::Memory => Ok(Vec::new()),
+            Storage::Local { key, store } => {
+                let count = match store.get_item(key).map_err(|e| failure("read", e))? {
+                    None => return Ok(Vec::new()),
+                    Some(text) => text.parse::<u64>().map_err(|_| {
+                        malformed(0, format!("localStorage {key:?} is not a count"))
+                    })?,
+                };
+                let mut entries = Vec::with_capacity(count as usize);
+                for seq in 0..count {
+                    let text = store
+                        .get_item(&format!("{key}:{seq}"))
+                        .map_err(|e| failure("read", e))?
+                        .ok_or_else(|| PosError::JournalDamaged {
+                            damage: JournalDamage::Truncated,
+                            seq,
+                            what: format!("row {seq} of {count} is missing"),
+                        })?;
+                    entries.push(parse_entry(seq, &text)?);
+                }
+                Ok(entries)
+            }
+            Storage::IndexedDb { db, .. } => {
+                let rows = read_all(db)
+                    .await
+                    .map_err(|e| failure("read", exception_name(&e)))?;
+                rows.iter()
+                    .enumerate()
+                    .map(|(seq, row)| {
+                        let text = row.as_string().unwrap_or_default();
+                        parse_entry(seq as u64, &text)
+                    })
+                    .collect::<Result<_, _>>()
+                    .map_err(BindingError::from)
+            }
+        }
+    }
+
+    /// Makes `entries` durable, all or none, before it returns.
+    pub(crate) async fn append(&self, entries: &[Entry<Record>]) -> Result<(), BindingError> {
+        let Some(last) = entries.last() else {
+            return Ok(());
+        };
+        match self {
+            Storage::Memory => Ok(()),
+            Storage::Local { key, store } => {
+                for entry in entries {
+                    store
+                        .set_item(&format!("{key}:{}", entry.seq), &entry_json(entry))
+                        .map_err(|e| failure("append", exception_name(&e)))?;
+                }
+                store
+                    .set_item(key, &(last.seq + 1).to_string())
+                    .map_err(|e| failure("append", exception_name(&e)))
+            }
+            Storage::IndexedDb { db, .. } => add_all(db, entries)
+                .await
+                .map_err(|e| failure("append", exception_name(&e))),
+        }
+    }
+
+    /// Closes the database connection, so another tab can upgrade or
+    /// delete it.
+    pub(crate) fn close(self) {
+        if let Storage::IndexedDb { db, .. } = self {
+            db.close();
+        }
+    }
+}
+
+/// Settles when `target` fires one of `events`: resolves on the first,
+/// rejects (with the target's `error`) on any other. One closure serves all
+/// of them and frees itself after the call.
+async fn settled(target: &JsValue, events: &[&'static str]) -> Result<JsValue, JsValue> {
+    let promise = js_sys::Promise::new(&mut |resolve, reject| {
+        let ok = events[0];
+        let t = target.clone();
+        let handler = Closure::once_into_js(move |event: web_sys::Event| {
+            if event.type_() == ok {
+                let result = js_sys::Reflect::get(&t, &"result".into()).unwrap_or_default();
+                let _ = resolve.call1(&JsValue::NULL, &result);
+            } else {
+                let error = js_sys::Reflect::get(&t, &"error".into()).unwrap_or_default();
+                let _ = reject.call1(&JsValue::NULL, &error);
+            }
+        });
+        for name in events {
+            let _ = js_sys::Reflect::set(target, &format!("on{name}").into(), &handler);
+        }
+    });
+    JsFuture::from(promise).await
+}
+
+async fn open_database(name: &str) -> Result<IdbDatabase, JsValue> {
+    let factory = web_sys::window()
+        .and_then(|w| w.indexed_db().ok().flatten())
+        .ok_or_else(|| JsValue::from_str("IndexedDB is not available"))?;
+    let request = factory.open_with_u32(name, 1)?;
+    // Version 1 creates the store; `once_into_js` frees itself if called
+    // (a closure never called stays, once per open of a new database).
+    let upgrade_target = request.clone();
+    let upgrade = Closure::once_into_js(move |_: web_sys::Event| {
+        if let Ok(db) = upgrade_target.result() {
+            let db: IdbDatabase = db.unchecked_into();
+            if !db.object_store_names().contains(STORE) {
+                let _ = db.create_object_store(STORE);
+            }
+        }
+    });
+    request.set_onupgradeneeded(Some(upgrade.unchecked_ref()));
+    let db = settled(&request, &["success", "error", "blocked"]).await?;
+    Ok(db.unchecked_into())
+}
+
+fn transaction(db: &IdbDatabase, mode: &str) -> Result<IdbTransaction, JsValue> {
+    // `durability` is not in web-sys' stable API; the browser reads it
+    // from the options object (and ignores it before Chrome 83).
+    let options = js_sys::Object::new();
+    js_sys::Reflect::set(&options, &"durability".into(), &"strict".into())?;
+    let open = js_sys::Reflect::get(db, &"transaction".into())?;
+    let open: &js_sys::Function = open.unchecked_ref();
+    let tx = open.call3(db, &STORE.into(), &mode.into(), &options)?;
+    Ok(tx.unchecked_into())
+}
+
+async fn read_all(db: &IdbDatabase) -> Result<js_sys::Array, JsValue> {
+    let tx = transaction(db, "readonly")?;
+    let request: IdbRequest = tx.object_store(STORE)?.get_all()?;
+    let rows = settled(&request, &["success", "error"]).await?;
+    Ok(rows.unchecked_into())
+}
+
+/// Adds every entry in one strict transaction; `add` refuses a `seq` that
+/// is already stored, so a second writer cannot overwrite the first.
+async fn add_all(db: &IdbDatabase, entries: &[Entry<Record>]) -> Result<(), JsValue> {
+    let tx = transaction(db, "readwrite")?;
+    let store = tx.object_store(STORE)?;
+    for entry in entries {
+        store.add_with_key(
+            &JsValue::from_str(&entry_json(entry)),
+            &JsValue::from_f64(entry.seq as f64),
+        )?;
+    }
+    settled(&tx, &["complete", "error", "abort"]).await?;
+    Ok(())
+}
+
+fn entry_json(entry: &Entry<Record>) -> String {
+    serde_json::to_string(entry).expect("journal entries serialize")
+}
+
+/// The DOM exception's name (`QuotaExceededError`, `SecurityError`, …).
+fn exception_name(e: &JsValue) -> String {
+    e.dyn_ref::<js_sys::Error>()
+        .map(|e| String::from(e.name()))
+        .or_else(|| {
+            js_sys::Reflect::get(e, &"name".into())
+                .ok()
+                .and_then(|n| n.as_string())
+        })
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// Asks the browser not to evict this origin's storage under pressure.
+/// Absent on old WebViews; the answer does not change what we do.
+pub(crate) fn request_persistence() {
+    let persist = js_sys::Reflect::get(&js_sys::global(), &"navigator".into())
+        .and_then(|n| js_sys::Reflect::get(&n, &"storage".into()))
+        .and_then(|s| {
+            let f = js_sys::Reflect::get(&s, &"persist".into())?;
+            Ok((s, f))
+        });
+    if let Ok((storage, f)) = persist {
+        if let Some(f) = f.dyn_ref::<js_sys::Function>() {
+            // The promise's rejection (if any) is nothing to act on.
+            if let Ok(p) = f.call0(&storage) {
+                if let Ok(p) = p.dyn_into::<js_sys::Promise>() {
+                    ignore_rejection(p);
+                }
+            }
+        }
+    }
+}
+
+/// Awaits `p` in the background so its rejection is handled, and drops it.
+pub(crate) fn ignore_rejection(p: js_sys::Promise) {
+    wasm_bindgen_futures::spawn_local(async move {
+        let _ = wasm_bindgen_futures::JsFuture::from(p).await;
+    });
+}

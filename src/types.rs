@@ -1,0 +1,126 @@
+//! TypeScript for what tsify cannot derive: the core's types (the core
+//! has no wasm dependencies, so no derives), the live objects of the open
+//! config (`host`, `now`), and the event and error shapes. Everything in
+//! `convert.rs` and the open config is derived by tsify.
+//!
+//! The unions of states and kinds are checked against the core's lists by
+//! the tests at the bottom, so a new state cannot be left out.
+
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS: &str = TYPES;
+
+#[allow(dead_code)] // read by the wasm-bindgen macro, which the lint does not see
+const TYPES: &str = r#"
+/** A transaction's state (DESIGN.md, Transaction states). */
+export type TxnState = "sent" | "in_doubt" | "manual_review" | "approved" | "partially_refunded" | "refunded" | "declined" | "reversed" | "voided" | "completed" | "cancelled" | "expired";
+
+/** A transaction's kind. */
+export type TxnKind = "sale" | "void" | "refund" | "pre_auth" | "pre_auth_cancel" | "completion" | "completion_advice" | "completion_void";
+
+/** The language of messages and receipts. */
+export type Locale = "zh-CN" | "en";
+
+/** Overrides of the policy defaults; decimals are strings. */
+export interface PolicyOverrides {
+  voidNeedsSupervisor?: boolean;
+  refundNeedsSupervisor?: boolean;
+  maxRefundsPerOriginal?: number;
+  cardRefundWindowDays?: number;
+  walletRefundWindowDays?: number;
+  completionTolerancePercent?: string;
+  preAuthValidityDays?: number;
+  reversalAttempts?: number;
+  hostTimeoutMs?: number;
+  maxPinAttempts?: number;
+  pinLockMinutes?: number;
+  pinHashIterations?: number;
+  dualControlThreshold?: string;
+  maxTransactionAmount?: string;
+  utcOffsetMinutes?: number;
+}
+
+/** An amount with its currency, as the host messages carry it. */
+export interface Money { amount: string; currency: string; }
+
+/** What the terminal asks of the acquirer host. */
+export interface HostRequest {
+  message: "sale" | "void" | "refund" | "pre_auth" | "pre_auth_cancel" | "completion" | "completion_advice" | "completion_void" | "reversal" | "query" | "settlement";
+  merchantId: string;
+  terminalId: string;
+  traceNo: string;
+  batchNo: string;
+  amount: Money | null;
+  card: { maskedPan: string; method: "bank_card" | "qr_wallet" | "prepaid"; foreign: boolean } | null;
+  original: { message: string; traceNo: string; batchNo: string; amount: Money; rrn: string | null; authCode: string | null; at: number } | null;
+  summary: { debitCount: number; debitAmount: Money; creditCount: number; creditAmount: Money } | null;
+  sentAt: number;
+}
+
+/** The acquirer's answer. */
+export interface HostReply {
+  message: HostRequest["message"];
+  traceNo: string;
+  amount?: Money | null;
+  code: string;
+  rrn?: string | null;
+  authCode?: string | null;
+  balanced?: boolean | null;
+  hostTime: number;
+}
+
+/**
+ * The host transport: any object whose `send` resolves with the reply. A
+ * rejection, or no answer within `policy.hostTimeoutMs`, leaves the request
+ * in doubt (never declined); reject with `{ kind: "timeout" | "lost_reply" }`
+ * to say which.
+ */
+export interface Host { send(request: HostRequest): Promise<HostReply>; }
+
+/** `Terminal.open`'s argument. */
+export interface TerminalConfig extends OpenConfig {
+  host: Host;
+  /** Milliseconds since the epoch; `Date.now` when absent. */
+  now?: () => number;
+}
+
+/** A journal record as `on("event")` delivers it. */
+export interface PosEvent {
+  type: "opened" | "signed_in" | "pin_rejected" | "operator_locked" | "requested" | "sent" | "settlement_sent" | "answered" | "unanswered" | "late_reply" | "manual_review" | "review_resolved";
+  seq: number;
+  /** The transaction the record is about, as it stands now. */
+  transaction?: TxnRecord;
+  [field: string]: unknown;
+}
+
+/** What every method throws: an `Error` with `name === "PosError"`. */
+export interface PosError extends Error {
+  name: "PosError";
+  /** Stable: `INVALID_INPUT`, `INVALID_AMOUNT`, `STORAGE_FAILED`, `READ_ONLY`, … */
+  code: string;
+  details: Record<string, string>;
+}
+"#;
+
+#[cfg(test)]
+mod tests {
+    use posflow_core::record::Kind;
+    use posflow_core::terminal::Status;
+
+    fn union(name: &str) -> Vec<&'static str> {
+        let start = super::TYPES
+            .find(&format!("export type {name} = "))
+            .unwrap();
+        let line = super::TYPES[start..].lines().next().unwrap();
+        line.split('"').skip(1).step_by(2).collect()
+    }
+
+    #[test]
+    fn the_unions_list_every_state_and_kind() {
+        let states: Vec<_> = Status::ALL.iter().map(|s| s.as_str()).collect();
+        assert_eq!(union("TxnState"), states);
+        let kinds: Vec<_> = Kind::ALL.iter().map(|k| k.as_str()).collect();
+        assert_eq!(union("TxnKind"), kinds);
+    }
+}
