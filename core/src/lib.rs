@@ -34,6 +34,7 @@ pub mod money;
 pub mod operator;
 pub mod policy;
 pub mod record;
+pub mod sim;
 pub mod terminal;
 pub mod time;
 
