@@ -33,7 +33,7 @@
 //! | `…0072` | cancelled after the sale: a refund is accepted, then comes back `returned` after [`SimulatedAcquirer::set_return_delay_ms`] (default 2 days) | `00`, later returned |
 //! | `…0073` | the terminal sees success, but the issuer returns the approved sale or completion when its batch settles; only the ledger and the statement show it | `00`, returned at settlement |
 //! | `…0096` | every request answered "system malfunction": outcome unknown | `96` |
-//! | `…0098` | every request answered "no reply from issuer": outcome unknown | `98` |
+//! | `…0098` | the issuer approves but its answer never reaches the acquirer: the terminal is told "no reply from issuer" (outcome unknown) while the ledger holds the request approved; a query finds it approved, a reversal undoes it | `98` |
 //! | BIN `621099` (prepaid, [`crate::card::PaymentMethod::Prepaid`]) | sales approved; refunds refused, the method cannot take money back | `12` |
 //! | a QR wallet code ([`crate::card::Card::from_qr`]) | approved; the statement shows `qr_wallet` | `00` |
 //! | a foreign card (BIN not `62…` or `9…`) | approved; the statement marks it foreign | `00` |
@@ -479,6 +479,8 @@ enum CardRule {
     RefundsReturn,
     /// Approved debits returned when their batch settles.
     ReturnedAtSettlement,
+    /// Processed and approved, but the terminal is told this unknown code.
+    ApprovedButUnknown(&'static str),
 }
 
 const TEST_CARDS: [(&str, CardRule); 11] = [
@@ -492,7 +494,7 @@ const TEST_CARDS: [(&str, CardRule); 11] = [
     ("0072", CardRule::RefundsReturn),
     ("0073", CardRule::ReturnedAtSettlement),
     ("0096", CardRule::RefuseAll("96")),
-    ("0098", CardRule::RefuseAll("98")),
+    ("0098", CardRule::ApprovedButUnknown("98")),
 ];
 
 /// The response code the host gives a refund on a prepaid card: the method
@@ -723,7 +725,18 @@ impl SimulatedAcquirer {
             reply.auth_code = Some(format!("{:06}", self.rng.below(1_000_000)));
         }
         let rule = card_rule(req.card.as_ref());
-        let returns = reply.code == "00"
+        // What the ledger holds; the reply may say less (card `…0098`).
+        let held = (
+            reply.code.clone(),
+            reply.rrn.clone(),
+            reply.auth_code.clone(),
+        );
+        if let (Some(CardRule::ApprovedButUnknown(code)), "00") = (rule, reply.code.as_str()) {
+            reply.code = code.into();
+            reply.rrn = None;
+            reply.auth_code = None;
+        }
+        let returns = held.0 == "00"
             && req.message == MessageType::Refund
             && rule == Some(CardRule::RefundsReturn);
         let original = req.original.as_ref().map(|o| (o.batch_no, o.trace_no));
@@ -746,9 +759,9 @@ impl SimulatedAcquirer {
                 amount: req.amount,
                 card: req.card.clone(),
                 original,
-                code: reply.code.clone(),
-                rrn: reply.rrn.clone(),
-                auth_code: reply.auth_code.clone(),
+                code: held.0,
+                rrn: held.1,
+                auth_code: held.2,
                 reversed: false,
                 returned: false,
                 return_reason: None,
