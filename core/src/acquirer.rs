@@ -1230,46 +1230,61 @@ impl SimulatedAcquirer {
         due.sort_by_key(|(at, _)| *at);
         due.into_iter().map(|(_, r)| r).collect()
     }
-
-    /// Takes every held late reply with when it is due, whatever the time
-    /// (for a transport that delivers them itself, like the JS binding).
-    pub fn drain_late(&mut self) -> Vec<(Timestamp, HostReply)> {
-        std::mem::take(&mut self.late)
-    }
 }
 
-impl Host for SimulatedAcquirer {
-    fn send(&mut self, request: &HostRequest, now: Timestamp) -> Result<Vec<HostReply>, NoReply> {
+/// What became of one request, for a transport that times deliveries
+/// itself (the JS binding); [`Host::send`] is built on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    /// These replies came back (two when duplicated).
+    Replies(Vec<HostReply>),
+    /// None came.
+    NoReply(NoReply),
+    /// The reply comes `after_ms` after the request, past the terminal's
+    /// timeout ([`Fault::LateReplyAfterMs`]).
+    Late {
+        /// The delay.
+        after_ms: u32,
+        /// The reply.
+        reply: HostReply,
+    },
+}
+
+impl SimulatedAcquirer {
+    /// Sends one request through the faults: the queued one, else one drawn
+    /// by rate. A [`Fault::LateReply`] keeps its reply for
+    /// [`Host::take_late`] and answers `NoReply(Timeout)`; a
+    /// [`Fault::LateReplyAfterMs`] hands the reply and its delay to the
+    /// caller.
+    pub fn deliver(&mut self, request: &HostRequest, now: Timestamp) -> Delivery {
         let Some(fault) = self.next_fault() else {
-            return Ok(vec![self.process(request, now)]);
+            return Delivery::Replies(vec![self.process(request, now)]);
         };
         self.applied.bump(fault.kind());
         match fault {
             Fault::Timeout => {
                 self.process(request, now);
-                Err(NoReply::Timeout)
+                Delivery::NoReply(NoReply::Timeout)
             }
             Fault::LostReply => {
                 self.process(request, now);
-                Err(NoReply::LostReply)
+                Delivery::NoReply(NoReply::LostReply)
             }
             Fault::DuplicateReply => {
                 let reply = self.process(request, now);
-                Ok(vec![reply.clone(), reply])
+                Delivery::Replies(vec![reply.clone(), reply])
             }
             Fault::LateReply => {
                 let reply = self.process(request, now);
                 self.late.push((now, reply));
-                Err(NoReply::Timeout)
+                Delivery::NoReply(NoReply::Timeout)
             }
-            Fault::LateReplyAfterMs(ms) => {
-                let reply = self.process(request, now);
-                self.late
-                    .push((Timestamp(now.0.saturating_add(i64::from(ms))), reply));
-                Err(NoReply::Timeout)
-            }
-            Fault::TransportError => Err(NoReply::TransportError),
-            Fault::Decline(code) => Ok(vec![HostReply {
+            Fault::LateReplyAfterMs(after_ms) => Delivery::Late {
+                after_ms,
+                reply: self.process(request, now),
+            },
+            Fault::TransportError => Delivery::NoReply(NoReply::TransportError),
+            Fault::Decline(code) => Delivery::Replies(vec![HostReply {
                 message: request.message,
                 trace_no: request.trace_no,
                 amount: request.amount,
@@ -1279,6 +1294,20 @@ impl Host for SimulatedAcquirer {
                 balanced: None,
                 host_time: now,
             }]),
+        }
+    }
+}
+
+impl Host for SimulatedAcquirer {
+    fn send(&mut self, request: &HostRequest, now: Timestamp) -> Result<Vec<HostReply>, NoReply> {
+        match self.deliver(request, now) {
+            Delivery::Replies(replies) => Ok(replies),
+            Delivery::NoReply(cause) => Err(cause),
+            Delivery::Late { after_ms, reply } => {
+                let due = Timestamp(now.0.saturating_add(i64::from(after_ms)));
+                self.late.push((due, reply));
+                Err(NoReply::Timeout)
+            }
         }
     }
 
