@@ -5,8 +5,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use posflow_core::acquirer::{Fault, SimulatedAcquirer as CoreAcquirer};
-use posflow_core::driver::Host;
+use posflow_core::acquirer::{Delivery, Fault, FaultRates, SimulatedAcquirer as CoreAcquirer};
 use posflow_core::error::{Locale, PosError};
 use posflow_core::host::{HostRequest, NoReply};
 use posflow_core::time::Timestamp;
@@ -26,8 +25,16 @@ struct Options {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct InjectIn {
-    next: String,
+    next: Option<String>,
     code: Option<String>,
+    ms: Option<u32>,
+    rates: Option<FaultRates>,
+}
+
+/// What `inject` asked for.
+enum Injection {
+    Next(Fault),
+    Rates(FaultRates),
 }
 
 /// The built-in reference acquirer host: approves, declines per test card,
@@ -36,6 +43,8 @@ struct InjectIn {
 /// ```js
 /// const host = new SimulatedAcquirer({ seed: 7 });
 /// host.inject({ next: "timeout" });   // the next request times out
+/// host.inject({ next: "late_reply", ms: 70000 });   // answers after 70 s
+/// host.inject({ rates: { timeout: 100, duplicate: 200 } });   // per mille, from the seed
 /// ```
 #[wasm_bindgen]
 pub struct SimulatedAcquirer {
@@ -60,10 +69,22 @@ impl SimulatedAcquirer {
 
     /// Makes the next request misbehave: `{ next: "timeout" | "lost_reply" |
     /// "duplicate_reply" | "late_reply" | "transport_error" | "decline",
-    /// code? }`. Faults queue up in order.
+    /// code?, ms? }` (`code` with `decline`; `ms` with `late_reply`: the
+    /// reply resolves that long after the request, past the terminal's
+    /// timeout; without it the reply never arrives). Faults queue up in
+    /// order. Or sets fault rates drawn from the seed for every request with
+    /// nothing queued: `{ rates: { timeout, lostReply, duplicate, late,
+    /// transport } }`, each in per mille (timeouts + lost replies ≤ 300,
+    /// duplicates ≤ 500; all zero switches them off).
     pub fn inject(&self, fault: JsValue) -> Result<(), JsValue> {
-        let fault = parse_fault(fault).map_err(|e| error::to_js(&e, Locale::En))?;
-        self.inner.borrow_mut().inject(fault);
+        let injection = parse_fault(fault).map_err(|e| error::to_js(&e, Locale::En))?;
+        let mut inner = self.inner.borrow_mut();
+        match injection {
+            Injection::Next(fault) => inner.inject(fault),
+            Injection::Rates(rates) => inner
+                .set_fault_rates(rates)
+                .map_err(|e| error::to_js(&e, Locale::En))?,
+        }
         Ok(())
     }
 
@@ -76,9 +97,11 @@ impl SimulatedAcquirer {
             Err(e) => return js_sys::Promise::reject(&error::to_js(&e, Locale::En)),
         };
         let now = Timestamp(js_sys::Date::now() as i64);
-        match self.inner.borrow_mut().send(&request, now) {
-            Ok(replies) => js_sys::Promise::resolve(&to_js(&replies[0])),
-            Err(cause) => {
+        let delivery = self.inner.borrow_mut().deliver(&request, now);
+        match delivery {
+            Delivery::Replies(replies) => js_sys::Promise::resolve(&to_js(&replies[0])),
+            Delivery::Late { after_ms, reply } => resolve_after(after_ms, to_js(&reply)),
+            Delivery::NoReply(cause) => {
                 let kind = match cause {
                     NoReply::Timeout => "timeout",
                     NoReply::LostReply => "lost_reply",
@@ -91,6 +114,20 @@ impl SimulatedAcquirer {
         }
     }
 
+    /// The statement file of terminal `terminalId` for reconciliation, as a
+    /// plain object: `{ terminalId, lines: [{ batchNo, traceNo, message,
+    /// amount, maskedPan, method, foreign, rrn, authCode, status, code?,
+    /// reason?, at }], batches: [{ batchNo, balanced, uploaded }] }`.
+    ///
+    /// ```js
+    /// const file = host.statement("10000001");
+    /// ```
+    pub fn statement(&self, terminal_id: String) -> JsValue {
+        let now = Timestamp(js_sys::Date::now() as i64);
+        let statement = self.inner.borrow_mut().statement(&terminal_id, now);
+        to_js(&statement)
+    }
+
     /// The acquirer's ledger: every posting it made, as plain objects.
     pub fn ledger(&self) -> JsValue {
         let inner = self.inner.borrow();
@@ -99,24 +136,52 @@ impl SimulatedAcquirer {
     }
 }
 
-fn parse_fault(value: JsValue) -> Result<Fault, PosError> {
+/// A promise that resolves with `value` after `ms` milliseconds.
+fn resolve_after(ms: u32, value: JsValue) -> js_sys::Promise {
+    js_sys::Promise::new(&mut |resolve, _reject| {
+        let set_timeout = js_sys::Reflect::get(&js_sys::global(), &"setTimeout".into())
+            .ok()
+            .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
+        // Without a timer the reply simply never arrives: still late.
+        if let Some(set_timeout) = set_timeout {
+            let bound = resolve.bind1(&JsValue::NULL, &value);
+            let _ = set_timeout.call2(&JsValue::NULL, &bound, &JsValue::from(ms));
+        }
+    })
+}
+
+fn parse_fault(value: JsValue) -> Result<Injection, PosError> {
     let f: InjectIn = parse(value, "fault")?;
-    let fault = match (f.next.as_str(), f.code) {
-        ("timeout", None) => Fault::Timeout,
-        ("lost_reply", None) => Fault::LostReply,
-        ("duplicate_reply", None) => Fault::DuplicateReply,
-        ("late_reply", None) => Fault::LateReply,
-        ("transport_error", None) => Fault::TransportError,
-        ("decline", Some(code)) if code.len() == 2 && code.bytes().all(|b| b.is_ascii_alphanumeric()) => {
+    let next = match (f.next, f.rates) {
+        (None, Some(rates)) if f.code.is_none() && f.ms.is_none() => {
+            return Ok(Injection::Rates(rates))
+        }
+        (Some(next), None) => next,
+        _ => {
+            return Err(PosError::invalid_input(
+                "fault",
+                "either next or rates",
+                "both or neither",
+            ))
+        }
+    };
+    let fault = match (next.as_str(), f.code, f.ms) {
+        ("timeout", None, None) => Fault::Timeout,
+        ("lost_reply", None, None) => Fault::LostReply,
+        ("duplicate_reply", None, None) => Fault::DuplicateReply,
+        ("late_reply", None, None) => Fault::LateReply,
+        ("late_reply", None, Some(ms)) => Fault::LateReplyAfterMs(ms),
+        ("transport_error", None, None) => Fault::TransportError,
+        ("decline", Some(code), None) if code.len() == 2 && code.bytes().all(|b| b.is_ascii_alphanumeric()) => {
             Fault::Decline(code)
         }
-        (next, _) => {
+        (next, _, _) => {
             return Err(PosError::invalid_input(
                 "fault.next",
-                "timeout, lost_reply, duplicate_reply, late_reply, transport_error, or decline with a 2-character code",
+                "timeout, lost_reply, duplicate_reply, late_reply (with ms or without), transport_error, or decline with a 2-character code",
                 next,
             ))
         }
     };
-    Ok(fault)
+    Ok(Injection::Next(fault))
 }

@@ -2,28 +2,69 @@
 //! deterministic from a seed. The demo's default host and every test's
 //! counterpart.
 //!
-//! It keeps its own ledger of what it approved, reversed and settled, keyed
-//! by terminal + batch + trace number; honours reversals ("25 not found" is
-//! a valid answer); answers queries from the ledger; and can be told to
-//! misbehave with [`Fault`]s.
+//! It keeps its own ledger of what it approved, reversed, refunded and
+//! settled, keyed by terminal + batch + trace number; detects duplicates by
+//! terminal + trace number within the batch (answer `94`); honours reversals
+//! (`25` "not found" is a valid answer: the request never arrived); answers
+//! queries from the ledger; answers settlement balanced or unbalanced by
+//! comparing the terminal's counts *and* amounts with its ledger; accepts a
+//! batch upload ([`SimulatedAcquirer::accept_batch_upload`]); and produces
+//! the [`Statement`] that reconciliation reads. Every response code it gives
+//! is classified in the one table, [`crate::host::RESPONSE_CODES`].
 //!
-//! Test cards, by the last four digits of the PAN:
+//! Each reply carries the host's time and, on approval, an RRN (`hhmmss` of
+//! the host clock + a 6-digit sequence, 12 digits) and a 6-digit auth code
+//! drawn from the seed.
 //!
-//! | last 4 | behaviour |
-//! |---|---|
-//! | `0051` | declined 51, insufficient funds |
-//! | `0054` | declined 54, expired card |
-//! | `0014` | declined 14, invalid card |
-//! | `0062` | declined 62, restricted card |
-//! | `0096` | answers 96, system malfunction (outcome unknown) |
-//! | anything else | approved |
+//! # Test cards
+//!
+//! By the last four digits of the (masked) PAN or wallet code, except where
+//! the method decides:
+//!
+//! | card | behaviour | code |
+//! |---|---|---|
+//! | `…0005` | every request refused: do not honour | `05` |
+//! | `…0014` | every request refused: invalid card | `14` |
+//! | `…0051` | debits (sale, pre-auth, completion) refused: insufficient funds | `51` |
+//! | `…0054` | every request refused: expired card | `54` |
+//! | `…0061` | debits above 1,000.00 refused: exceeds the card's limit | `61` |
+//! | `…0062` | every request refused: restricted card | `62` |
+//! | `…0071` | sales approved; refunds refused on the original route (the card is frozen): the refund planner reads it as "original route closed" | `62` |
+//! | `…0072` | cancelled after the sale: a refund is accepted, then comes back `returned` after [`SimulatedAcquirer::set_return_delay_ms`] (default 2 days) | `00`, later returned |
+//! | `…0073` | the terminal sees success, but the issuer returns the approved sale or completion when its batch settles; only the ledger and the statement show it | `00`, returned at settlement |
+//! | `…0096` | every request answered "system malfunction": outcome unknown | `96` |
+//! | `…0098` | the issuer approves but its answer never reaches the acquirer: the terminal is told "no reply from issuer" (outcome unknown) while the ledger holds the request approved; a query finds it approved, a reversal undoes it | `98` |
+//! | BIN `621099` (prepaid, [`crate::card::PaymentMethod::Prepaid`]) | sales approved; refunds refused, the method cannot take money back | `12` |
+//! | a QR wallet code ([`crate::card::Card::from_qr`]) | approved; the statement shows `qr_wallet` | `00` |
+//! | a foreign card (BIN not `62…` or `9…`) | approved; the statement marks it foreign | `00` |
+//! | anything else | approved | `00` |
+//!
+//! Whatever the card, a request acting on an original is checked against the
+//! ledger first: an original the host does not hold approved (or holds
+//! reversed) is `25`; a void, cancel or completion whose amount breaks the
+//! rules is `13`; a second void, a void in another batch, a refund beyond the
+//! original or of a voided original, or a second ending of a pre-auth is `12`.
+//! Those cannot happen with a correct terminal, so each is also kept as an
+//! [`Anomaly`] that tests and the simulator assert never appears. A request
+//! without the fields its type needs is `12`.
+//!
+//! # Faults
+//!
+//! By call ([`SimulatedAcquirer::inject`], in order) or by rates drawn from
+//! the seed ([`SimulatedAcquirer::set_fault_rates`]): see [`Fault`]. Late
+//! replies are handed out by [`Host::take_late`] once their delay has passed.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
+use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use crate::card::{Card, PaymentMethod};
 use crate::driver::Host;
-use crate::host::{BatchNo, HostReply, HostRequest, MessageType, NoReply, TraceNo};
+use crate::error::PosError;
+use crate::host::{
+    BatchNo, HostReply, HostRequest, MessageType, NoReply, OriginalRef, SettlementSummary, TraceNo,
+};
 use crate::money::Money;
 use crate::time::Timestamp;
 
@@ -37,12 +78,192 @@ pub enum Fault {
     LostReply,
     /// The host processes the request; the reply arrives twice.
     DuplicateReply,
-    /// The host processes the request; the reply arrives after the timeout.
+    /// The host processes the request; the reply arrives after the timeout,
+    /// at the next [`Host::take_late`] (a delay of 0 ms).
     LateReply,
+    /// The host processes the request; the reply arrives after the timeout,
+    /// this many milliseconds after the request.
+    LateReplyAfterMs(u32),
     /// The request never reaches the host.
     TransportError,
     /// The host refuses with this response code without processing.
     Decline(String),
+}
+
+impl Fault {
+    /// Which kind of fault this is, for counting.
+    pub fn kind(&self) -> FaultKind {
+        match self {
+            Fault::Timeout => FaultKind::Timeout,
+            Fault::LostReply => FaultKind::LostReply,
+            Fault::DuplicateReply => FaultKind::DuplicateReply,
+            Fault::LateReply | Fault::LateReplyAfterMs(_) => FaultKind::LateReply,
+            Fault::TransportError => FaultKind::TransportError,
+            Fault::Decline(_) => FaultKind::Decline,
+        }
+    }
+}
+
+/// The kinds of [`Fault`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum FaultKind {
+    /// [`Fault::Timeout`].
+    Timeout,
+    /// [`Fault::LostReply`].
+    LostReply,
+    /// [`Fault::DuplicateReply`].
+    DuplicateReply,
+    /// [`Fault::LateReply`] and [`Fault::LateReplyAfterMs`].
+    LateReply,
+    /// [`Fault::TransportError`].
+    TransportError,
+    /// [`Fault::Decline`].
+    Decline,
+}
+
+impl FaultKind {
+    /// Every kind.
+    pub const ALL: [FaultKind; 6] = [
+        FaultKind::Timeout,
+        FaultKind::LostReply,
+        FaultKind::DuplicateReply,
+        FaultKind::LateReply,
+        FaultKind::TransportError,
+        FaultKind::Decline,
+    ];
+
+    /// The snake_case name, as `inject` takes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FaultKind::Timeout => "timeout",
+            FaultKind::LostReply => "lost_reply",
+            FaultKind::DuplicateReply => "duplicate_reply",
+            FaultKind::LateReply => "late_reply",
+            FaultKind::TransportError => "transport_error",
+            FaultKind::Decline => "decline",
+        }
+    }
+}
+
+/// How many faults of each kind the host applied.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FaultCounts([u64; 6]);
+
+impl FaultCounts {
+    /// Faults of `kind`.
+    pub fn get(&self, kind: FaultKind) -> u64 {
+        self.0[kind as usize]
+    }
+
+    /// All faults.
+    pub fn total(&self) -> u64 {
+        self.0.iter().sum()
+    }
+
+    /// Adds `other`'s counts.
+    pub fn add(&mut self, other: &FaultCounts) {
+        for (a, b) in self.0.iter_mut().zip(other.0) {
+            *a += b;
+        }
+    }
+
+    fn bump(&mut self, kind: FaultKind) {
+        self.0[kind as usize] += 1;
+    }
+}
+
+/// A probability in thousandths (‰), 0–1000: integer, so a seed gives the
+/// same draws on every platform.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Permille(pub u16);
+
+/// Fault rates applied to every request that has no fault queued by
+/// [`SimulatedAcquirer::inject`]. One draw per request picks at most one
+/// fault, so the rates add up.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct FaultRates {
+    /// Processed, no reply in time.
+    pub timeout: Permille,
+    /// Processed, reply lost.
+    pub lost_reply: Permille,
+    /// Processed, reply twice.
+    pub duplicate: Permille,
+    /// Processed, reply after the timeout (a delay drawn from
+    /// [`LATE_REPLY_MS`]).
+    pub late: Permille,
+    /// Never reaches the host.
+    pub transport: Permille,
+}
+
+/// The range of delays of a late reply drawn by rate, in milliseconds: from
+/// just after the terminal gave up to a few minutes later.
+pub const LATE_REPLY_MS: std::ops::RangeInclusive<u32> = 1..=180_000;
+
+/// Most timeouts plus lost replies a rate may ask for: 30 % (issue 5).
+pub const MAX_TIMEOUT_AND_LOST: Permille = Permille(300);
+
+/// Most duplicated replies a rate may ask for: 50 % (issue 5).
+pub const MAX_DUPLICATE: Permille = Permille(500);
+
+impl FaultRates {
+    /// No faults.
+    pub const NONE: FaultRates = FaultRates {
+        timeout: Permille(0),
+        lost_reply: Permille(0),
+        duplicate: Permille(0),
+        late: Permille(0),
+        transport: Permille(0),
+    };
+
+    /// Checks the bounds: timeouts + lost replies ≤ 30 %, duplicates ≤ 50 %,
+    /// all together ≤ 100 %.
+    pub fn validate(&self) -> Result<(), PosError> {
+        let sum = |xs: &[Permille]| xs.iter().map(|p| u32::from(p.0)).sum::<u32>();
+        if sum(&[self.timeout, self.lost_reply]) > u32::from(MAX_TIMEOUT_AND_LOST.0) {
+            return Err(PosError::invalid_input(
+                "rates.timeout + rates.lostReply",
+                "at most 300 per mille",
+                &sum(&[self.timeout, self.lost_reply]).to_string(),
+            ));
+        }
+        if self.duplicate > MAX_DUPLICATE {
+            return Err(PosError::invalid_input(
+                "rates.duplicate",
+                "at most 500 per mille",
+                &self.duplicate.0.to_string(),
+            ));
+        }
+        let all = sum(&[
+            self.timeout,
+            self.lost_reply,
+            self.duplicate,
+            self.late,
+            self.transport,
+        ]);
+        if all > 1000 {
+            return Err(PosError::invalid_input(
+                "rates",
+                "at most 1000 per mille in all",
+                &all.to_string(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Why an approved posting came back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReturnReason {
+    /// The issuer returned the money (test card `…0073`).
+    IssuerReturned,
+    /// The card was cancelled after the sale; the refund bounced (`…0072`).
+    CardCancelled,
+    /// The batch settled unbalanced and was never uploaded, or the upload
+    /// left this posting out: the merchant is not paid for it.
+    BatchNotUploaded,
 }
 
 /// One posting in the acquirer's ledger.
@@ -59,6 +280,10 @@ pub struct Posting {
     pub message: MessageType,
     /// Amount.
     pub amount: Option<Money>,
+    /// The card, masked.
+    pub card: Option<Card>,
+    /// The original it acted on (void, refund, completion, cancel).
+    pub original: Option<(BatchNo, TraceNo)>,
     /// The answer given.
     pub code: String,
     /// RRN given.
@@ -71,53 +296,302 @@ pub struct Posting {
     /// card cancelled after the sale) or the batch was never uploaded. The
     /// terminal saw success; only the statement shows this.
     pub returned: bool,
+    /// Why it came back, once it has.
+    pub return_reason: Option<ReturnReason>,
+    /// When it will come back, if it is going to (card `…0072`).
+    pub returns_at: Option<Timestamp>,
     /// When.
     pub at: Timestamp,
 }
 
+impl Posting {
+    /// Whether it stands: approved and not reversed (it may still have come
+    /// back `returned`; the terminal saw it approved all the same).
+    pub fn stands(&self) -> bool {
+        self.code == "00" && !self.reversed
+    }
+}
+
+/// Something the host saw that a correct terminal never sends: a second
+/// void, a refund beyond its original, a second ending of a pre-auth, …
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Anomaly {
+    /// Terminal id.
+    pub terminal_id: String,
+    /// Batch of the request.
+    pub batch_no: BatchNo,
+    /// Trace number of the request.
+    pub trace_no: TraceNo,
+    /// What was wrong.
+    pub what: String,
+}
+
+/// One record of a batch upload (批上送): a financial request as the
+/// terminal holds it approved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UploadRecord {
+    /// What it was.
+    pub message: MessageType,
+    /// Its trace number.
+    pub trace_no: TraceNo,
+    /// Its amount.
+    pub amount: Money,
+    /// The RRN the terminal holds, if any.
+    pub rrn: Option<String>,
+    /// The auth code the terminal holds, if any.
+    pub auth_code: Option<String>,
+    /// The original it acted on.
+    pub original: Option<(BatchNo, TraceNo)>,
+}
+
+/// What a batch upload changed in the acquirer's view.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UploadOutcome {
+    /// Records the ledger already held the same way.
+    pub matched: u32,
+    /// Records the ledger held otherwise (declined, reversed, another
+    /// amount) and now holds as uploaded.
+    pub adjusted: u32,
+    /// Records the ledger lacked (an advice that never arrived) and now
+    /// holds.
+    pub added: u32,
+    /// Postings the upload left out: returned, the merchant is not paid.
+    pub dropped: u32,
+}
+
+/// How a statement line ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum LineStatus {
+    /// Approved and standing.
+    Approved,
+    /// Refused with this code.
+    Declined {
+        /// The response code.
+        code: String,
+    },
+    /// Undone by a reversal.
+    Reversed,
+    /// Approved, then the money came back.
+    Returned {
+        /// Why.
+        reason: ReturnReason,
+    },
+}
+
+/// One line of the acquirer's statement file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatementLine {
+    /// Batch.
+    pub batch_no: BatchNo,
+    /// Trace number.
+    pub trace_no: TraceNo,
+    /// What it was.
+    pub message: MessageType,
+    /// Amount.
+    pub amount: Option<Money>,
+    /// The card, masked.
+    pub masked_pan: Option<String>,
+    /// How it paid.
+    pub method: Option<PaymentMethod>,
+    /// Issued abroad.
+    pub foreign: bool,
+    /// RRN.
+    pub rrn: Option<String>,
+    /// Auth code.
+    pub auth_code: Option<String>,
+    /// How it ended.
+    #[serde(flatten)]
+    pub status: LineStatus,
+    /// When the host processed it.
+    pub at: Timestamp,
+}
+
+/// A batch as the acquirer settled it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatementBatch {
+    /// Batch.
+    pub batch_no: BatchNo,
+    /// Whether the terminal's totals agreed at settlement.
+    pub balanced: bool,
+    /// Whether a batch upload was accepted after an unbalanced settlement.
+    pub uploaded: bool,
+}
+
+/// The statement file for one terminal, for reconciliation (对账). A
+/// documented serde structure until the settlement issue fixes the format:
+/// `{ terminalId, lines: [{ batchNo, traceNo, message, amount, maskedPan,
+/// method, foreign, rrn, authCode, status, code?, reason?, at }], batches:
+/// [{ batchNo, balanced, uploaded }] }`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Statement {
+    /// Terminal id.
+    pub terminal_id: String,
+    /// Every posting, in batch and trace order.
+    pub lines: Vec<StatementLine>,
+    /// Every settled batch.
+    pub batches: Vec<StatementBatch>,
+}
+
 /// A small deterministic generator (SplitMix64): the same seed gives the
-/// same RRNs and auth codes.
+/// same RRNs, auth codes and fault draws on every platform.
 #[derive(Debug, Clone)]
-struct SplitMix64(u64);
+pub(crate) struct SplitMix64(pub(crate) u64);
 
 impl SplitMix64 {
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^ (z >> 31)
     }
+
+    /// Uniform in `0..n` (`n > 0`).
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
+        // Lemire's multiply-shift: no modulo bias worth the name at these n.
+        ((u128::from(self.next()) * u128::from(n)) >> 64) as u64
+    }
+
+    /// True with probability `p`.
+    pub(crate) fn chance(&mut self, p: Permille) -> bool {
+        self.below(1000) < u64::from(p.0)
+    }
 }
+
+/// What a test card does, by the last four digits (the module doc's table).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CardRule {
+    /// Every request refused with this code.
+    RefuseAll(&'static str),
+    /// Debits refused with this code.
+    RefuseDebits(&'static str),
+    /// Debits above the limit (in whole yuan) refused with this code.
+    DebitLimit(i64, &'static str),
+    /// Refunds refused with this code.
+    RefuseRefunds(&'static str),
+    /// Refunds accepted, then returned after the return delay.
+    RefundsReturn,
+    /// Approved debits returned when their batch settles.
+    ReturnedAtSettlement,
+    /// Processed and approved, but the terminal is told this unknown code.
+    ApprovedButUnknown(&'static str),
+}
+
+const TEST_CARDS: [(&str, CardRule); 11] = [
+    ("0005", CardRule::RefuseAll("05")),
+    ("0014", CardRule::RefuseAll("14")),
+    ("0051", CardRule::RefuseDebits("51")),
+    ("0054", CardRule::RefuseAll("54")),
+    ("0061", CardRule::DebitLimit(1000, "61")),
+    ("0062", CardRule::RefuseAll("62")),
+    ("0071", CardRule::RefuseRefunds("62")),
+    ("0072", CardRule::RefundsReturn),
+    ("0073", CardRule::ReturnedAtSettlement),
+    ("0096", CardRule::RefuseAll("96")),
+    ("0098", CardRule::ApprovedButUnknown("98")),
+];
+
+/// The response code the host gives a refund on a prepaid card: the method
+/// cannot take money back.
+const PREPAID_REFUND_CODE: &str = "12";
+
+fn card_rule(card: Option<&Card>) -> Option<CardRule> {
+    let pan = &card?.masked_pan;
+    let last4 = &pan[pan.len().saturating_sub(4)..];
+    TEST_CARDS
+        .iter()
+        .find(|(digits, _)| *digits == last4)
+        .map(|(_, rule)| *rule)
+}
+
+type Key = (String, BatchNo, TraceNo);
+
+/// The default delay before a refund to a cancelled card comes back.
+pub const DEFAULT_RETURN_DELAY_MS: i64 = 2 * crate::time::DAY_MS;
 
 /// The simulated acquirer host.
 #[derive(Debug, Clone)]
 pub struct SimulatedAcquirer {
     rng: SplitMix64,
-    ledger: BTreeMap<(String, BatchNo, TraceNo), Posting>,
+    fault_rng: SplitMix64,
+    ledger: BTreeMap<Key, Posting>,
+    /// Original → its children's (batch, trace).
+    children: BTreeMap<Key, Vec<(BatchNo, TraceNo)>>,
     faults: VecDeque<Fault>,
-    late: Vec<HostReply>,
+    rates: FaultRates,
+    late: Vec<(Timestamp, HostReply)>,
     next_rrn: u64,
-    /// Batches settled, with whether they balanced.
+    /// Batches settled, with whether they balanced (each settlement request,
+    /// in order; a batch settled again after a lost reply appears again).
     pub settled: Vec<(String, BatchNo, bool)>,
+    uploaded: BTreeSet<(String, BatchNo)>,
+    applied: FaultCounts,
+    anomalies: Vec<Anomaly>,
+    touched: Vec<Key>,
+    return_delay_ms: i64,
+    pending_returns: usize,
 }
 
 impl SimulatedAcquirer {
-    /// A host whose RRNs and auth codes follow from `seed`.
+    /// A host whose RRNs, auth codes and fault draws follow from `seed`.
     pub fn new(seed: u64) -> SimulatedAcquirer {
         SimulatedAcquirer {
             rng: SplitMix64(seed),
+            fault_rng: SplitMix64(seed ^ 0xF417_5EED_0000_0005),
             ledger: BTreeMap::new(),
+            children: BTreeMap::new(),
             faults: VecDeque::new(),
+            rates: FaultRates::NONE,
             late: Vec::new(),
             next_rrn: 1,
             settled: Vec::new(),
+            uploaded: BTreeSet::new(),
+            applied: FaultCounts::default(),
+            anomalies: Vec::new(),
+            touched: Vec::new(),
+            return_delay_ms: DEFAULT_RETURN_DELAY_MS,
+            pending_returns: 0,
         }
     }
 
-    /// Queues a fault for the next request (faults apply in order).
+    /// Queues a fault for the next request (faults apply in order, before
+    /// any drawn by rate).
     pub fn inject(&mut self, fault: Fault) {
         self.faults.push_back(fault);
+    }
+
+    /// Drops every queued fault.
+    pub fn clear_faults(&mut self) {
+        self.faults.clear();
+    }
+
+    /// Sets the fault rates drawn from the seed for requests with no queued
+    /// fault ([`FaultRates::NONE`] switches them off).
+    pub fn set_fault_rates(&mut self, rates: FaultRates) -> Result<(), PosError> {
+        rates.validate()?;
+        self.rates = rates;
+        Ok(())
+    }
+
+    /// How long a refund to a cancelled card (`…0072`) takes to come back.
+    pub fn set_return_delay_ms(&mut self, ms: i64) {
+        self.return_delay_ms = ms.max(0);
+    }
+
+    /// Faults applied so far, by kind.
+    pub fn faults_applied(&self) -> FaultCounts {
+        self.applied
+    }
+
+    /// Requests a correct terminal never sends (empty, always, in tests).
+    pub fn anomalies(&self) -> &[Anomaly] {
+        &self.anomalies
     }
 
     /// The ledger, in key order.
@@ -125,8 +599,64 @@ impl SimulatedAcquirer {
         self.ledger.values()
     }
 
+    /// One posting.
+    pub fn posting(
+        &self,
+        terminal_id: &str,
+        batch_no: BatchNo,
+        trace_no: TraceNo,
+    ) -> Option<&Posting> {
+        self.ledger
+            .get(&(terminal_id.to_owned(), batch_no, trace_no))
+    }
+
+    /// The postings changed since the last call, as (batch, trace) with the
+    /// terminal id: what a checker needs to look at again.
+    pub fn take_touched(&mut self) -> Vec<(String, BatchNo, TraceNo)> {
+        std::mem::take(&mut self.touched)
+    }
+
+    /// Late replies still held, whatever their delay.
+    pub fn late_pending(&self) -> usize {
+        self.late.len()
+    }
+
+    fn touch(&mut self, key: &Key) {
+        self.touched.push(key.clone());
+    }
+
+    fn anomaly(&mut self, req: &HostRequest, what: impl Into<String>) {
+        self.anomalies.push(Anomaly {
+            terminal_id: req.terminal_id.clone(),
+            batch_no: req.batch_no,
+            trace_no: req.trace_no,
+            what: what.into(),
+        });
+    }
+
+    /// Marks returned what is due by `now` (refunds to cancelled cards).
+    fn apply_returns(&mut self, now: Timestamp) {
+        if self.pending_returns == 0 {
+            return;
+        }
+        let mut due = Vec::new();
+        for (key, p) in &mut self.ledger {
+            if p.returns_at.is_some_and(|at| at <= now) {
+                p.returns_at = None;
+                if p.stands() {
+                    p.returned = true;
+                    p.return_reason = Some(ReturnReason::CardCancelled);
+                }
+                due.push(key.clone());
+            }
+        }
+        self.pending_returns -= due.len();
+        self.touched.extend(due);
+    }
+
     /// Processes a request as the host would, with no fault.
     pub fn process(&mut self, req: &HostRequest, now: Timestamp) -> HostReply {
+        self.apply_returns(now);
         let mut reply = HostReply {
             message: req.message,
             trace_no: req.trace_no,
@@ -137,17 +667,21 @@ impl SimulatedAcquirer {
             balanced: None,
             host_time: now,
         };
-        let key = |trace| (req.terminal_id.clone(), req.batch_no, trace);
         match req.message {
             MessageType::Reversal | MessageType::Query => {
                 let Some(o) = &req.original else {
                     reply.code = "12".into();
                     return reply;
                 };
-                let k = (req.terminal_id.clone(), o.batch_no, o.trace_no);
-                match self.ledger.get_mut(&k) {
-                    Some(p) if req.message == MessageType::Reversal => {
+                let key = (req.terminal_id.clone(), o.batch_no, o.trace_no);
+                let is_reversal = req.message == MessageType::Reversal;
+                match self.ledger.get_mut(&key) {
+                    // A reversal of something already reversed is answered
+                    // the same way again: reversals are idempotent.
+                    Some(p) if is_reversal => {
                         p.reversed = true;
+                        p.returns_at = None;
+                        self.touch(&key);
                     }
                     Some(p) if !p.reversed => {
                         reply.code = p.code.clone();
@@ -157,32 +691,10 @@ impl SimulatedAcquirer {
                     _ => reply.code = "25".into(),
                 }
             }
-            MessageType::Settlement => {
-                let balanced = req.summary.as_ref().is_some_and(|s| {
-                    let (mut debit, mut credit) = (0u32, 0u32);
-                    for p in self.ledger.values().filter(|p| {
-                        p.terminal_id == req.terminal_id
-                            && p.batch_no == req.batch_no
-                            && p.code == "00"
-                            && !p.reversed
-                    }) {
-                        match p.message {
-                            MessageType::Sale
-                            | MessageType::Completion
-                            | MessageType::CompletionAdvice => debit += 1,
-                            MessageType::Refund => credit += 1,
-                            MessageType::Void | MessageType::CompletionVoid => {
-                                debit = debit.saturating_sub(1)
-                            }
-                            _ => {}
-                        }
-                    }
-                    s.debit_count == debit && s.credit_count == credit
-                });
-                reply.balanced = Some(balanced);
-                self.settled
-                    .push((req.terminal_id.clone(), req.batch_no, balanced));
-            }
+            MessageType::Settlement => match &req.summary {
+                None => reply.code = "12".into(),
+                Some(summary) => reply.balanced = Some(self.settle(req, summary)),
+            },
             MessageType::Sale
             | MessageType::Void
             | MessageType::Refund
@@ -190,123 +702,617 @@ impl SimulatedAcquirer {
             | MessageType::PreAuthCancel
             | MessageType::Completion
             | MessageType::CompletionAdvice
-            | MessageType::CompletionVoid => {
-                if self.ledger.contains_key(&key(req.trace_no)) {
-                    reply.code = "94".into();
-                    return reply;
-                }
-                reply.code = self.decide(req);
-                if reply.code == "00" {
-                    reply.rrn = Some(format!("{:012}", self.next_rrn));
-                    self.next_rrn += 1;
-                    reply.auth_code = Some(format!("{:06}", self.rng.next() % 1_000_000));
-                }
-                self.ledger.insert(
-                    key(req.trace_no),
-                    Posting {
-                        terminal_id: req.terminal_id.clone(),
-                        batch_no: req.batch_no,
-                        trace_no: req.trace_no,
-                        message: req.message,
-                        amount: req.amount,
-                        code: reply.code.clone(),
-                        rrn: reply.rrn.clone(),
-                        auth_code: reply.auth_code.clone(),
-                        reversed: false,
-                        returned: false,
-                        at: now,
-                    },
-                );
-            }
+            | MessageType::CompletionVoid => self.financial(req, now, &mut reply),
         }
         reply
     }
 
-    fn decide(&self, req: &HostRequest) -> String {
-        let last4 = req
-            .card
-            .as_ref()
-            .map_or("", |c| &c.masked_pan[c.masked_pan.len() - 4..]);
-        let by_card = match last4 {
-            "0051" if req.message.is_debit() => Some("51"),
-            "0054" => Some("54"),
-            "0014" => Some("14"),
-            "0062" => Some("62"),
-            "0096" => Some("96"),
-            _ => None,
-        };
-        if let Some(code) = by_card {
-            return code.into();
+    fn financial(&mut self, req: &HostRequest, now: Timestamp, reply: &mut HostReply) {
+        let key = (req.terminal_id.clone(), req.batch_no, req.trace_no);
+        if self.ledger.contains_key(&key) {
+            // Duplicate transmission: same terminal, same trace, same batch.
+            reply.code = "94".into();
+            return;
         }
-        // Acts on an original: it must be here, approved and not reversed.
-        if let Some(o) = &req.original {
-            let found = self
-                .ledger
-                .get(&(req.terminal_id.clone(), o.batch_no, o.trace_no))
-                .is_some_and(|p| p.code == "00" && !p.reversed);
-            if !found {
-                return "25".into();
+        reply.code = self.decide(req).into();
+        if reply.code == "00" {
+            let (h, m, s) = now.local_time(8 * 60);
+            reply.rrn = Some(format!(
+                "{h:02}{m:02}{s:02}{:06}",
+                self.next_rrn % 1_000_000
+            ));
+            self.next_rrn += 1;
+            reply.auth_code = Some(format!("{:06}", self.rng.below(1_000_000)));
+        }
+        let rule = card_rule(req.card.as_ref());
+        // What the ledger holds; the reply may say less (card `…0098`).
+        let held = (
+            reply.code.clone(),
+            reply.rrn.clone(),
+            reply.auth_code.clone(),
+        );
+        if let (Some(CardRule::ApprovedButUnknown(code)), "00") = (rule, reply.code.as_str()) {
+            reply.code = code.into();
+            reply.rrn = None;
+            reply.auth_code = None;
+        }
+        let returns = held.0 == "00"
+            && req.message == MessageType::Refund
+            && rule == Some(CardRule::RefundsReturn);
+        let original = req.original.as_ref().map(|o| (o.batch_no, o.trace_no));
+        if let Some((batch, trace)) = original {
+            self.children
+                .entry((req.terminal_id.clone(), batch, trace))
+                .or_default()
+                .push((req.batch_no, req.trace_no));
+        }
+        if returns {
+            self.pending_returns += 1;
+        }
+        self.ledger.insert(
+            key.clone(),
+            Posting {
+                terminal_id: req.terminal_id.clone(),
+                batch_no: req.batch_no,
+                trace_no: req.trace_no,
+                message: req.message,
+                amount: req.amount,
+                card: req.card.clone(),
+                original,
+                code: held.0,
+                rrn: held.1,
+                auth_code: held.2,
+                reversed: false,
+                returned: false,
+                return_reason: None,
+                returns_at: returns.then(|| Timestamp(now.0.saturating_add(self.return_delay_ms))),
+                at: now,
+            },
+        );
+        self.touch(&key);
+    }
+
+    /// The standing children of an original, with their messages.
+    fn standing_children<'a>(
+        &'a self,
+        terminal_id: &'a str,
+        o: (BatchNo, TraceNo),
+    ) -> impl Iterator<Item = &'a Posting> + 'a {
+        self.children
+            .get(&(terminal_id.to_owned(), o.0, o.1))
+            .into_iter()
+            .flatten()
+            .filter_map(move |(batch, trace)| {
+                self.ledger.get(&(terminal_id.to_owned(), *batch, *trace))
+            })
+            .filter(|p| p.stands())
+    }
+
+    fn voided(&self, terminal_id: &str, o: (BatchNo, TraceNo)) -> bool {
+        self.standing_children(terminal_id, o)
+            .any(|c| matches!(c.message, MessageType::Void | MessageType::CompletionVoid))
+    }
+
+    /// Decides a financial request: the card, then the original, then the
+    /// card's refund route and limit.
+    fn decide(&mut self, req: &HostRequest) -> &'static str {
+        let rule = card_rule(req.card.as_ref());
+        let debit = matches!(
+            req.message,
+            MessageType::Sale | MessageType::PreAuth | MessageType::Completion
+        );
+        match rule {
+            Some(CardRule::RefuseAll(code)) => return code,
+            Some(CardRule::RefuseDebits(code)) if debit => return code,
+            Some(_) | None => {}
+        }
+        let Some(amount) = req.amount else {
+            return "12";
+        };
+        if req.message != MessageType::Sale && req.message != MessageType::PreAuth {
+            let Some(o) = &req.original else {
+                return "12";
+            };
+            if let Some(code) = self.check_original(req, o, amount) {
+                return code;
             }
         }
-        "00".into()
+        let is_refund = req.message == MessageType::Refund;
+        if is_refund
+            && req
+                .card
+                .as_ref()
+                .is_some_and(|c| c.method == PaymentMethod::Prepaid)
+        {
+            return PREPAID_REFUND_CODE;
+        }
+        match rule {
+            Some(CardRule::RefuseRefunds(code)) if is_refund => return code,
+            Some(CardRule::DebitLimit(yuan, code))
+                if debit && amount.amount() > Decimal::from(yuan) =>
+            {
+                return code
+            }
+            Some(_) | None => {}
+        }
+        "00"
+    }
+
+    /// The rules of a request acting on `o`; `None` when it may proceed.
+    fn check_original(
+        &mut self,
+        req: &HostRequest,
+        o: &OriginalRef,
+        amount: Money,
+    ) -> Option<&'static str> {
+        let ok = (o.batch_no, o.trace_no);
+        let tid = req.terminal_id.as_str();
+        let original = self
+            .ledger
+            .get(&(tid.to_owned(), o.batch_no, o.trace_no))
+            .filter(|p| p.stands())
+            .cloned();
+        let Some(original) = original else {
+            return Some("25");
+        };
+        let original_amount = original.amount.unwrap_or(amount);
+        let expected: &[MessageType] = match req.message {
+            MessageType::Void => &[MessageType::Sale],
+            MessageType::CompletionVoid => {
+                &[MessageType::Completion, MessageType::CompletionAdvice]
+            }
+            MessageType::Refund => &[
+                MessageType::Sale,
+                MessageType::Completion,
+                MessageType::CompletionAdvice,
+            ],
+            MessageType::PreAuthCancel
+            | MessageType::Completion
+            | MessageType::CompletionAdvice => &[MessageType::PreAuth],
+            MessageType::Sale
+            | MessageType::PreAuth
+            | MessageType::Reversal
+            | MessageType::Query
+            | MessageType::Settlement => &[],
+        };
+        if !expected.contains(&original.message) {
+            self.anomaly(
+                req,
+                format!("{:?} of a {:?}", req.message, original.message),
+            );
+            return Some("12");
+        }
+        let children: Vec<Posting> = self.standing_children(tid, ok).cloned().collect();
+        let voided = self.voided(tid, ok);
+        match req.message {
+            MessageType::Void | MessageType::CompletionVoid => {
+                if amount != original_amount {
+                    self.anomaly(req, "void for another amount than its original");
+                    return Some("13");
+                }
+                if original.batch_no != req.batch_no {
+                    self.anomaly(req, "void of an original in a settled batch");
+                    return Some("12");
+                }
+                if voided {
+                    self.anomaly(req, "second void of one original");
+                    return Some("12");
+                }
+                if children.iter().any(|c| c.message == MessageType::Refund) {
+                    self.anomaly(req, "void of an original with refunds");
+                    return Some("12");
+                }
+            }
+            MessageType::Refund => {
+                if voided {
+                    self.anomaly(req, "refund of a voided original");
+                    return Some("12");
+                }
+                let refunded = children
+                    .iter()
+                    .filter(|c| c.message == MessageType::Refund && !c.returned)
+                    .filter_map(|c| c.amount)
+                    .try_fold(amount, Money::checked_add);
+                if refunded.map_or(true, |total| total > original_amount) {
+                    self.anomaly(req, "refunds beyond the original");
+                    return Some("13");
+                }
+            }
+            MessageType::PreAuthCancel
+            | MessageType::Completion
+            | MessageType::CompletionAdvice => {
+                let too_much = if req.message == MessageType::PreAuthCancel {
+                    amount != original_amount
+                } else {
+                    amount > original_amount.percent(Decimal::new(115, 0))
+                };
+                if too_much {
+                    self.anomaly(req, "amount outside the pre-auth's rules");
+                    return Some("13");
+                }
+                let ended = children.iter().any(|c| match c.message {
+                    MessageType::PreAuthCancel => true,
+                    MessageType::Completion | MessageType::CompletionAdvice => {
+                        !self.voided(tid, (c.batch_no, c.trace_no))
+                    }
+                    _ => false,
+                });
+                if ended {
+                    self.anomaly(req, "second ending of a pre-auth");
+                    return Some("12");
+                }
+            }
+            MessageType::Sale
+            | MessageType::PreAuth
+            | MessageType::Reversal
+            | MessageType::Query
+            | MessageType::Settlement => {}
+        }
+        None
+    }
+
+    /// The host's totals of a batch, as the terminal computes its own:
+    /// standing debits (sales, completions) not voided, standing refunds.
+    pub fn totals(&self, terminal_id: &str, batch_no: BatchNo, zero: Money) -> SettlementSummary {
+        let mut s = SettlementSummary {
+            debit_count: 0,
+            debit_amount: zero,
+            credit_count: 0,
+            credit_amount: zero,
+        };
+        let from = (terminal_id.to_owned(), batch_no, TraceNo::FIRST);
+        let to = (terminal_id.to_owned(), batch_no, TraceNo::LAST);
+        for p in self.ledger.range(from..=to).map(|(_, p)| p) {
+            if !p.stands() {
+                continue;
+            }
+            let amount = p.amount.unwrap_or(zero);
+            match p.message {
+                MessageType::Sale | MessageType::Completion | MessageType::CompletionAdvice => {
+                    if !self.voided(terminal_id, (p.batch_no, p.trace_no)) {
+                        s.debit_count += 1;
+                        s.debit_amount =
+                            s.debit_amount.checked_add(amount).unwrap_or(s.debit_amount);
+                    }
+                }
+                MessageType::Refund => {
+                    s.credit_count += 1;
+                    s.credit_amount = s
+                        .credit_amount
+                        .checked_add(amount)
+                        .unwrap_or(s.credit_amount);
+                }
+                MessageType::Void
+                | MessageType::PreAuth
+                | MessageType::PreAuthCancel
+                | MessageType::CompletionVoid
+                | MessageType::Reversal
+                | MessageType::Query
+                | MessageType::Settlement => {}
+            }
+        }
+        s
+    }
+
+    /// Settles a batch: balanced when the terminal's counts and amounts
+    /// equal the ledger's. The issuer then returns what test card `…0073`
+    /// paid in this batch.
+    fn settle(&mut self, req: &HostRequest, summary: &SettlementSummary) -> bool {
+        let zero = Money::zero(summary.debit_amount.currency());
+        let balanced = self.totals(&req.terminal_id, req.batch_no, zero) == *summary;
+        self.settled
+            .push((req.terminal_id.clone(), req.batch_no, balanced));
+        let from = (req.terminal_id.clone(), req.batch_no, TraceNo::FIRST);
+        let to = (req.terminal_id.clone(), req.batch_no, TraceNo::LAST);
+        let mut returned = Vec::new();
+        for (key, p) in self.ledger.range_mut(from..=to) {
+            let debit = matches!(
+                p.message,
+                MessageType::Sale | MessageType::Completion | MessageType::CompletionAdvice
+            );
+            if debit
+                && p.stands()
+                && !p.returned
+                && card_rule(p.card.as_ref()) == Some(CardRule::ReturnedAtSettlement)
+            {
+                p.returned = true;
+                p.return_reason = Some(ReturnReason::IssuerReturned);
+                returned.push(key.clone());
+            }
+        }
+        self.touched.extend(returned);
+        balanced
+    }
+
+    /// 批上送: takes the terminal's approved records of a batch after an
+    /// unbalanced settlement and makes the acquirer's view agree with them.
+    /// A record the ledger lacks is added (an advice that never arrived); one
+    /// it holds otherwise is taken as uploaded; a standing posting the
+    /// upload leaves out is returned (the merchant does not claim it). The
+    /// batch then counts as balanced and uploaded.
+    pub fn accept_batch_upload(
+        &mut self,
+        terminal_id: &str,
+        batch_no: BatchNo,
+        records: &[UploadRecord],
+        now: Timestamp,
+    ) -> UploadOutcome {
+        let mut outcome = UploadOutcome::default();
+        let mut claimed = BTreeSet::new();
+        for r in records {
+            let key = (terminal_id.to_owned(), batch_no, r.trace_no);
+            claimed.insert(r.trace_no);
+            match self.ledger.get_mut(&key) {
+                Some(p) if p.stands() && p.message == r.message && p.amount == Some(r.amount) => {
+                    outcome.matched += 1;
+                }
+                Some(p) => {
+                    p.message = r.message;
+                    p.amount = Some(r.amount);
+                    p.code = "00".into();
+                    p.reversed = false;
+                    p.rrn = p.rrn.clone().or_else(|| r.rrn.clone());
+                    p.auth_code = p.auth_code.clone().or_else(|| r.auth_code.clone());
+                    outcome.adjusted += 1;
+                }
+                None => {
+                    if let Some((ob, ot)) = r.original {
+                        self.children
+                            .entry((terminal_id.to_owned(), ob, ot))
+                            .or_default()
+                            .push((batch_no, r.trace_no));
+                    }
+                    self.ledger.insert(
+                        key.clone(),
+                        Posting {
+                            terminal_id: terminal_id.to_owned(),
+                            batch_no,
+                            trace_no: r.trace_no,
+                            message: r.message,
+                            amount: Some(r.amount),
+                            card: None,
+                            original: r.original,
+                            code: "00".into(),
+                            rrn: r.rrn.clone(),
+                            auth_code: r.auth_code.clone(),
+                            reversed: false,
+                            returned: false,
+                            return_reason: None,
+                            returns_at: None,
+                            at: now,
+                        },
+                    );
+                    outcome.added += 1;
+                }
+            }
+            self.touch(&key);
+        }
+        let from = (terminal_id.to_owned(), batch_no, TraceNo::FIRST);
+        let to = (terminal_id.to_owned(), batch_no, TraceNo::LAST);
+        let mut dropped = Vec::new();
+        for (key, p) in self.ledger.range_mut(from..=to) {
+            let financial = !matches!(
+                p.message,
+                MessageType::Reversal | MessageType::Query | MessageType::Settlement
+            );
+            if financial && p.stands() && !p.returned && !claimed.contains(&p.trace_no) {
+                p.returned = true;
+                p.return_reason = Some(ReturnReason::BatchNotUploaded);
+                dropped.push(key.clone());
+            }
+        }
+        outcome.dropped = dropped.len() as u32;
+        self.touched.extend(dropped);
+        self.uploaded.insert((terminal_id.to_owned(), batch_no));
+        self.settled.push((terminal_id.to_owned(), batch_no, true));
+        outcome
+    }
+
+    /// The statement file for `terminal_id` as of `now`. A batch that
+    /// settled unbalanced and was never uploaded is not paid: its standing
+    /// postings show (and from now on are) returned.
+    pub fn statement(&mut self, terminal_id: &str, now: Timestamp) -> Statement {
+        self.apply_returns(now);
+        let mut batches: BTreeMap<BatchNo, StatementBatch> = BTreeMap::new();
+        for (tid, batch_no, balanced) in &self.settled {
+            if tid == terminal_id {
+                let uploaded = self.uploaded.contains(&(tid.clone(), *batch_no));
+                // The latest settlement of a batch is what counts.
+                batches.insert(
+                    *batch_no,
+                    StatementBatch {
+                        batch_no: *batch_no,
+                        balanced: *balanced,
+                        uploaded,
+                    },
+                );
+            }
+        }
+        let unpaid: BTreeSet<BatchNo> = batches
+            .values()
+            .filter(|b| !b.balanced && !b.uploaded)
+            .map(|b| b.batch_no)
+            .collect();
+        let mut lines = Vec::new();
+        let mut returned = Vec::new();
+        for (key, p) in self.ledger.iter_mut() {
+            if p.terminal_id != terminal_id {
+                continue;
+            }
+            if unpaid.contains(&p.batch_no) && p.stands() && !p.returned {
+                p.returned = true;
+                p.return_reason = Some(ReturnReason::BatchNotUploaded);
+                returned.push(key.clone());
+            }
+            let status = if p.reversed {
+                LineStatus::Reversed
+            } else if p.code != "00" {
+                LineStatus::Declined {
+                    code: p.code.clone(),
+                }
+            } else if p.returned {
+                LineStatus::Returned {
+                    reason: p.return_reason.unwrap_or(ReturnReason::IssuerReturned),
+                }
+            } else {
+                LineStatus::Approved
+            };
+            lines.push(StatementLine {
+                batch_no: p.batch_no,
+                trace_no: p.trace_no,
+                message: p.message,
+                amount: p.amount,
+                masked_pan: p.card.as_ref().map(|c| c.masked_pan.clone()),
+                method: p.card.as_ref().map(|c| c.method),
+                foreign: p.card.as_ref().is_some_and(|c| c.foreign),
+                rrn: p.rrn.clone(),
+                auth_code: p.auth_code.clone(),
+                status,
+                at: p.at,
+            });
+        }
+        self.touched.extend(returned);
+        Statement {
+            terminal_id: terminal_id.to_owned(),
+            lines,
+            batches: batches.into_values().collect(),
+        }
+    }
+
+    /// The next fault: a queued one, else one drawn by the rates.
+    fn next_fault(&mut self) -> Option<Fault> {
+        if let Some(f) = self.faults.pop_front() {
+            return Some(f);
+        }
+        let r = &self.rates;
+        if *r == FaultRates::NONE {
+            return None;
+        }
+        let draw = self.fault_rng.below(1000) as u16;
+        let mut edge = 0u16;
+        let table = [
+            (r.timeout, FaultKind::Timeout),
+            (r.lost_reply, FaultKind::LostReply),
+            (r.duplicate, FaultKind::DuplicateReply),
+            (r.late, FaultKind::LateReply),
+            (r.transport, FaultKind::TransportError),
+        ];
+        for (rate, kind) in table {
+            edge += rate.0;
+            if draw < edge {
+                return Some(match kind {
+                    FaultKind::Timeout => Fault::Timeout,
+                    FaultKind::LostReply => Fault::LostReply,
+                    FaultKind::DuplicateReply => Fault::DuplicateReply,
+                    FaultKind::LateReply => {
+                        let span = u64::from(LATE_REPLY_MS.end() - LATE_REPLY_MS.start()) + 1;
+                        let ms = LATE_REPLY_MS.start() + self.fault_rng.below(span) as u32;
+                        Fault::LateReplyAfterMs(ms)
+                    }
+                    FaultKind::TransportError | FaultKind::Decline => Fault::TransportError,
+                });
+            }
+        }
+        None
+    }
+
+    /// Replies held back whose delay has passed by `now`, oldest first.
+    fn due_late(&mut self, now: Timestamp) -> Vec<HostReply> {
+        let mut due = Vec::new();
+        self.late.retain(|(at, reply)| {
+            if *at <= now {
+                due.push((*at, reply.clone()));
+                false
+            } else {
+                true
+            }
+        });
+        due.sort_by_key(|(at, _)| *at);
+        due.into_iter().map(|(_, r)| r).collect()
     }
 }
 
-impl MessageType {
-    fn is_debit(self) -> bool {
-        matches!(
-            self,
-            MessageType::Sale | MessageType::PreAuth | MessageType::Completion
-        )
+/// What became of one request, for a transport that times deliveries
+/// itself (the JS binding); [`Host::send`] is built on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    /// These replies came back (two when duplicated).
+    Replies(Vec<HostReply>),
+    /// None came.
+    NoReply(NoReply),
+    /// The reply comes `after_ms` after the request, past the terminal's
+    /// timeout ([`Fault::LateReplyAfterMs`]).
+    Late {
+        /// The delay.
+        after_ms: u32,
+        /// The reply.
+        reply: HostReply,
+    },
+}
+
+impl SimulatedAcquirer {
+    /// Sends one request through the faults: the queued one, else one drawn
+    /// by rate. A [`Fault::LateReply`] keeps its reply for
+    /// [`Host::take_late`] and answers `NoReply(Timeout)`; a
+    /// [`Fault::LateReplyAfterMs`] hands the reply and its delay to the
+    /// caller.
+    pub fn deliver(&mut self, request: &HostRequest, now: Timestamp) -> Delivery {
+        let Some(fault) = self.next_fault() else {
+            return Delivery::Replies(vec![self.process(request, now)]);
+        };
+        self.applied.bump(fault.kind());
+        match fault {
+            Fault::Timeout => {
+                self.process(request, now);
+                Delivery::NoReply(NoReply::Timeout)
+            }
+            Fault::LostReply => {
+                self.process(request, now);
+                Delivery::NoReply(NoReply::LostReply)
+            }
+            Fault::DuplicateReply => {
+                let reply = self.process(request, now);
+                Delivery::Replies(vec![reply.clone(), reply])
+            }
+            Fault::LateReply => {
+                let reply = self.process(request, now);
+                self.late.push((now, reply));
+                Delivery::NoReply(NoReply::Timeout)
+            }
+            Fault::LateReplyAfterMs(after_ms) => Delivery::Late {
+                after_ms,
+                reply: self.process(request, now),
+            },
+            Fault::TransportError => Delivery::NoReply(NoReply::TransportError),
+            Fault::Decline(code) => Delivery::Replies(vec![HostReply {
+                message: request.message,
+                trace_no: request.trace_no,
+                amount: request.amount,
+                code,
+                rrn: None,
+                auth_code: None,
+                balanced: None,
+                host_time: now,
+            }]),
+        }
     }
 }
 
 impl Host for SimulatedAcquirer {
     fn send(&mut self, request: &HostRequest, now: Timestamp) -> Result<Vec<HostReply>, NoReply> {
-        match self.faults.pop_front() {
-            None => Ok(vec![self.process(request, now)]),
-            Some(Fault::Timeout) => {
-                self.process(request, now);
+        match self.deliver(request, now) {
+            Delivery::Replies(replies) => Ok(replies),
+            Delivery::NoReply(cause) => Err(cause),
+            Delivery::Late { after_ms, reply } => {
+                let due = Timestamp(now.0.saturating_add(i64::from(after_ms)));
+                self.late.push((due, reply));
                 Err(NoReply::Timeout)
-            }
-            Some(Fault::LostReply) => {
-                self.process(request, now);
-                Err(NoReply::LostReply)
-            }
-            Some(Fault::DuplicateReply) => {
-                let reply = self.process(request, now);
-                Ok(vec![reply.clone(), reply])
-            }
-            Some(Fault::LateReply) => {
-                let reply = self.process(request, now);
-                self.late.push(reply);
-                Err(NoReply::Timeout)
-            }
-            Some(Fault::TransportError) => Err(NoReply::TransportError),
-            Some(Fault::Decline(code)) => {
-                let mut reply = self.process_nothing(request, now);
-                reply.code = code;
-                Ok(vec![reply])
             }
         }
     }
 
-    fn take_late(&mut self, _now: Timestamp) -> Vec<HostReply> {
-        std::mem::take(&mut self.late)
-    }
-}
-
-impl SimulatedAcquirer {
-    fn process_nothing(&self, req: &HostRequest, now: Timestamp) -> HostReply {
-        HostReply {
-            message: req.message,
-            trace_no: req.trace_no,
-            amount: req.amount,
-            code: "05".into(),
-            rrn: None,
-            auth_code: None,
-            balanced: None,
-            host_time: now,
-        }
+    fn take_late(&mut self, now: Timestamp) -> Vec<HostReply> {
+        self.apply_returns(now);
+        self.due_late(now)
     }
 }

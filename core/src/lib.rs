@@ -37,6 +37,7 @@ pub mod policy;
 pub mod receipt;
 pub mod reconcile;
 pub mod record;
+pub mod sim;
 pub mod terminal;
 pub mod time;
 pub mod totals;
