@@ -69,6 +69,7 @@ use crate::host::{BatchNo, HostRequest, MessageType, TraceNo};
 use crate::journal::Entry;
 use crate::money::{Currency, Money};
 use crate::operator::{ApprovalInput, Operator, Role};
+use crate::planner::{Destination, RefundOriginal};
 use crate::policy::Policy;
 use crate::record::{Kind, Purpose, Record, Resolution, TxnId};
 use crate::terminal::{
@@ -125,18 +126,28 @@ fn approvals() -> Vec<ApprovalInput> {
 /// Builds every refund command the simulator issues. The one place to adapt
 /// when `Command::Refund` takes a `RefundPlan` from `Terminal::plan_refund`.
 pub fn refund_command(
-    _term: &Terminal,
+    term: &Terminal,
     original: OriginalSelector,
     amount: Money,
     reason: &str,
-    _now: Timestamp,
+    now: Timestamp,
 ) -> Result<Command, PosError> {
-    Ok(Command::Refund {
-        original,
-        amount,
-        reason: reason.to_owned(),
-        approvals: approvals(),
-    })
+    // A customer account for the plans that end in a fallback (a prepaid
+    // card, a closed route, a window passed).
+    let destination = Destination {
+        route: None,
+        holder_name: Some("张三".into()),
+        bank: Some("中国银行".into()),
+        account: Some("6217000010001234567".into()),
+    };
+    term.refund_command(
+        &RefundOriginal::Journal(original),
+        Some(amount),
+        reason,
+        approvals(),
+        Some(destination),
+        now,
+    )
 }
 
 /// The cards the simulator pays with, and how often (weights). Test cards
@@ -1071,31 +1082,11 @@ impl Sim {
         // Transactions touched by the new entries.
         let mut touched = Vec::new();
         for entry in &self.term.journal().entries()[self.seen..] {
-            match &entry.record {
-                Record::Requested(request) => {
-                    let id = TxnId(entry.seq);
-                    self.by_trace
-                        .insert((request.batch_no, request.trace_no), id);
-                    touched.push(id);
-                }
-                Record::Sent { purpose, .. }
-                | Record::Answered { purpose, .. }
-                | Record::Unanswered { purpose, .. } => match purpose {
-                    Purpose::Request { txn }
-                    | Purpose::Reversal { txn, .. }
-                    | Purpose::Query { txn }
-                    | Purpose::Advice { txn } => touched.push(*txn),
-                    Purpose::Settlement { .. } => {}
-                },
-                Record::LateReply { txn, .. }
-                | Record::ManualReview { txn, .. }
-                | Record::ReviewResolved { txn, .. } => touched.push(*txn),
-                Record::Opened { .. }
-                | Record::SignedIn { .. }
-                | Record::PinRejected { .. }
-                | Record::OperatorLocked { .. }
-                | Record::SettlementSent { .. } => {}
+            if let Record::Requested(request) = &entry.record {
+                self.by_trace
+                    .insert((request.batch_no, request.trace_no), TxnId(entry.seq));
             }
+            touched.extend(entry.record.txn(entry.seq));
         }
         self.seen = self.term.journal().len();
         touched.sort_unstable();
@@ -1152,6 +1143,17 @@ impl Sim {
                 }
             }
             TxnState::Approved { .. } => {
+                if let Some(f) = &r.fallback {
+                    // Settled outside the card network: the host never
+                    // hears of it, and must not have it (invariant 6).
+                    if p.is_some() {
+                        return Err(format!("{} is a fallback, yet the host has {p:?}", t.id));
+                    }
+                    if f.reasons.is_empty() {
+                        return Err(format!("{} fallback without a reason", t.id));
+                    }
+                    return Ok(());
+                }
                 if t.advice_pending {
                     if strict {
                         return Err(format!("{} advice still pending", t.id));

@@ -470,18 +470,22 @@ impl Shop {
     }
 
     fn refund(&mut self, original: TxnId, amount: &str, key: &str) -> TxnId {
-        self.run(
-            Command::Refund {
-                original: OriginalSelector::Id(original),
-                amount: cny(amount),
-                reason: "customer return".into(),
-                approvals: vec![ApprovalInput {
-                    operator_id: "90".into(),
-                    pin: "246810".into(),
-                }],
-            },
-            key,
-        )
+        let approvals = vec![ApprovalInput {
+            operator_id: "90".into(),
+            pin: "246810".into(),
+        }];
+        let command = self
+            .term
+            .refund_command(
+                &RefundOriginal::Journal(OriginalSelector::Id(original)),
+                Some(cny(amount)),
+                "customer return",
+                approvals,
+                None,
+                self.now,
+            )
+            .unwrap();
+        self.run(command, key)
     }
 
     fn status(&self, id: TxnId) -> Status {
@@ -577,7 +581,8 @@ fn card_cancelled_after_the_sale_returns_an_accepted_refund_later() {
     let mut shop = Shop::new();
     shop.host.set_return_delay_ms(DAY_MS);
     let sale = shop.sale("100.00", card("6222020200000072"), "k1");
-    let refund = shop.refund(sale, "100.00", "r1");
+    // Partial, so the planner refunds rather than voids.
+    let refund = shop.refund(sale, "60.00", "r1");
     assert_eq!(
         shop.status(refund),
         Status::Approved,
@@ -606,11 +611,43 @@ fn prepaid_card_cannot_be_refunded() {
     assert_eq!(prepaid.method, PaymentMethod::Prepaid);
     let sale = shop.sale("100.00", prepaid, "k1");
     assert_eq!(shop.status(sale), Status::Approved);
-    let refund = shop.refund(sale, "10.00", "r1");
-    assert_eq!(
-        (shop.status(refund), shop.code(refund)),
-        (Status::Declined, "12".into())
-    );
+    // The planner never sends it: the method cannot take money back.
+    let original = RefundOriginal::Journal(OriginalSelector::Id(sale));
+    let plan = shop
+        .term
+        .plan_refund(&original, Some(cny("10.00")), shop.now)
+        .unwrap();
+    assert_eq!(plan.action(), Action::Fallback);
+    assert!(plan.reasons().contains(&Reason::MethodCannotRefund));
+    // Should a terminal send one anyway, the host refuses it with 12: ask
+    // the host directly with a refund request built from the sale's.
+    let t = shop.term.transaction(sale).unwrap().clone();
+    let posting = shop
+        .host
+        .posting(TID, t.request.batch_no, t.request.trace_no)
+        .unwrap()
+        .clone();
+    let request = HostRequest {
+        message: MessageType::Refund,
+        merchant_id: "898440350480001".into(),
+        terminal_id: TID.into(),
+        trace_no: TraceNo::new(999).unwrap(),
+        batch_no: t.request.batch_no,
+        amount: Some(cny("10.00")),
+        card: Some(t.request.card.clone()),
+        original: Some(OriginalRef {
+            message: MessageType::Sale,
+            trace_no: t.request.trace_no,
+            batch_no: t.request.batch_no,
+            amount: t.request.amount,
+            rrn: posting.rrn.clone(),
+            auth_code: posting.auth_code.clone(),
+            at: t.request.at,
+        }),
+        summary: None,
+        sent_at: shop.now,
+    };
+    assert_eq!(shop.host.process(&request, shop.now).code, "12");
 }
 
 #[test]

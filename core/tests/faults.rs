@@ -124,15 +124,18 @@ fn timeout_on_a_refund_leaves_it_in_doubt_and_its_reversal_goes_before_the_next_
     let mut b = Bench::new();
     let original = b.run(sale("100.00"), "k1");
     b.host.inject(Fault::Timeout);
-    let refund = b.run(
-        Command::Refund {
-            original: OriginalSelector::Id(original),
-            amount: cny("30.00"),
-            reason: "customer return".into(),
-            approvals: supervisor(),
-        },
-        "r1",
-    );
+    let command = b
+        .term
+        .refund_command(
+            &RefundOriginal::Journal(OriginalSelector::Id(original)),
+            Some(cny("30.00")),
+            "customer return",
+            supervisor(),
+            None,
+            b.now,
+        )
+        .unwrap();
+    let refund = b.run(command, "r1");
     // In doubt, never declined; its amount still holds headroom (Rule 2).
     assert_eq!(b.status(refund), Status::InDoubt);
     assert_eq!(b.refundable(original), cny("70.00"));

@@ -249,11 +249,15 @@ pub fn synthetic_day(
             trace_no,
             message: MessageType::Sale,
             amount: Some(amount),
+            card: Some(card.clone()),
+            original: None,
             code: "00".into(),
             rrn: Some(rrn),
             auth_code: Some(auth_code),
             reversed: false,
             returned: returned_every > 0 && i % returned_every == returned_every - 1,
+            return_reason: None,
+            returns_at: None,
             at,
         });
     }
