@@ -52,9 +52,11 @@ run_step() {
       echo "ok: posflow-core has $(wc -l <<<"$tree") normal/build dependency nodes, none of them wasm-bindgen, js-sys, web-sys or gloo"
       ;;
     unit)
-      # Release: the proptest model and the fault simulator are slow in debug.
-      header "native tests: cargo test --workspace --release"
-      cargo test --workspace --release
+      # Release semantics at opt-level 3 (the `native` profile): the
+      # proptest model and the fault simulator are slow in debug, and half
+      # as fast at the wasm's opt-level "z".
+      header "native tests: cargo test --workspace --profile native"
+      cargo test --workspace --profile native
       ;;
     wasm-core)
       header "core for wasm32: cargo build -p posflow-core --target wasm32-unknown-unknown --release"
