@@ -25,6 +25,7 @@ mod error;
 mod locks;
 mod panic;
 mod refunds;
+mod settlement;
 mod storage;
 mod terminal;
 mod types;

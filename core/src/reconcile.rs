@@ -925,6 +925,69 @@ pub fn statement_from_ledger<'a>(
     Ok(statement)
 }
 
+/// The acquirer's daily file in this module's format, from the simulated
+/// acquirer's own statement of one terminal: its returns (a card cancelled
+/// after the sale, a batch never uploaded) show as `returned` lines. The
+/// demo's "fetch the acquirer's statement" and the end of every simulated
+/// day use it.
+pub fn statement_from_acquirer(
+    file: &crate::acquirer::Statement,
+    merchant_id: &str,
+    currency: Currency,
+    utc_offset_minutes: i32,
+) -> Result<Statement, PosError> {
+    use crate::acquirer::LineStatus as Acq;
+    let mut statement = Statement::new(currency);
+    for (i, l) in file.lines.iter().enumerate() {
+        let line = i as u64 + 1;
+        let Some(kind) = Kind::ALL
+            .into_iter()
+            .find(|k| message_type(*k) == l.message)
+        else {
+            continue;
+        };
+        let amount = l
+            .amount
+            .ok_or_else(|| malformed(line, "amount", "an amount", "none"))?;
+        if amount.currency() != currency {
+            return Err(PosError::CurrencyMismatch {
+                expected: currency,
+                found: amount.currency(),
+            });
+        }
+        let status = match l.status {
+            Acq::Approved => LineStatus::Settled,
+            Acq::Declined { .. } => LineStatus::Declined,
+            Acq::Reversed => LineStatus::Reversed,
+            Acq::Returned { .. } => LineStatus::Returned,
+        };
+        let (hour, minute, second) = l.at.local_time(utc_offset_minutes);
+        let date = l.at.local_date(utc_offset_minutes);
+        statement.dates.insert(date);
+        statement.lines.push(StatementLine {
+            line,
+            date,
+            time: LocalTime {
+                hour,
+                minute,
+                second,
+            },
+            merchant_id: merchant_id.to_owned(),
+            terminal_id: file.terminal_id.clone(),
+            batch_no: l.batch_no,
+            trace_no: l.trace_no,
+            rrn: l.rrn.clone(),
+            auth_code: l.auth_code.clone(),
+            card: l.masked_pan.clone(),
+            kind,
+            amount,
+            fee: SignedMoney::zero(currency),
+            status,
+        });
+    }
+    Ok(statement)
+}
+
 /// Where a record or line landed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

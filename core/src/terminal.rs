@@ -1473,7 +1473,15 @@ impl Terminal {
                         batch_no: o.request.batch_no.to_string(),
                     });
                 }
-                if self.live_refunds(o.id).next().is_some() {
+                // Rule 1: no refund against it — one whose money came back
+                // still happened (the planner plans a fallback then).
+                let refunded = self.refunds_of(o.id).any(|r| {
+                    !matches!(
+                        r.state,
+                        TxnState::Declined { .. } | TxnState::Reversed { .. }
+                    )
+                });
+                if refunded {
                     return Err(PosError::VoidHasRefunds);
                 }
                 Ok(Planned {

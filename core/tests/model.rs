@@ -1829,17 +1829,13 @@ impl Sim {
     }
 }
 
-/// An engine bug the model found, reported and not yet fixed. While this is
-/// `false` the model test expects the engine's current behaviour at that one
-/// point (the rest of the model is unchanged); `known_bug_*` below replays
-/// the minimal case against the documented behaviour and fails until the
-/// engine is fixed. Then set it to `true` and drop the test's `ignore`.
-///
-/// `Command::Void` on a sale whose only refund came back (`returned`) is
-/// accepted: `Terminal::plan` checks `live_refunds`, which leaves returned
-/// refunds out, while Rule 1 ("no refund against it") and the planner's
-/// void rule (every refund of it declined or reversed) refuse it.
-const KNOWN_BUG_FIXED: bool = false;
+/// Whether the model predicts the documented behaviour everywhere. It was
+/// `false` while an engine bug it found was open: `Command::Void` accepted a
+/// sale whose only refund had come back (`Terminal::plan` checked
+/// `live_refunds`, which leaves returned refunds out), though Rule 1 ("no
+/// refund against it") refuses it. Fixed; kept so the next bug found can be
+/// parked the same way.
+const KNOWN_BUG_FIXED: bool = true;
 
 fn run_case(ops: &[Op]) -> Result<(), String> {
     run_case_as(ops, KNOWN_BUG_FIXED)
@@ -2044,11 +2040,10 @@ fn fallback_waits_for_an_unresolved_refund() {
     }
 }
 
-/// The known bug (see `KNOWN_BUG_FIXED`): a 0.01 refund of a 0.02 sale comes
+/// The bug `KNOWN_BUG_FIXED` names: a 0.01 refund of a 0.02 sale comes
 /// back; voiding the sale must still be refused, as the planner does.
 #[test]
-#[ignore = "engine bug: Command::Void ignores a returned refund"]
-fn known_bug_void_after_a_returned_refund() {
+fn a_void_after_a_returned_refund_is_refused() {
     let ops = [
         Op::Sale { cents: 2, card: 0 },
         Op::Refund {
