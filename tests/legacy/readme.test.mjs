@@ -44,7 +44,8 @@ test("the README's API example runs as written", async () => {
   const problems = [];
   page.on("pageerror", (e) => problems.push(String(e)));
   const module = `${readmeExample()}
-window.__readme = { sale, refund, report, backup, events, code: error && error.code, name: error && error.name };`;
+window.__readme = { sale, refund, report, backup, events, code: error && error.code, name: error && error.name,
+  action: plan.action, voucher, balanced: rec.summary.balanced };`;
   await page.route("**/readme.html", (route) =>
     route.fulfill({
       contentType: "text/html",
@@ -60,6 +61,9 @@ window.__readme = { sale, refund, report, backup, events, code: error && error.c
   assert.equal(r.sale.state, "approved"); // as it was when returned
   assert.equal(r.sale.maskedPan, "622202*********3445");
   assert.equal(r.refund.amount, "30.00");
+  assert.equal(r.action, "refund");
+  assert.ok(r.voucher.some((line) => line.includes("退货")), r.voucher.join("\n"));
+  assert.equal(r.balanced, true);
   assert.equal(r.name, "PosError");
   assert.equal(r.code, "INVALID_INPUT");
   assert.equal(r.report.debitAmount, "100.00");
