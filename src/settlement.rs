@@ -9,6 +9,7 @@ use posflow_core::record::TxnId;
 use serde::Deserialize;
 use tsify::Tsify;
 use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::future_to_promise;
 
 use crate::convert::{bounded, parse, to_js};
@@ -47,7 +48,8 @@ fn ids_to_strings(value: &JsValue, field: &str) {
     if !js_sys::Array::is_array(&list) {
         return;
     }
-    let list = js_sys::Array::from(&list);
+    // The array itself (`Array::from` would copy it).
+    let list: js_sys::Array = list.unchecked_into();
     for i in 0..list.length() {
         if let Some(seq) = list.get(i).as_f64() {
             list.set(i, TxnId(seq as u64).to_string().into());
@@ -181,7 +183,7 @@ impl Terminal {
                 ids_to_strings(&out, "credited");
                 ids_to_strings(&out, "returned");
                 if let Ok(items) = js_sys::Reflect::get(&out, &"items".into()) {
-                    let items = js_sys::Array::from(&items);
+                    let items: js_sys::Array = items.unchecked_into();
                     for i in 0..items.length() {
                         let item = items.get(i);
                         if let Some(seq) = js_sys::Reflect::get(&item, &"txn".into())

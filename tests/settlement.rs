@@ -116,6 +116,12 @@ async fn the_acquirers_statement_reconciles_to_nothing_unexplained() {
         js_sys::JSON::stringify(&summary)
     );
     assert_eq!(get(&summary, "unexplained").as_f64(), Some(0.0));
+    // Ids cross as strings, like everywhere else.
+    let credited = js_sys::Array::from(&get(&report, "credited"));
+    assert!(credited.length() > 0, "the refund is confirmed credited");
+    assert!(credited
+        .iter()
+        .all(|id| id.as_string().is_some_and(|s| s.starts_with('T'))));
 
     // The same statement as CSV text; and a malformed one names its line.
     let csv = "date,time,merchant_id,terminal_id,batch_no,trace_no,rrn,auth_code,card_no,type,amount,fee,status\n\
