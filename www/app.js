@@ -1002,7 +1002,9 @@ function wireReceipts() {
     renderReceipts();
   });
   $("receipt-options").addEventListener("change", (e) => {
-    if (e.target.type === "checkbox") renderReceipts();
+    if (e.target.type !== "checkbox") return;
+    $("print-frame").hidden = true;
+    renderReceipts();
   });
   $("receipt-options").addEventListener("submit", (e) => e.preventDefault());
 }
