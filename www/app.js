@@ -217,18 +217,21 @@ async function signIn(event) {
   const operatorId = $("signin-operator").value;
   const pin = $("signin-pin").value;
   $("signin-pin").value = "";
+  let viewOnly = false;
   try {
     await app.term.signIn({ operatorId, pin });
   } catch (err) {
     showError(err);
-    return;
+    // Another tab is the writer: this one may still show the day.
+    if (err?.code !== "READ_ONLY") return;
+    viewOnly = true;
   }
   app.operator = operatorId;
-  $("operator-id").textContent = operatorId;
+  $("operator-id").textContent = viewOnly ? `${operatorId} · ${t("view_only")}` : operatorId;
   $("nav").hidden = false;
   $("signout").hidden = false;
-  setStatus("ready", t("ready"));
-  show("sale");
+  setStatus("ready", viewOnly ? t("view_only") : t("ready"));
+  show(viewOnly ? "transactions" : "sale");
 }
 
 function signOut() {

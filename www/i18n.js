@@ -197,6 +197,7 @@ const text = {
     "另一个标签页正在使用此流水：本页只读，可查看交易，不能发起交易。关闭另一页后刷新本页即可接管。",
     "Another tab is using this journal: this tab is read-only — it can show transactions but not start any. Close the other tab and reload this one to take over.",
   ],
+  view_only: ["只读查看", "view only"],
   delete_blocked: [
     "另一个标签页仍打开着此流水：关闭它后才会清空。",
     "Another tab still has this journal open: it is deleted once that tab closes.",

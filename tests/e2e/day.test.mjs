@@ -78,6 +78,11 @@ test("a reload while the host is waited for: the day continues and the reversal 
     await second.fill("#signin-pin", "1234");
     await second.click("#signin-button");
     await second.waitForSelector('#error:not([hidden])[data-code="READ_ONLY"]');
+    // It shows the day, and refuses to start anything.
+    await second.waitForSelector(`body[data-screen="transactions"] #records tr[data-id="${next.id}"]`);
+    await nav(second, "sale");
+    await second.click("#sale-button");
+    await second.waitForSelector('#error:not([hidden])[data-code="READ_ONLY"]');
     await shots(second, "reload-second-tab-read-only");
     await second.close();
   });
