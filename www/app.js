@@ -901,7 +901,7 @@ function renderReconciliation({ report, source, at }) {
       field("linesWithoutEffect", t("recon_no_effect"), String(summary.linesWithoutEffect)),
       field("at", t("time"), formatTime(at))),
     el("div", { className: "table-scroll" },
-      el("table", { className: "records recon-summary" },
+      el("table", { className: "recon-summary" },
         el("thead", {}, el("tr", {}, ...["recon_category", "count", "recon_terminal_amount", "recon_acquirer_amount"]
           .map((k) => el("th", { scope: "col" }, t(k))))),
         el("tbody", {}, ...summary.perCategory.map(categoryRow)))),
