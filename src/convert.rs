@@ -314,6 +314,8 @@ pub(crate) struct SignedIn {
 pub(crate) struct SettlementReport {
     batch_no: String,
     balanced: bool,
+    /// Closed after a batch upload (批上送), the host having disagreed.
+    uploaded: bool,
     debit_count: u32,
     debit_amount: String,
     credit_count: u32,
@@ -325,6 +327,7 @@ impl SettlementReport {
         SettlementReport {
             batch_no: c.batch_no.to_string(),
             balanced: c.balanced,
+            uploaded: c.uploaded,
             debit_count: c.summary.debit_count,
             debit_amount: c.summary.debit_amount.to_string(),
             credit_count: c.summary.credit_count,

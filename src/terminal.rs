@@ -756,7 +756,18 @@ impl Terminal {
                 }
                 let batch_no = request.batch_no;
                 exchange(&shared, request).await;
+                // 不平: the batch upload goes out now (and resumes before the
+                // next command if it is interrupted).
+                flush(&shared).await;
                 let core = shared.core.borrow();
+                if let Some(u) = core.pending_upload() {
+                    return Err(PosError::BatchUploadPending {
+                        batch_no: u.batch_no.to_string(),
+                        done: u.done as u32,
+                        total: u.records.len() as u32,
+                    }
+                    .into());
+                }
                 let closed = core
                     .closed_batches()
                     .iter()

@@ -46,7 +46,7 @@ export interface Money { amount: string; currency: string; }
 
 /** What the terminal asks of the acquirer host. */
 export interface HostRequest {
-  message: "sale" | "void" | "refund" | "pre_auth" | "pre_auth_cancel" | "completion" | "completion_advice" | "completion_void" | "reversal" | "query" | "settlement";
+  message: "sale" | "void" | "refund" | "pre_auth" | "pre_auth_cancel" | "completion" | "completion_advice" | "completion_void" | "reversal" | "query" | "settlement" | "batch_upload" | "batch_upload_end";
   merchantId: string;
   terminalId: string;
   traceNo: string;
@@ -55,6 +55,8 @@ export interface HostRequest {
   card: { maskedPan: string; method: "bank_card" | "qr_wallet" | "prepaid"; foreign: boolean } | null;
   original: { message: string; traceNo: string; batchNo: string; amount: Money; rrn: string | null; authCode: string | null; at: number } | null;
   summary: { debitCount: number; debitAmount: Money; creditCount: number; creditAmount: Money } | null;
+  /** Batch upload only: the records of this chunk. */
+  upload?: { message: string; traceNo: string; amount: Money; rrn: string | null; authCode: string | null; original: [string, string] | null }[];
   sentAt: number;
 }
 
@@ -87,7 +89,7 @@ export interface TerminalConfig extends OpenConfig {
 
 /** A journal record as `on("event")` delivers it. */
 export interface PosEvent {
-  type: "opened" | "signed_in" | "pin_rejected" | "operator_locked" | "requested" | "sent" | "settlement_sent" | "answered" | "unanswered" | "late_reply" | "manual_review" | "review_resolved";
+  type: "opened" | "signed_in" | "pin_rejected" | "operator_locked" | "requested" | "sent" | "settlement_sent" | "answered" | "unanswered" | "late_reply" | "manual_review" | "review_resolved" | "refund_outcome";
   seq: number;
   /** The transaction the record is about, as it stands now. */
   transaction?: TxnRecord;

@@ -326,24 +326,7 @@ pub struct Anomaly {
     pub what: String,
 }
 
-/// One record of a batch upload (批上送): a financial request as the
-/// terminal holds it approved.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct UploadRecord {
-    /// What it was.
-    pub message: MessageType,
-    /// Its trace number.
-    pub trace_no: TraceNo,
-    /// Its amount.
-    pub amount: Money,
-    /// The RRN the terminal holds, if any.
-    pub rrn: Option<String>,
-    /// The auth code the terminal holds, if any.
-    pub auth_code: Option<String>,
-    /// The original it acted on.
-    pub original: Option<(BatchNo, TraceNo)>,
-}
+pub use crate::host::UploadRecord;
 
 /// What a batch upload changed in the acquirer's view.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -531,6 +514,8 @@ pub struct SimulatedAcquirer {
     /// in order; a batch settled again after a lost reply appears again).
     pub settled: Vec<(String, BatchNo, bool)>,
     uploaded: BTreeSet<(String, BatchNo)>,
+    /// Batch-upload chunks received, by terminal and batch, until the end.
+    uploads: BTreeMap<(String, BatchNo), BTreeMap<TraceNo, UploadRecord>>,
     applied: FaultCounts,
     anomalies: Vec<Anomaly>,
     touched: Vec<Key>,
@@ -552,6 +537,7 @@ impl SimulatedAcquirer {
             next_rrn: 1,
             settled: Vec::new(),
             uploaded: BTreeSet::new(),
+            uploads: BTreeMap::new(),
             applied: FaultCounts::default(),
             anomalies: Vec::new(),
             touched: Vec::new(),
@@ -668,6 +654,27 @@ impl SimulatedAcquirer {
             host_time: now,
         };
         match req.message {
+            MessageType::BatchUpload => {
+                // Collected until the end; a repeated chunk changes nothing.
+                let records = self
+                    .uploads
+                    .entry((req.terminal_id.clone(), req.batch_no))
+                    .or_default();
+                for r in req.upload.iter().flatten() {
+                    records.insert(r.trace_no, r.clone());
+                }
+            }
+            MessageType::BatchUploadEnd => {
+                let key = (req.terminal_id.clone(), req.batch_no);
+                let records: Vec<UploadRecord> = self
+                    .uploads
+                    .remove(&key)
+                    .map(|r| r.into_values().collect())
+                    .unwrap_or_default();
+                if !records.is_empty() || !self.uploaded.contains(&key) {
+                    self.accept_batch_upload(&req.terminal_id, req.batch_no, &records, now);
+                }
+            }
             MessageType::Reversal | MessageType::Query => {
                 let Some(o) = &req.original else {
                     reply.code = "12".into();
@@ -873,7 +880,9 @@ impl SimulatedAcquirer {
             | MessageType::PreAuth
             | MessageType::Reversal
             | MessageType::Query
-            | MessageType::Settlement => &[],
+            | MessageType::Settlement
+            | MessageType::BatchUpload
+            | MessageType::BatchUploadEnd => &[],
         };
         if !expected.contains(&original.message) {
             self.anomaly(
@@ -946,7 +955,9 @@ impl SimulatedAcquirer {
             | MessageType::PreAuth
             | MessageType::Reversal
             | MessageType::Query
-            | MessageType::Settlement => {}
+            | MessageType::Settlement
+            | MessageType::BatchUpload
+            | MessageType::BatchUploadEnd => {}
         }
         None
     }
@@ -988,7 +999,9 @@ impl SimulatedAcquirer {
                 | MessageType::CompletionVoid
                 | MessageType::Reversal
                 | MessageType::Query
-                | MessageType::Settlement => {}
+                | MessageType::Settlement
+                | MessageType::BatchUpload
+                | MessageType::BatchUploadEnd => {}
             }
         }
         s

@@ -94,7 +94,9 @@ impl<'a> Driver<'a> {
         // Each reversal gets at most the policy's attempts, then manual
         // review; an advice has no such bound, so a host that stays down (or
         // keeps answering "unknown") would keep this loop going for ever.
+        // Nor has a batch upload: one that makes no progress waits too.
         while let Some(request) = self.term.poll_transmit(now) {
+            let upload_before = self.term.pending_upload().map(|u| u.done);
             self.exchange(&request, now);
             let advice_still_pending = request.message == MessageType::CompletionAdvice
                 && self.term.transactions().any(|t| {
@@ -102,7 +104,11 @@ impl<'a> Driver<'a> {
                         && t.request.trace_no == request.trace_no
                         && t.request.batch_no == request.batch_no
                 });
-            if advice_still_pending {
+            let upload_stuck = matches!(
+                request.message,
+                MessageType::BatchUpload | MessageType::BatchUploadEnd
+            ) && self.term.pending_upload().map(|u| u.done) == upload_before;
+            if advice_still_pending || upload_stuck {
                 break;
             }
         }
@@ -200,13 +206,17 @@ impl<'a> Driver<'a> {
         Ok(())
     }
 
-    /// Settles the open batch (after flushing).
+    /// Settles the open batch (after flushing); an unbalanced answer is
+    /// followed by the batch upload.
     pub fn settle(&mut self, now: Timestamp) -> Result<(), PosError> {
         self.flush(now);
         let result = self.term.settle(now);
         self.persist();
         let request = result?;
         self.exchange(&request, now);
+        // Unbalanced: the batch upload goes out at once (and resumes with
+        // the next flush if it is interrupted).
+        self.flush(now);
         Ok(())
     }
 }

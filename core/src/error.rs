@@ -316,6 +316,17 @@ pub enum PosError {
         /// The refund's status.
         state: String,
     },
+    /// A batch upload after an unbalanced settlement is under way; it goes
+    /// out before anything new.
+    #[error("batch {batch_no} is being uploaded ({done} of {total} records); nothing new until it closes")]
+    BatchUploadPending {
+        /// The batch.
+        batch_no: String,
+        /// Records acknowledged.
+        done: u32,
+        /// Records in all.
+        total: u32,
+    },
     /// A bug inside posflow; the terminal refuses further work.
     #[error("internal error: {what}")]
     Internal {
@@ -411,6 +422,7 @@ impl PosError {
             PosError::FallbackDetailsRequired { .. } => "FALLBACK_DETAILS_REQUIRED",
             PosError::RefundRejected { .. } => "REFUND_REJECTED",
             PosError::OutcomeNotAllowed { .. } => "OUTCOME_NOT_ALLOWED",
+            PosError::BatchUploadPending { .. } => "BATCH_UPLOAD_PENDING",
             PosError::Internal { .. } => "INTERNAL",
             // issue 6: settlement, reconciliation, receipts
             PosError::StatementMalformed { .. } => "STATEMENT_MALFORMED",
@@ -421,7 +433,7 @@ impl PosError {
     }
 
     /// Every code, for tests that check each one is reachable.
-    pub const ALL_CODES: [&'static str; 36] = [
+    pub const ALL_CODES: [&'static str; 37] = [
         "INVALID_INPUT",
         "INVALID_AMOUNT",
         "UNSUPPORTED_CURRENCY",
@@ -457,6 +469,7 @@ impl PosError {
         "FALLBACK_DETAILS_REQUIRED",
         "REFUND_REJECTED",
         "OUTCOME_NOT_ALLOWED",
+        "BATCH_UPLOAD_PENDING",
         "INTERNAL",
     ];
 
@@ -592,6 +605,11 @@ impl PosError {
             PosError::OutcomeNotAllowed { what, state } => {
                 format!("退款当前状态为 {state}，不能记录 {what}")
             }
+            PosError::BatchUploadPending {
+                batch_no,
+                done,
+                total,
+            } => format!("批次 {batch_no} 正在批上送（{done}/{total} 笔），完成前不能做新交易"),
             PosError::Internal { what } => format!("内部错误：{what}"),
             // issue 6: settlement, reconciliation, receipts
             PosError::StatementMalformed {
@@ -730,6 +748,15 @@ impl PosError {
             PosError::OutcomeNotAllowed { what, state } => {
                 vec![("what", what.clone()), ("state", state.clone())]
             }
+            PosError::BatchUploadPending {
+                batch_no,
+                done,
+                total,
+            } => vec![
+                ("batchNo", batch_no.clone()),
+                ("done", done.to_string()),
+                ("total", total.to_string()),
+            ],
             PosError::Internal { what } => vec![("what", what.clone())],
             // issue 6: settlement, reconciliation, receipts
             PosError::StatementMalformed {

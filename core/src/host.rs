@@ -116,6 +116,10 @@ pub enum MessageType {
     Query,
     /// 结算: close the batch with its totals.
     Settlement,
+    /// 批上送: after an unbalanced settlement, some of the batch's records.
+    BatchUpload,
+    /// 批上送结束: every record is uploaded; the host closes the batch.
+    BatchUploadEnd,
 }
 
 /// The earlier request a void, refund, completion, reversal or query refers to.
@@ -173,10 +177,32 @@ pub struct HostRequest {
     pub card: Option<Card>,
     /// The earlier request this one refers to.
     pub original: Option<OriginalRef>,
-    /// Totals, for settlement.
+    /// Totals, for settlement (and the end of a batch upload).
     pub summary: Option<SettlementSummary>,
+    /// Records, for a batch upload.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload: Option<Vec<UploadRecord>>,
     /// When the terminal built it.
     pub sent_at: Timestamp,
+}
+
+/// One record of a batch upload (批上送): a financial request as the
+/// terminal holds it approved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UploadRecord {
+    /// What it was.
+    pub message: MessageType,
+    /// Its trace number.
+    pub trace_no: TraceNo,
+    /// Its amount.
+    pub amount: Money,
+    /// The RRN the terminal holds, if any.
+    pub rrn: Option<String>,
+    /// The auth code the terminal holds, if any.
+    pub auth_code: Option<String>,
+    /// The original it acted on: batch and trace.
+    pub original: Option<(BatchNo, TraceNo)>,
 }
 
 /// How a response code is to be treated (one table: [`classify`]).

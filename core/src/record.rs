@@ -203,6 +203,19 @@ pub enum Purpose {
         /// The batch.
         batch_no: BatchNo,
     },
+    /// A chunk of the batch upload after an unbalanced settlement, from the
+    /// batch's record `from` (0-based, in journal order).
+    Upload {
+        /// The batch.
+        batch_no: BatchNo,
+        /// The first record of the chunk.
+        from: u32,
+    },
+    /// The end of the batch upload: the host closes the batch.
+    UploadEnd {
+        /// The batch.
+        batch_no: BatchNo,
+    },
 }
 
 impl Purpose {
@@ -213,7 +226,7 @@ impl Purpose {
             | Purpose::Reversal { txn, .. }
             | Purpose::Query { txn }
             | Purpose::Advice { txn } => Some(txn),
-            Purpose::Settlement { .. } => None,
+            Purpose::Settlement { .. } | Purpose::Upload { .. } | Purpose::UploadEnd { .. } => None,
         }
     }
 }

@@ -635,6 +635,9 @@ impl Sim {
         let own = match self.term.outstanding() {
             Some(Purpose::Request { txn }) => Some(txn),
             Some(Purpose::Settlement { .. }) => None,
+            // An upload goes out only after a settlement that found nothing
+            // unresolved, and nothing new starts until it ends.
+            Some(Purpose::Upload { .. } | Purpose::UploadEnd { .. }) => None,
             Some(Purpose::Reversal { .. } | Purpose::Query { .. } | Purpose::Advice { .. })
             | None => return Ok(()),
         };

@@ -463,8 +463,29 @@ pub struct BatchClose {
     pub summary: SettlementSummary,
     /// Whether the host agreed.
     pub balanced: bool,
+    /// Whether it closed after a batch upload (批上送), the host having
+    /// disagreed.
+    pub uploaded: bool,
     /// When.
     pub at: Timestamp,
+}
+
+/// Records uploaded per batch-upload message (real terminals send a few
+/// per ISO 8583 message).
+pub const UPLOAD_CHUNK: usize = 8;
+
+/// A batch upload under way after an unbalanced settlement: resumable, as
+/// each acknowledged chunk is a journal record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingUpload {
+    /// The batch.
+    pub batch_no: BatchNo,
+    /// The totals the settlement sent.
+    pub summary: SettlementSummary,
+    /// Every record to upload, in journal order.
+    pub records: Vec<TxnId>,
+    /// How many the host has acknowledged.
+    pub done: usize,
 }
 
 /// Operator lock bookkeeping, from the journal.
@@ -496,6 +517,7 @@ pub struct State {
     open: std::collections::BTreeSet<TxnId>,
     outstanding: Option<Purpose>,
     pending_summary: Option<SettlementSummary>,
+    upload: Option<PendingUpload>,
     signed_in: Option<String>,
     pins: HashMap<String, PinState>,
     closed: Vec<BatchClose>,
@@ -516,6 +538,7 @@ impl State {
             open: std::collections::BTreeSet::new(),
             outstanding: None,
             pending_summary: None,
+            upload: None,
             signed_in: None,
             pins: HashMap::new(),
             closed: Vec::new(),
@@ -676,7 +699,10 @@ impl State {
                         };
                     }
                     Purpose::Reversal { txn, .. } => self.reversal_failed(txn),
-                    Purpose::Query { .. } | Purpose::Advice { .. } => {}
+                    Purpose::Query { .. }
+                    | Purpose::Advice { .. }
+                    | Purpose::Upload { .. }
+                    | Purpose::UploadEnd { .. } => {}
                     Purpose::Settlement { .. } => self.pending_summary = None,
                 }
             }
@@ -795,14 +821,60 @@ impl State {
                     .pending_summary
                     .take()
                     .expect("settlement answers follow settlement_sent");
-                if class == ResponseClass::Approved {
+                if class == ResponseClass::Approved && balanced == Some(false) {
+                    // 不平: upload every record, then the host closes it.
+                    let records = self
+                        .batches
+                        .get(&batch_no)
+                        .into_iter()
+                        .flatten()
+                        .filter(|id| {
+                            let t = &self.txns[id];
+                            matches!(t.state, TxnState::Approved { .. })
+                                && t.request.fallback.is_none()
+                        })
+                        .copied()
+                        .collect();
+                    self.upload = Some(PendingUpload {
+                        batch_no,
+                        summary,
+                        records,
+                        done: 0,
+                    });
+                } else if class == ResponseClass::Approved {
                     self.closed.push(BatchClose {
                         batch_no,
                         summary,
-                        balanced: balanced.unwrap_or(true),
+                        balanced: true,
+                        uploaded: false,
                         at,
                     });
                     self.batch_no = batch_no.next();
+                }
+            }
+            Purpose::Upload { from, .. } => {
+                if let Some(u) = self
+                    .upload
+                    .as_mut()
+                    .filter(|_| class == ResponseClass::Approved)
+                {
+                    u.done = u
+                        .done
+                        .max((from as usize + UPLOAD_CHUNK).min(u.records.len()));
+                }
+            }
+            Purpose::UploadEnd { batch_no } => {
+                if class == ResponseClass::Approved {
+                    if let Some(u) = self.upload.take() {
+                        self.closed.push(BatchClose {
+                            batch_no,
+                            summary: u.summary,
+                            balanced: false,
+                            uploaded: true,
+                            at,
+                        });
+                        self.batch_no = batch_no.next();
+                    }
                 }
             }
         }
@@ -1406,7 +1478,25 @@ impl Terminal {
                 | TxnState::Reversed { .. } => {}
             }
         }
-        Ok(())
+        self.check_no_upload()
+    }
+
+    /// Nothing new while a batch upload is under way: the batch is neither
+    /// open for new records nor closed.
+    fn check_no_upload(&self) -> Result<(), PosError> {
+        match &self.state.upload {
+            Some(u) => Err(PosError::BatchUploadPending {
+                batch_no: u.batch_no.to_string(),
+                done: u.done as u32,
+                total: u.records.len() as u32,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// The batch upload under way, if any.
+    pub fn pending_upload(&self) -> Option<&PendingUpload> {
+        self.state.upload.as_ref()
     }
 
     fn purpose_trace(&self, purpose: Purpose) -> TraceNo {
@@ -1415,7 +1505,9 @@ impl Terminal {
             | Purpose::Reversal { txn, .. }
             | Purpose::Query { txn }
             | Purpose::Advice { txn } => self.state.txns[&txn].request.trace_no,
-            Purpose::Settlement { .. } => self.state.next_trace,
+            Purpose::Settlement { .. } | Purpose::Upload { .. } | Purpose::UploadEnd { .. } => {
+                self.state.next_trace
+            }
         }
     }
 
@@ -1685,6 +1777,7 @@ impl Terminal {
             batch_no: t.request.batch_no,
             amount: Some(t.request.amount),
             card: Some(t.request.card.clone()),
+            upload: None,
             original: match (&t.request.original, &t.request.voucher) {
                 (Some(o), _) => Some(self.original_ref(&self.state.txns[o])),
                 (None, Some(v)) => Some(voucher_ref(v, &self.config.policy)),
@@ -1692,6 +1785,26 @@ impl Terminal {
             },
             summary: None,
             sent_at: now,
+        }
+    }
+
+    /// One record as a batch upload carries it.
+    fn upload_record(&self, id: TxnId) -> crate::host::UploadRecord {
+        let t = &self.state.txns[&id];
+        let (rrn, auth_code) = match &t.state {
+            TxnState::Approved { rrn, auth_code, .. } => (rrn.clone(), auth_code.clone()),
+            _ => (None, None),
+        };
+        crate::host::UploadRecord {
+            message: message_type(t.request.kind),
+            trace_no: t.request.trace_no,
+            amount: t.request.amount,
+            rrn,
+            auth_code,
+            original: t.request.original.map(|o| {
+                let o = &self.state.txns[&o].request;
+                (o.batch_no, o.trace_no)
+            }),
         }
     }
 
@@ -1722,6 +1835,43 @@ impl Terminal {
                 card: None,
                 original: None,
                 summary: self.state.pending_summary.clone(),
+                upload: None,
+                sent_at: now,
+            },
+            Purpose::Upload { batch_no, from } => {
+                let u = self
+                    .state
+                    .upload
+                    .as_ref()
+                    .expect("uploads follow unbalanced settlements");
+                let from = from as usize;
+                let chunk = &u.records
+                    [from.min(u.records.len())..(from + UPLOAD_CHUNK).min(u.records.len())];
+                HostRequest {
+                    message: MessageType::BatchUpload,
+                    merchant_id: self.config.merchant_id.clone(),
+                    terminal_id: self.config.terminal_id.clone(),
+                    trace_no: self.state.next_trace,
+                    batch_no,
+                    amount: None,
+                    card: None,
+                    original: None,
+                    summary: None,
+                    upload: Some(chunk.iter().map(|id| self.upload_record(*id)).collect()),
+                    sent_at: now,
+                }
+            }
+            Purpose::UploadEnd { batch_no } => HostRequest {
+                message: MessageType::BatchUploadEnd,
+                merchant_id: self.config.merchant_id.clone(),
+                terminal_id: self.config.terminal_id.clone(),
+                trace_no: self.state.next_trace,
+                batch_no,
+                amount: None,
+                card: None,
+                original: None,
+                summary: self.state.upload.as_ref().map(|u| u.summary.clone()),
+                upload: None,
                 sent_at: now,
             },
         }
@@ -1751,7 +1901,21 @@ impl Terminal {
                 .find(|t| t.advice_pending)
                 .map(|t| Purpose::Advice { txn: t.id })
         };
-        let purpose = reversal.or_else(advice)?;
+        let upload = || {
+            self.state.upload.as_ref().map(|u| {
+                if u.done < u.records.len() {
+                    Purpose::Upload {
+                        batch_no: u.batch_no,
+                        from: u.done as u32,
+                    }
+                } else {
+                    Purpose::UploadEnd {
+                        batch_no: u.batch_no,
+                    }
+                }
+            })
+        };
+        let purpose = reversal.or_else(advice).or_else(upload)?;
         self.append(Record::Sent { purpose, at: now });
         Some(self.exchange_request(purpose, now))
     }
@@ -1759,10 +1923,11 @@ impl Terminal {
     /// Whether `poll_transmit` has work (a reversal or an advice).
     pub fn has_pending_transmit(&self) -> bool {
         self.state.outstanding.is_none()
-            && self
-                .state
-                .open_txns()
-                .any(|t| matches!(t.state, TxnState::InDoubt { .. }) || t.advice_pending)
+            && (self.state.upload.is_some()
+                || self
+                    .state
+                    .open_txns()
+                    .any(|t| matches!(t.state, TxnState::InDoubt { .. }) || t.advice_pending))
     }
 
     /// 查询: asks the host what happened to an in-doubt transaction.
@@ -1820,6 +1985,7 @@ impl Terminal {
                 trace_no: self.purpose_trace(purpose).to_string(),
             });
         }
+        self.check_no_upload()?;
         let mut in_doubt = 0;
         let mut reversals = 0;
         for t in self.state.open_txns() {

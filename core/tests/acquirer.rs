@@ -49,6 +49,7 @@ fn request(message: MessageType, n: u32, amount: &str, card: Card) -> HostReques
         card: Some(card),
         original: None,
         summary: None,
+        upload: None,
         sent_at: T0,
     }
 }
@@ -645,6 +646,7 @@ fn prepaid_card_cannot_be_refunded() {
             at: t.request.at,
         }),
         summary: None,
+        upload: None,
         sent_at: shop.now,
     };
     assert_eq!(shop.host.process(&request, shop.now).code, "12");

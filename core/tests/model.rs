@@ -360,6 +360,8 @@ enum Exchange {
     Query(usize),
     Advice(usize),
     Settlement,
+    Upload,
+    UploadEnd,
 }
 
 #[derive(Debug, Default)]
@@ -373,6 +375,8 @@ struct Model {
     current: Option<(Exchange, Option<Fault>)>,
     /// Batches that closed, with whether the model expects them balanced.
     closed: Vec<(u32, bool)>,
+    /// A batch upload is under way (the host said unbalanced).
+    uploading: bool,
     /// Predict what the documentation says even where the engine is known
     /// to differ (see `KNOWN_BUG_FIXED`).
     strict: bool,
@@ -509,11 +513,12 @@ impl Model {
 
     /// Rule 4: the first thing in doubt or in review blocks new requests.
     fn channel(&self) -> Option<&'static str> {
-        self.txns.iter().find_map(|t| match t.own {
+        let unresolved = self.txns.iter().find_map(|t| match t.own {
             Own::Review => Some("MANUAL_REVIEW_PENDING"),
             Own::InDoubt(_) => Some("REVERSAL_PENDING"),
             Own::Sent | Own::Approved | Own::Declined | Own::Reversed => None,
-        })
+        });
+        unresolved.or(self.uploading.then_some("BATCH_UPLOAD_PENDING"))
     }
 
     /// `pre_auth_for`: a completion or a cancel acts on an approved pre-auth.
@@ -870,6 +875,19 @@ impl Model {
                         }
                         Exchange::Settlement
                     }
+                    MessageType::BatchUpload | MessageType::BatchUploadEnd => {
+                        if !self.uploading {
+                            return Err("a batch upload without an unbalanced settlement".into());
+                        }
+                        if let Some(t) = self.txns.iter().find(|t| t.own.unresolved()) {
+                            return Err(format!("batch upload sent while {} is {:?}", t.id, t.own));
+                        }
+                        if request.message == MessageType::BatchUpload {
+                            Exchange::Upload
+                        } else {
+                            Exchange::UploadEnd
+                        }
+                    }
                     MessageType::Reversal => Exchange::Reversal(self.by_wire(request)?),
                     MessageType::Query => Exchange::Query(self.by_wire(request)?),
                     MessageType::CompletionAdvice => Exchange::Advice(self.by_wire(request)?),
@@ -958,8 +976,31 @@ impl Model {
                                 .txns
                                 .iter()
                                 .any(|t| t.batch == batch && (t.host_lied || t.advice_refused));
-                            self.closed.push((batch, clean));
+                            // The host's word decides; a batch the model
+                            // knows to be clean must be balanced (checked
+                            // after the settle).
+                            let balanced = replies[0].balanced != Some(false);
+                            if balanced {
+                                self.closed.push((batch, clean));
+                                self.batch += 1;
+                            } else {
+                                // 不平: upload every record, then close.
+                                if clean {
+                                    return Err(format!(
+                                        "batch {batch} clean, the host says unbalanced"
+                                    ));
+                                }
+                                self.uploading = true;
+                            }
+                        }
+                    }
+                    Exchange::Upload => {}
+                    Exchange::UploadEnd => {
+                        saw("batch uploaded after an unbalanced settlement");
+                        if class == ResponseClass::Approved {
+                            self.closed.push((self.batch, false));
                             self.batch += 1;
+                            self.uploading = false;
                         }
                     }
                 }
@@ -969,7 +1010,11 @@ impl Model {
                 match exchange {
                     Exchange::Request(i) => self.txns[i].own = Own::InDoubt(0),
                     Exchange::Reversal(i) => self.reversal_failed(i)?,
-                    Exchange::Query(_) | Exchange::Advice(_) | Exchange::Settlement => {}
+                    Exchange::Query(_)
+                    | Exchange::Advice(_)
+                    | Exchange::Settlement
+                    | Exchange::Upload
+                    | Exchange::UploadEnd => {}
                 }
             }
             // Logged by the terminal, no effect.
@@ -1383,6 +1428,8 @@ impl Sim {
                 );
                 let expected = if !self.model.signed_in {
                     Some("NOT_SIGNED_IN")
+                } else if !sent && self.model.uploading {
+                    Some("BATCH_UPLOAD_PENDING")
                 } else if !sent {
                     Some("SETTLEMENT_BLOCKED")
                 } else {
@@ -1964,6 +2011,7 @@ fn terminal_follows_the_model() {
             "record credited: unchanged",
             "record returned: OUTCOME_NOT_ALLOWED",
             "record credited: ORIGINAL_NOT_FOUND",
+            "batch uploaded after an unbalanced settlement",
         ];
         let missing: Vec<&str> = expected
             .into_iter()

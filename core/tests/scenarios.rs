@@ -476,6 +476,9 @@ enum Step {
     ExpectReversalAnswer(u32, &'static str),
     /// The last settlement closed the batch, balanced on both sides.
     ExpectBalanced,
+    /// The last closed batch closed unbalanced, after its batch upload; the
+    /// host holds the upload (and no longer counts the batch unpaid).
+    ExpectUploaded,
     /// The kept plan: action, route, reason codes (in order), number of
     /// approvers, refundable amount before it.
     ExpectPlan(
@@ -649,6 +652,15 @@ fn rows() -> Vec<Row> {
             Run(void(1, "v1")), ExpectErr("VOID_HAS_REFUNDS"), Run(pre_auth("50.00", "p1")), Run(refund(3, "10.00", "r2")),
             ExpectErr("PRE_AUTH_NOT_REFUNDABLE"), Run(void(3, "v2")), ExpectErr("TRANSITION_NOT_ALLOWED"),
         ]),
+        row("an unbalanced settlement uploads the batch, resumably, before anything new", vec![
+            // The host approves sale 2 but a made-up query answer declines it
+            // on the terminal: the two disagree, so settlement is 不平.
+            Run(sale("100.00", "k1")), timeout(), Run(sale("50.00", "k2")), Expect(2, InDoubt),
+            Inject(Fault::Decline("05".into())), QueryHost(2), Expect(2, Declined),
+            SettleDirect, SendHeld, Inject(Fault::Timeout), Flush, Exec(sale("10.00", "k3")),
+            ExpectErr("BATCH_UPLOAD_PENDING"), Run(sale("10.00", "k3")), ExpectUploaded, Expect(3, Approved),
+            ExpectHost(&[Sale, Sale, Query, Settlement, BatchUpload, BatchUpload, BatchUploadEnd, Sale]),
+        ]),
         row("fifty refunds per original, then no more", vec![
             Run(sale("100.00", "k1")), RefundEach(1, "0.01", 50), Run(refund(1, "0.01", "r51")),
             ExpectErr("REFUND_LIMIT_REACHED"), ExpectRefundable(1, "99.50"), Expect(1, PartiallyRefunded),
@@ -783,7 +795,7 @@ fn rows() -> Vec<Row> {
             ExpectPlan("refund", "original", &["ORIGINAL_ROUTE_OPEN"], 0, "100.00"), plan_slip(&SLIP_KNOWN_NO_CODE, "100.00"),
             ExpectPlan("refund", "original", &["NOT_IN_JOURNAL", "NO_AUTH_CODE", "ORIGINAL_ROUTE_OPEN"], 1, "300.00"),
             go(NONE, "r1"), ExpectErr("APPROVAL_REQUIRED"), go_why(" ", SUP, "r1"), ExpectErr("REFUND_REASON_REQUIRED"),
-            go(SUP, "r1"), Expect(2, Approved), ExpectHost(&[Sale, Settlement, Refund]),
+            go(SUP, "r1"), Expect(2, Approved), ExpectHost(&[Sale, Settlement, BatchUpload, BatchUploadEnd, Refund]),
         ]),
         row("unreferenced refund the host does not know: 25, then a settlement-account fallback", vec![
             plan_slip(&SLIP_UNKNOWN, "300.00"), ExpectPlan("refund", "original", &["NOT_IN_JOURNAL", "ORIGINAL_ROUTE_OPEN"], 1, "300.00"),
@@ -1273,6 +1285,7 @@ impl World {
                     card: Some(Card::from_pan(PAN).unwrap()),
                     original: None,
                     summary: None,
+                    upload: None,
                     sent_at: now,
                 };
                 let reply = self.host.inner.process(&request, now);
@@ -1341,6 +1354,7 @@ impl World {
             | ExpectNoPosting(_)
             | ExpectReversalAnswer(..)
             | ExpectBalanced
+            | ExpectUploaded
             | ExpectPlan(..)
             | ExpectPlanAmount(_)
             | ExpectPlanStatus(_)
@@ -1424,6 +1438,20 @@ impl World {
                         if *txn == id && c == code)
                 });
                 assert!(found, "no reversal of trace {n} answered {code}");
+            }
+            ExpectUploaded => {
+                let closed = self.term.closed_batches().last().expect("a closed batch");
+                assert!(!closed.balanced && closed.uploaded, "{closed:?}");
+                assert!(self.term.pending_upload().is_none());
+                let mut host = self.host.inner.clone();
+                let file = host.statement(&self.term.config().terminal_id, self.now);
+                let batch = file
+                    .batches
+                    .iter()
+                    .find(|b| b.batch_no == closed.batch_no)
+                    .expect("the host settled it");
+                // The host takes the upload as the batch (it then agrees).
+                assert!(batch.uploaded, "host's view: {batch:?}");
             }
             ExpectBalanced => {
                 let closed = self.term.closed_batches().last().expect("a closed batch");
@@ -1629,6 +1657,7 @@ fn is_expectation(step: &Step) -> bool {
             | ExpectNoPosting(_)
             | ExpectReversalAnswer(..)
             | ExpectBalanced
+            | ExpectUploaded
             | ExpectPlan(..)
             | ExpectPlanAmount(_)
             | ExpectPlanStatus(_)
