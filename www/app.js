@@ -84,7 +84,7 @@ const progress = {
     this.timer = setInterval(() => this.tick(), 250);
   },
   onSend(request) {
-    const purpose = request.message === "reversal" || request.message === "query"
+    const purpose = request.message in purposeLabels
       ? label(purposeLabels, request.message)
       : label(kindLabels, request.message);
     const trace = request.original?.traceNo ?? request.traceNo;
@@ -780,14 +780,17 @@ function renderSettlement(report) {
   const box = $("settlement-result");
   box.hidden = false;
   box.dataset.balanced = String(report.balanced);
+  box.dataset.uploaded = String(Boolean(report.uploaded));
   box.dataset.batchNo = report.batchNo;
-  const known = new Set(["batchNo", "balanced", "debitCount", "debitAmount", "creditCount", "creditAmount"]);
+  const known = new Set(["batchNo", "balanced", "uploaded", "debitCount", "debitAmount", "creditCount", "creditAmount"]);
   const other = Object.entries(report).filter(([k]) => !known.has(k));
   box.replaceChildren(
     el("div", { className: "result-head" },
       el("span", { className: "badge", dataset: { value: report.balanced ? "balanced" : "unbalanced" } },
         report.balanced ? t("balanced") : t("unbalanced")),
+      report.uploaded ? el("span", { className: "badge", dataset: { value: "uploaded" } }, t("uploaded")) : null,
       ` ${t("batch")} ${report.batchNo}`),
+    report.uploaded ? el("p", { className: "note warn uploaded-note" }, t("uploaded_note")) : "",
     el("table", { className: "totals" },
       el("thead", {}, el("tr", {}, el("th", {}, ""), el("th", {}, t("count")), el("th", {}, t("total")))),
       el("tbody", {},
@@ -797,7 +800,7 @@ function renderSettlement(report) {
   );
   $("settled").replaceChildren(...app.settled.map((r) =>
     el("li", { dataset: { batchNo: r.batchNo, balanced: String(r.balanced) } },
-      `${t("batch")} ${r.batchNo} · ${r.balanced ? t("balanced") : t("unbalanced")}`)));
+      `${t("batch")} ${r.batchNo} · ${r.balanced ? t("balanced") : t("unbalanced")}${r.uploaded ? ` · ${t("uploaded")}` : ""}`)));
 }
 
 // ---------------------------------------------------------------- reconciliation

@@ -151,6 +151,11 @@ const text = {
   settle_button: ["结算", "Settle"],
   balanced: ["对平", "Balanced"],
   unbalanced: ["不平", "Unbalanced"],
+  uploaded: ["已批上送，批次已关闭", "Batch uploaded, batch closed"],
+  uploaded_note: [
+    "主机对账不平：终端已将本批全部成功交易上送（批上送），以终端记录为准关闭批次。",
+    "The host disagreed: the terminal uploaded every approved record of the batch (batch upload), and the batch closed on the terminal's records.",
+  ],
   debit: ["借记（消费/完成）", "Debits (sales, completions)"],
   credit: ["贷记（退货）", "Credits (refunds)"],
   count: ["笔数", "Count"],
@@ -333,6 +338,10 @@ export const purposeLabels = {
   query: ["查询", "query"],
   advice: ["通知", "advice"],
   settlement: ["结算", "settlement"],
+  upload: ["批上送", "batch upload"],
+  upload_end: ["批上送结束", "batch upload end"],
+  batch_upload: ["批上送", "batch upload"],
+  batch_upload_end: ["批上送结束", "batch upload end"],
 };
 
 let locale = "zh-CN";

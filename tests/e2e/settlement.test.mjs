@@ -3,7 +3,7 @@
 // (advice) that the host refuses without booking it (the simulator's
 // "decline" fault on the advice). The terminal has already given the goods
 // and counts the completion; the host's ledger lacks it, so the settlement
-// comes back unbalanced.
+// comes back unbalanced, and the terminal uploads the batch (批上送).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { withDemo, signedIn, nav, idle, sale, shots, PHONE } from "./helpers.mjs";
@@ -45,15 +45,30 @@ test("settlement unbalanced then uploaded", async () => {
     const debit = await page.$$eval('#settlement-result [data-total="debit"] td', (tds) => tds.map((td) => td.textContent));
     assert.deepEqual(debit, ["2", "245.00"], "the terminal counts the sale and the completion");
     assert.equal(await page.getAttribute("#settlement-result", "data-balanced"), "false");
-    await shots(page, "settlement-unbalanced");
+    // 不平: the terminal uploaded the batch, and the batch closed on its records.
+    assert.equal(await page.getAttribute("#settlement-result", "data-uploaded"), "true");
+    await page.waitForSelector("#settlement-result .uploaded-note");
+    await shots(page, "settlement-unbalanced-uploaded");
 
-    // The acquirer's statement: the batch settled unbalanced.
+    // The journal shows the settlement, then the upload chunks and their end.
+    await nav(page, "tools");
+    const purposes = await page.$$eval("#events li", (items) => items.reverse().map((li) => `${li.dataset.type}:${li.dataset.purpose}`));
+    const settlement = purposes.indexOf("settlement_sent:");
+    const upload = purposes.findIndex((p) => /:upload$/.test(p));
+    const end = purposes.findIndex((p) => /:upload_end$/.test(p));
+    assert.ok(settlement >= 0 && settlement < upload && upload < end, `settlement, upload, end: ${purposes.join(" ")}`);
+
+    // The acquirer now holds the completion the advice never booked.
     await nav(page, "reconcile");
     await page.click("#fetch-statement");
     await idle(page);
     await page.waitForSelector("#reconcile[data-balanced]");
-    await shots(page, "settlement-unbalanced-reconcile");
-    const category = await page.getAttribute(`#reconcile tr[data-txn="${completion}"]`, "data-category");
-    assert.equal(category, "terminal_only", "the host never booked the completion");
+    await shots(page, "settlement-uploaded-reconcile");
+    assert.equal(await page.getAttribute(`#reconcile tr[data-txn="${completion}"]`, "data-category"), "matched");
+    assert.equal(await page.getAttribute("#reconcile", "data-balanced"), "true", await page.textContent("#reconcile"));
+
+    // The next sale is in the next batch.
+    const next = await sale(page, "1.00");
+    assert.equal(next.state, "approved");
   });
 });
