@@ -3,8 +3,9 @@
 // outcome shown here is what the module returned; every error is shown with
 // its code and message.
 import { $, el, newKey, formatTime, formatDate, parseLocalDateTime, percentOf, buildKeypad, download } from "./util.js";
-import { t, label, setLocale, getLocale, kindLabels, stateLabels, refundStatusLabels, methodLabels, recordLabels, purposeLabels } from "./i18n.js";
-import { config, clock, makeTransport, openTerminal, SimulatedAcquirer, load } from "./terminal.js";
+import { t, label, setLocale, getLocale, kindLabels, stateLabels, refundStatusLabels, methodLabels, recordLabels, purposeLabels,
+  categoryLabels, lineStatusLabels, copyLabels } from "./i18n.js";
+import { config, clock, makeTransport, openTerminal, persistentAcquirer, checkBackup, deleteJournal, load } from "./terminal.js";
 import { testCards } from "./cards.js";
 
 const app = {
@@ -18,6 +19,8 @@ const app = {
   planInput: null,
   settled: [],
   busyCount: 0,
+  reconciliation: null,
+  receiptId: null,
 };
 
 // ---------------------------------------------------------------- status
@@ -81,7 +84,7 @@ const progress = {
     this.timer = setInterval(() => this.tick(), 250);
   },
   onSend(request) {
-    const purpose = request.message === "reversal" || request.message === "query"
+    const purpose = request.message in purposeLabels
       ? label(purposeLabels, request.message)
       : label(kindLabels, request.message);
     const trace = request.original?.traceNo ?? request.traceNo;
@@ -174,6 +177,7 @@ function refreshAll() {
   if (app.screen === "preauth") renderPreAuths();
   if (app.screen === "tracker") renderTracker();
   if (app.screen === "detail" && app.detailId) renderDetail(app.detailId);
+  if (app.screen === "receipts") renderReceiptChoices();
 }
 
 function renderClock() {
@@ -213,18 +217,21 @@ async function signIn(event) {
   const operatorId = $("signin-operator").value;
   const pin = $("signin-pin").value;
   $("signin-pin").value = "";
+  let viewOnly = false;
   try {
     await app.term.signIn({ operatorId, pin });
   } catch (err) {
     showError(err);
-    return;
+    // Another tab is the writer: this one may still show the day.
+    if (err?.code !== "READ_ONLY") return;
+    viewOnly = true;
   }
   app.operator = operatorId;
-  $("operator-id").textContent = operatorId;
+  $("operator-id").textContent = viewOnly ? `${operatorId} · ${t("view_only")}` : operatorId;
   $("nav").hidden = false;
   $("signout").hidden = false;
-  setStatus("ready", t("ready"));
-  show("sale");
+  setStatus("ready", viewOnly ? t("view_only") : t("ready"));
+  show(viewOnly ? "transactions" : "sale");
 }
 
 function signOut() {
@@ -773,14 +780,17 @@ function renderSettlement(report) {
   const box = $("settlement-result");
   box.hidden = false;
   box.dataset.balanced = String(report.balanced);
+  box.dataset.uploaded = String(Boolean(report.uploaded));
   box.dataset.batchNo = report.batchNo;
-  const known = new Set(["batchNo", "balanced", "debitCount", "debitAmount", "creditCount", "creditAmount"]);
+  const known = new Set(["batchNo", "balanced", "uploaded", "debitCount", "debitAmount", "creditCount", "creditAmount"]);
   const other = Object.entries(report).filter(([k]) => !known.has(k));
   box.replaceChildren(
     el("div", { className: "result-head" },
       el("span", { className: "badge", dataset: { value: report.balanced ? "balanced" : "unbalanced" } },
         report.balanced ? t("balanced") : t("unbalanced")),
+      report.uploaded ? el("span", { className: "badge", dataset: { value: "uploaded" } }, t("uploaded")) : null,
       ` ${t("batch")} ${report.batchNo}`),
+    report.uploaded ? el("p", { className: "note warn uploaded-note" }, t("uploaded_note")) : "",
     el("table", { className: "totals" },
       el("thead", {}, el("tr", {}, el("th", {}, ""), el("th", {}, t("count")), el("th", {}, t("total")))),
       el("tbody", {},
@@ -790,7 +800,219 @@ function renderSettlement(report) {
   );
   $("settled").replaceChildren(...app.settled.map((r) =>
     el("li", { dataset: { batchNo: r.batchNo, balanced: String(r.balanced) } },
-      `${t("batch")} ${r.batchNo} · ${r.balanced ? t("balanced") : t("unbalanced")}`)));
+      `${t("batch")} ${r.batchNo} · ${r.balanced ? t("balanced") : t("unbalanced")}${r.uploaded ? ` · ${t("uploaded")}` : ""}`)));
+}
+
+// ---------------------------------------------------------------- reconciliation
+
+/** `{ amount, currency }` from the module, shown as it came (never parsed). */
+function moneyOf(m) {
+  return m ? money(m.amount, m.currency) : "—";
+}
+
+/** The ids of `credited` / `returned` (older builds give journal numbers). */
+function txnId(x) {
+  return typeof x === "number" ? `T${String(x).padStart(8, "0")}` : x;
+}
+
+async function reconcileWith(statement, source) {
+  try {
+    await run(t("reconcile_running"), () => app.term.reconcile(statement), (report) => {
+      app.reconciliation = { report, source, at: clock.now() };
+      renderReconciliation(app.reconciliation);
+    });
+  } catch (err) {
+    showError(err);
+  }
+}
+
+function wireReconcile() {
+  $("fetch-statement").addEventListener("click", () => {
+    if (document.body.dataset.status !== "ready") return;
+    let statement;
+    try {
+      statement = app.acquirer.statement(config.terminalId);
+    } catch (err) {
+      showError(err);
+      return;
+    }
+    return reconcileWith(statement, t("source_simulated"));
+  });
+  $("statement-file").addEventListener("change", async () => {
+    const file = $("statement-file").files[0];
+    $("statement-file").value = "";
+    if (!file) return;
+    const text = await file.text(); // CSV or JSON: the module tells them apart
+    await reconcileWith(text, file.name);
+  });
+}
+
+function renderReconciliation({ report, source, at }) {
+  const box = $("reconcile");
+  const { summary } = report;
+  box.hidden = false;
+  box.dataset.balanced = String(summary.balanced);
+  box.dataset.unexplained = String(summary.unexplained);
+  const zh = getLocale() !== "en";
+  const nextStep = (step) => (zh ? step.zh : step.en);
+  const byCategory = new Map(summary.perCategory.map((c) => [c.category, []]));
+  for (const item of report.items) {
+    if (!byCategory.has(item.category)) byCategory.set(item.category, []);
+    byCategory.get(item.category).push(item);
+  }
+  const categoryRow = (c) => el("tr", { dataset: { category: c.category, count: String(c.count), unexplained: String(isUnexplained(c.category)) } },
+    cell("category", t("recon_category"), label(categoryLabels, c.category),
+      isUnexplained(c.category) && c.count > 0 ? el("span", { className: "badge", dataset: { value: "unexplained" } }, t("recon_unexplained_badge")) : null),
+    cell("count", t("count"), String(c.count)),
+    cell("terminalAmount", t("recon_terminal_amount"), moneyOf(c.terminalAmount)),
+    cell("acquirerAmount", t("recon_acquirer_amount"), moneyOf(c.acquirerAmount)));
+  const itemRow = (item) => {
+    const open = item.txn
+      ? el("button", { type: "button", className: "link", textContent: item.txn, dataset: { open: item.txn } })
+      : null;
+    open?.addEventListener("click", () => openDetail(item.txn));
+    return el("tr", { dataset: { category: item.category, finding: item.finding, txn: item.txn ?? "", traceNo: item.traceNo } },
+      cell("txn", t("recon_record"), open ?? t("recon_no_record")),
+      cell("kind", t("kind"), label(kindLabels, item.kind)),
+      cell("traceNo", t("trace"), `${item.batchNo}/${item.traceNo}`),
+      cell("rrn", t("rrn"), item.rrn ?? "—"),
+      cell("terminalAmount", t("recon_terminal_amount"), moneyOf(item.terminalAmount)),
+      cell("acquirerAmount", t("recon_acquirer_amount"), moneyOf(item.acquirerAmount)),
+      cell("acquirerStatus", t("recon_acquirer_status"), item.acquirerStatus ? label(lineStatusLabels, item.acquirerStatus) : "—"),
+      cell("nextStep", t("next_step"), el("span", { className: "next-step" }, nextStep(item.nextStep))));
+  };
+  const itemHead = () => el("thead", {}, el("tr", {}, ...["recon_record", "kind", "trace", "rrn", "recon_terminal_amount",
+    "recon_acquirer_amount", "recon_acquirer_status", "next_step"].map((k) => el("th", { scope: "col" }, t(k)))));
+  const sections = [...byCategory].filter(([, items]) => items.length).map(([category, items]) =>
+    el("section", { className: "recon-category", dataset: { category } },
+      el("h3", {}, `${label(categoryLabels, category)} (${items.length})`),
+      el("div", { className: "table-scroll" },
+        el("table", { className: "records recon-items" }, itemHead(), el("tbody", {}, ...items.map(itemRow))))));
+  box.replaceChildren(
+    el("div", { className: "result-head" },
+      el("span", { className: "badge", dataset: { value: summary.balanced ? "balanced" : "unbalanced" } },
+        summary.balanced ? t("recon_balanced") : t("recon_unbalanced")),
+      ` ${t("recon_source")}: ${source} · ${report.dates.join(", ") || "—"}`),
+    el("dl", { className: "fields" },
+      field("unexplained", t("recon_unexplained"), String(summary.unexplained)),
+      field("terminalNet", t("recon_terminal_net"), moneyOf(summary.terminalNet)),
+      field("acquirerNet", t("recon_acquirer_net"), moneyOf(summary.acquirerNet)),
+      field("fees", t("recon_fees"), moneyOf(summary.fees)),
+      field("credited", t("recon_credited"), String(report.credited.length), { ids: report.credited.map(txnId).join(" ") }),
+      field("returned", t("recon_returned"), String(report.returned.length), { ids: report.returned.map(txnId).join(" ") }),
+      field("otherTerminalLines", t("recon_other_lines"), String(summary.otherTerminalLines)),
+      field("linesWithoutEffect", t("recon_no_effect"), String(summary.linesWithoutEffect)),
+      field("at", t("time"), formatTime(at))),
+    el("div", { className: "table-scroll" },
+      el("table", { className: "recon-summary" },
+        el("thead", {}, el("tr", {}, ...["recon_category", "count", "recon_terminal_amount", "recon_acquirer_amount"]
+          .map((k) => el("th", { scope: "col" }, t(k))))),
+        el("tbody", {}, ...summary.perCategory.map(categoryRow)))),
+    ...sections,
+  );
+}
+
+/** The categories the day cannot balance with (the module's rule, mirrored for the badge only). */
+function isUnexplained(category) {
+  return ["terminal_only", "acquirer_only", "amount_mismatch", "returned_or_reversed", "unresolved"].includes(category);
+}
+
+// ---------------------------------------------------------------- receipts
+
+const slipLayouts = [
+  { copy: "merchant", width: 32 },
+  { copy: "cardholder", width: 32 },
+  { copy: "merchant", width: 48 },
+  { copy: "cardholder", width: 48 },
+];
+
+function openReceipts(id) {
+  app.receiptId = id;
+  show("receipts");
+}
+
+function receiptOptions(copy, width, format) {
+  const options = { copy, width, merchantName: config.merchantName };
+  if ($("receipt-reprint").checked) options.reprint = true;
+  if ($("receipt-negative").checked) options.negative = true;
+  if (format) options.format = format;
+  return options;
+}
+
+function renderReceiptChoices() {
+  if (typeof app.term.receipt !== "function") return;
+  const all = app.term.transactions().slice().reverse(); // newest first
+  if (!app.receiptId || !all.some((r) => r.id === app.receiptId)) app.receiptId = all[0]?.id ?? null;
+  $("receipt-txn").replaceChildren(...all.map((r) => el("option", { value: r.id,
+    textContent: `${label(kindLabels, r.kind)} ${r.amount} ${r.currency} · ${t("trace")} ${r.traceNo} · ${label(stateLabels, r.state)}` })));
+  if (app.receiptId) $("receipt-txn").value = app.receiptId;
+  $("no-receipts").hidden = all.length > 0;
+  renderReceipts();
+}
+
+function renderReceipts() {
+  const id = app.receiptId;
+  const box = $("receipts");
+  box.hidden = !id;
+  clearError($("receipt-error"));
+  if (!id) return;
+  box.dataset.id = id;
+  try {
+    box.replaceChildren(...slipLayouts.map(({ copy, width }) => {
+      const lines = app.term.receipt(id, receiptOptions(copy, width));
+      const print = el("button", { type: "button", textContent: t("print"), dataset: { print: `${copy}-${width}` } });
+      print.addEventListener("click", () => printReceipt(id, copy, width));
+      return el("figure", { className: "slip-box", dataset: { copy, width: String(width) } },
+        el("figcaption", {}, `${label(copyLabels, copy)} · ${width === 32 ? "58 mm" : "80 mm"} · ${width} ${t("columns")}`, " ", print),
+        el("pre", { className: `slip w${width}`, textContent: lines.join("\n") }));
+    }));
+  } catch (err) {
+    box.replaceChildren();
+    showError(err, $("receipt-error"));
+  }
+}
+
+/**
+ * Prints through the module's HTML (print CSS sized to the paper): loaded
+ * into an iframe, which then opens the browser's print dialog. On a
+ * smart-POS, the WebView's print bridge or the vendor's printer SDK takes
+ * the same HTML, or the lines above.
+ */
+function printReceipt(id, copy, width) {
+  let html;
+  try {
+    html = app.term.receipt(id, receiptOptions(copy, width, "html"));
+  } catch (err) {
+    showError(err, $("receipt-error"));
+    return;
+  }
+  const frame = $("print-frame");
+  frame.hidden = false;
+  frame.dataset.copy = copy;
+  frame.dataset.width = String(width);
+  frame.style.width = width === 32 ? "62mm" : "84mm";
+  frame.onload = () => {
+    frame.onload = null;
+    frame.dataset.loaded = `${copy}-${width}`;
+    frame.contentWindow.focus();
+    frame.contentWindow.print();
+  };
+  delete frame.dataset.loaded;
+  frame.srcdoc = html;
+}
+
+function wireReceipts() {
+  $("receipt-txn").addEventListener("change", () => {
+    app.receiptId = $("receipt-txn").value;
+    $("print-frame").hidden = true;
+    renderReceipts();
+  });
+  $("receipt-options").addEventListener("change", (e) => {
+    if (e.target.type !== "checkbox") return;
+    $("print-frame").hidden = true;
+    renderReceipts();
+  });
+  $("receipt-options").addEventListener("submit", (e) => e.preventDefault());
 }
 
 // ---------------------------------------------------------------- API not in this build yet
@@ -878,44 +1100,115 @@ function onEvent(record) {
 
 // ---------------------------------------------------------------- open, language, import
 
+function storageText() {
+  if (app.storage !== "indexeddb") return t("storage_memory");
+  const where = t("storage_idb", { name: config.storageName });
+  return app.term?.readOnly ? `${where} ${t("storage_read_only")}` : where;
+}
+
+function renderStorage() {
+  const note = $("storage-note");
+  note.hidden = false;
+  note.dataset.storage = app.storage;
+  note.dataset.readOnly = String(Boolean(app.term?.readOnly));
+  note.classList.toggle("warn", Boolean(app.term?.readOnly));
+  note.textContent = storageText();
+  document.body.dataset.readOnly = String(Boolean(app.term?.readOnly));
+  $("storage-name").textContent = app.storage === "indexeddb" ? `IndexedDB · ${config.storageName}` : t("storage_memory_short");
+}
+
 async function attach({ term, storage }) {
   app.term = term;
   app.storage = storage;
   term.on("event", onEvent);
-  $("storage-note").hidden = false;
-  $("storage-note").dataset.storage = storage;
-  $("storage-note").textContent = storage === "indexeddb" ? t("storage_idb") : t("storage_memory");
+  renderStorage();
   eventLog.load();
   renderMissingApis();
+}
+
+/** Lets the journal go (its lock and its database connection). */
+async function detach() {
+  const term = app.term;
+  if (!term) return;
+  term.off("event", onEvent);
+  app.term = null;
+  await term.close();
+  term.free?.();
 }
 
 /**
  * Reopens the terminal from its own journal: in the other language, or from
  * an imported backup. The terminal replays the journal; an operator signs in
- * again.
+ * again. A backup is checked before today's journal is given up for it.
  */
 async function reopen({ journal, notice }) {
   if (document.body.dataset.status === "busy") return;
   clearError();
+  if (journal !== undefined) {
+    try {
+      await checkBackup(journal, getLocale());
+    } catch (err) {
+      showError(err);
+      return;
+    }
+  }
+  // Memory storage keeps nothing: carry the day over as an import.
   const text = journal ?? (app.storage === "memory" ? app.term.exportJournal() : undefined);
+  const storage = app.storage;
   setStatus("loading", t("starting"));
   let opened;
   try {
-    opened = await openTerminal({ host: app.transport, locale: getLocale(), journal: text });
+    await detach();
+    // An import goes into empty storage only: it replaces this journal.
+    if (journal !== undefined && storage === "indexeddb" && (await deleteJournal()) === "blocked") {
+      $("status").textContent = t("delete_blocked");
+    }
+    opened = await openTerminal({ host: app.transport, locale: getLocale(), journal: text, storage });
   } catch (err) {
     showError(err);
-    setStatus(app.operator ? "ready" : "signin", "");
-    return;
+    opened = await openTerminal({ host: app.transport, locale: getLocale(), storage }).catch(() => null);
+    if (!opened) {
+      setStatus("failed", t("startFailed"));
+      return;
+    }
   }
-  app.term?.free?.();
   await attach(opened);
   signOut();
   if (notice === "imported") {
     const n = JSON.parse(text).count;
     $("status").textContent = t("imported", { n });
-  } else {
+  } else if (notice !== undefined) {
     $("status").textContent = t("relocale");
   }
+}
+
+/**
+ * A new day for demos: the journal's database and the simulated host's
+ * memory are deleted, and the page starts again empty. Two clicks, so a
+ * stray tap does not lose the day.
+ */
+function wireNewDay() {
+  $("new-day").addEventListener("click", () => {
+    $("new-day-confirm").hidden = false;
+    $("new-day-confirm").focus();
+  });
+  $("new-day-confirm").addEventListener("click", async () => {
+    if (document.body.dataset.status === "busy") return;
+    setStatus("loading", t("starting"));
+    try {
+      await detach();
+      const deleted = app.storage === "indexeddb" ? await deleteJournal() : "deleted";
+      app.acquirer.forget();
+      sessionStorage.removeItem("posflow.clockOffsetMs");
+      if (deleted === "blocked") {
+        $("status").textContent = t("delete_blocked");
+        return;
+      }
+    } catch (err) {
+      showError(err);
+    }
+    location.reload();
+  });
 }
 
 function wireLanguage() {
@@ -924,7 +1217,7 @@ function wireLanguage() {
     localStorage.setItem("posflow.locale", next);
     setLocale(next);
     relabel();
-    if (app.term) await reopen({});
+    if (app.term) await reopen({ notice: "relocale" });
   });
 }
 
@@ -938,7 +1231,8 @@ function relabel() {
   if (app.transport) renderFaults();
   renderMissingApis();
   if (app.plan) renderPlan(app.plan);
-  if (app.storage) $("storage-note").textContent = app.storage === "indexeddb" ? t("storage_idb") : t("storage_memory");
+  if (app.term) renderStorage();
+  if (app.reconciliation) renderReconciliation(app.reconciliation);
   refreshAll();
 }
 
@@ -968,6 +1262,7 @@ function wire() {
     if (rec) startRefund(rec);
   });
   $("detail-complete").addEventListener("click", () => show("preauth"));
+  $("detail-receipt").addEventListener("click", () => openReceipts(app.detailId));
   for (const r of document.querySelectorAll('input[name="refund-by"]')) {
     r.addEventListener("change", () => { syncRefundMode(); invalidatePlan(); });
   }
@@ -980,6 +1275,9 @@ function wire() {
   $("confirm-cancel").addEventListener("click", () => $("confirm-dialog").close());
   $("settle-button").addEventListener("click", settle);
   wireTools();
+  wireNewDay();
+  wireReconcile();
+  wireReceipts();
   wireLanguage();
 }
 
@@ -996,7 +1294,7 @@ async function main() {
   window.__posflowClock = clock; // test hook: advance the terminal's clock
   try {
     await load();
-    app.acquirer = new SimulatedAcquirer({ seed: 7 });
+    app.acquirer = persistentAcquirer();
     app.transport = makeTransport(app.acquirer, {
       onSend: (request) => progress.onSend(request),
       onSettled: () => {},
@@ -1010,6 +1308,7 @@ async function main() {
     return;
   }
   window.__posflow = app; // for debugging in the console; tests drive the screen
+  window.addEventListener("pagehide", () => app.term?.close()); // the next page is the writer at once
   setStatus("signin", t("signInPrompt"));
   $("signin-button").disabled = false;
   show("signin");

@@ -151,6 +151,11 @@ const text = {
   settle_button: ["结算", "Settle"],
   balanced: ["对平", "Balanced"],
   unbalanced: ["不平", "Unbalanced"],
+  uploaded: ["已批上送，批次已关闭", "Batch uploaded, batch closed"],
+  uploaded_note: [
+    "主机对账不平：终端已将本批全部成功交易上送（批上送），以终端记录为准关闭批次。",
+    "The host disagreed: the terminal uploaded every approved record of the batch (batch upload), and the batch closed on the terminal's records.",
+  ],
   debit: ["借记（消费/完成）", "Debits (sales, completions)"],
   credit: ["贷记（退货）", "Credits (refunds)"],
   count: ["笔数", "Count"],
@@ -183,11 +188,65 @@ const text = {
   import: ["导入流水", "Import journal"],
   imported: ["已导入流水，共 {n} 条记录。请重新签到。", "Journal imported: {n} records. Sign in again."],
   relocale: ["语言已切换，请重新签到。", "Language changed. Sign in again."],
+  storage: ["流水", "Journal"],
   storage_memory: [
-    "流水仅保存在内存中：刷新页面会丢失当天记录（此版本尚无 IndexedDB 存储）。",
-    "The journal is kept in memory only: a reload loses the day (this build has no IndexedDB storage yet).",
+    "流水仅保存在内存中：刷新页面会丢失当天记录（此浏览器无 IndexedDB）。",
+    "The journal is kept in memory only: a reload loses the day (no IndexedDB in this browser).",
   ],
-  storage_idb: ["流水保存在本机 IndexedDB。", "The journal is kept in this browser's IndexedDB."],
+  storage_memory_short: ["内存", "memory"],
+  storage_idb: [
+    "流水保存在本机 IndexedDB（{name}）：刷新页面后继续当天业务，未完成的请求先冲正。",
+    "The journal is kept in this browser's IndexedDB ({name}): a reload continues the day, and a request left unfinished is reversed first.",
+  ],
+  storage_read_only: [
+    "另一个标签页正在使用此流水：本页只读，可查看交易，不能发起交易。关闭另一页后刷新本页即可接管。",
+    "Another tab is using this journal: this tab is read-only — it can show transactions but not start any. Close the other tab and reload this one to take over.",
+  ],
+  view_only: ["只读查看", "view only"],
+  delete_blocked: [
+    "另一个标签页仍打开着此流水：关闭它后才会清空。",
+    "Another tab still has this journal open: it is deleted once that tab closes.",
+  ],
+  new_day_title: ["新的一天（演示）", "New day (demo)"],
+  new_day_hint: [
+    "删除本机 IndexedDB 中的流水和模拟主机的记录，从空白开始。请先导出备份。",
+    "Deletes the journal from this browser's IndexedDB and the simulated host's memory, and starts empty. Export a backup first.",
+  ],
+  new_day: ["清空流水，开始新的一天…", "Clear the journal, start a new day…"],
+  new_day_confirm: ["确认清空", "Yes, clear it"],
+  reconcile_hint: [
+    "上传收单机构的对账单文件（CSV 或 JSON），或一键获取模拟收单主机的对账单。退款的到账或退回状态会随之更新。",
+    "Upload the acquirer's statement file (CSV or JSON), or fetch the simulated acquirer's with one click. Refunds the statement shows credited or returned change status.",
+  ],
+  fetch_statement: ["获取模拟收单对账单", "Fetch the simulated acquirer's statement"],
+  upload_statement: ["上传对账单（CSV / JSON）", "Upload a statement (CSV / JSON)"],
+  reconcile_running: ["对账", "Reconciling"],
+  source_simulated: ["模拟收单主机", "simulated acquirer"],
+  recon_source: ["对账单", "Statement"],
+  recon_balanced: ["当日对平", "The day balances"],
+  recon_unbalanced: ["当日不平", "The day does not balance"],
+  recon_unexplained: ["未解释差异", "Unexplained items"],
+  recon_unexplained_badge: ["需处理", "to resolve"],
+  recon_terminal_net: ["终端净额", "Terminal net"],
+  recon_acquirer_net: ["收单净额", "Acquirer net"],
+  recon_fees: ["手续费", "Fees"],
+  recon_credited: ["退款已入账", "Refunds credited"],
+  recon_returned: ["退款被退回", "Refunds returned"],
+  recon_other_lines: ["其他终端的行", "Other terminals' lines"],
+  recon_no_effect: ["无资金变动的行", "Lines with no money moved"],
+  recon_category: ["类别", "Category"],
+  recon_terminal_amount: ["终端金额", "Terminal amount"],
+  recon_acquirer_amount: ["收单金额", "Acquirer amount"],
+  recon_acquirer_status: ["收单状态", "Acquirer status"],
+  recon_record: ["终端记录", "Record"],
+  recon_no_record: ["（终端无记录）", "(not in the journal)"],
+  receipt_txn: ["交易", "Transaction"],
+  receipt_reprint: ["重打印", "Reprint"],
+  receipt_negative: ["撤销/退货金额显示负号", "Voids and refunds with a minus sign"],
+  receipt_this: ["签购单…", "Receipt…"],
+  print: ["打印", "Print"],
+  print_preview: ["打印预览", "Print preview"],
+  columns: ["列", "columns"],
   events_title: ["终端事件（流水）", "Terminal events (journal)"],
   reversal_pending: ["有待发送的冲正，将在下一笔交易前发送。", "A reversal is pending; it is sent before the next transaction."],
 };
@@ -233,6 +292,30 @@ export const methodLabels = {
   qr_wallet: ["扫码钱包", "QR wallet"],
   prepaid: ["预付卡", "prepaid card"],
 };
+/** Reconciliation categories (the module's report order). */
+export const categoryLabels = {
+  matched: ["已核对一致", "Matched"],
+  terminal_only: ["终端有、收单无", "On the terminal only"],
+  acquirer_only: ["收单有、终端无", "At the acquirer only"],
+  amount_mismatch: ["金额不符", "Amount mismatch"],
+  returned_or_reversed: ["终端成功、收单退回或冲正", "Approved here, returned or reversed at the acquirer"],
+  refund_credited: ["退款已入账", "Refund credited"],
+  refund_returned: ["退款被退回", "Refund returned"],
+  refund_pending: ["退款处理中", "Refund processing"],
+  unresolved: ["终端结果未明", "Outcome unknown on the terminal"],
+};
+/** A statement line's status (清算状态). */
+export const lineStatusLabels = {
+  settled: ["已清算", "settled"],
+  pending: ["处理中", "pending"],
+  reversed: ["已冲正", "reversed"],
+  returned: ["已退回", "returned"],
+  declined: ["失败", "declined"],
+};
+export const copyLabels = {
+  merchant: ["商户存根", "Merchant copy"],
+  cardholder: ["持卡人存根", "Cardholder copy"],
+};
 /** Journal record types, for the history and the event log. */
 export const recordLabels = {
   opened: ["开机", "opened"],
@@ -255,6 +338,10 @@ export const purposeLabels = {
   query: ["查询", "query"],
   advice: ["通知", "advice"],
   settlement: ["结算", "settlement"],
+  upload: ["批上送", "batch upload"],
+  upload_end: ["批上送结束", "batch upload end"],
+  batch_upload: ["批上送", "batch upload"],
+  batch_upload_end: ["批上送结束", "batch upload end"],
 };
 
 let locale = "zh-CN";

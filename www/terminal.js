@@ -27,8 +27,15 @@ export const config = {
   policy: { hostTimeoutMs: numberParam("timeout", 15000, 1000, 120000) },
   /** The completion tolerance of the default policy, for the "up to" hint. */
   completionTolerancePercent: "115",
-  /** IndexedDB database of the journal, when the build has that storage. */
-  storageName: params.get("db") || "posflow-demo",
+  /** The name printed on receipts. */
+  merchantName: "posflow 演示商户",
+  /**
+   * IndexedDB database of the journal: one per terminal, so a reload
+   * continues the day. `?db=name` gives a test (or a second demo) its own.
+   */
+  storageName: params.get("db") || "posflow-demo-10000001",
+  /** The simulated acquirer's seed (RRNs and auth codes). */
+  acquirerSeed: 7,
 };
 
 /**
@@ -109,11 +116,64 @@ export function load() {
 export { Terminal, SimulatedAcquirer };
 
 /**
- * Opens the terminal. IndexedDB keeps the day across reloads when this build
- * of posflow has it; otherwise memory (the screen says which). `journal`
- * imports a backup.
+ * The simulated acquirer, made to outlive a reload like a real host does.
+ * It lives in the page, so the page keeps what it was told — each injected
+ * fault and each request, in order, in localStorage next to the journal's
+ * name — and a new page replays that into a fresh acquirer with the same
+ * seed: its ledger (what it approved, reversed, settled) is back, so a
+ * refund or a settlement after a reload meets the same host. Only the RRNs
+ * and the host's clock differ (they come from the time of the replay).
  */
-export async function openTerminal({ host, locale, journal }) {
+export function persistentAcquirer(name = config.storageName) {
+  const key = `posflow.acquirer.${name}`;
+  const acquirer = new SimulatedAcquirer({ seed: config.acquirerSeed });
+  let log = [];
+  try {
+    log = JSON.parse(localStorage.getItem(key) ?? "[]");
+  } catch {
+    log = [];
+  }
+  for (const step of log) {
+    try {
+      if (step.inject) acquirer.inject(step.inject);
+      else acquirer.send(step.send).catch(() => {}); // the outcome is in the journal already
+    } catch {
+      // A step this build refuses (an older log): the ledger lacks it.
+    }
+  }
+  const append = (step) => {
+    log.push(step);
+    try {
+      localStorage.setItem(key, JSON.stringify(log));
+    } catch {
+      // Quota: the host forgets on the next reload; the terminal's journal is unaffected.
+    }
+  };
+  return {
+    replayed: log.length,
+    inject(fault) {
+      acquirer.inject(fault); // throws on a bad fault: nothing is logged
+      append({ inject: fault });
+    },
+    send(request) {
+      append({ send: request });
+      return acquirer.send(request);
+    },
+    statement: (terminalId) => acquirer.statement(terminalId),
+    ledger: () => acquirer.ledger(),
+    /** Forgets the log (a new day); the next page starts an empty host. */
+    forget: () => localStorage.removeItem(key),
+  };
+}
+
+/**
+ * Opens the terminal on its IndexedDB journal: the day continues across
+ * reloads, and what the last page left pending (a reversal first) is sent
+ * before anything else. A second tab gets the journal read-only
+ * (`term.readOnly`). A build without IndexedDB storage falls back to memory
+ * (the screen says which). `journal` imports a backup into empty storage.
+ */
+export async function openTerminal({ host, locale, journal, storage = "indexeddb" }) {
   await load();
   const base = {
     merchantId: config.merchantId,
@@ -126,17 +186,50 @@ export async function openTerminal({ host, locale, journal }) {
     now: clock.now,
   };
   if (journal !== undefined) base.journal = journal;
-  try {
-    const term = await Terminal.open({ ...base, storage: { kind: "indexeddb", name: config.storageName } });
-    return { term, storage: "indexeddb" };
-  } catch (err) {
-    // A build without IndexedDB storage refuses the storage object itself:
-    // either its kind, or (older) the `name` field it does not know.
-    const found = err?.details?.found ?? "";
-    const unsupported = err?.code === "INVALID_INPUT" &&
-      (err.details?.field === "storage.kind" || /unknown field `name`/.test(found));
-    if (!unsupported) throw err;
+  if (storage === "indexeddb") {
+    try {
+      const term = await Terminal.open({ ...base, storage: { kind: "indexeddb", name: config.storageName } });
+      return { term, storage: "indexeddb" };
+    } catch (err) {
+      const unsupported = err?.code === "INVALID_INPUT" && err.details?.field === "storage.kind";
+      if (!unsupported && !(err?.code === "STORAGE_FAILED" && typeof indexedDB === "undefined")) throw err;
+    }
   }
   const term = await Terminal.open({ ...base, storage: { kind: "memory" } });
   return { term, storage: "memory" };
+}
+
+/**
+ * Checks a backup before anything is replaced: opens it in a throwaway
+ * terminal in memory, behind a host that is never reached.
+ */
+export async function checkBackup(journal, locale) {
+  await load();
+  const offline = { send: () => Promise.reject(Object.assign(new Error("offline"), { kind: "transport_error" })) };
+  const term = await Terminal.open({
+    merchantId: config.merchantId,
+    terminalId: config.terminalId,
+    currency: config.currency,
+    host: offline,
+    operators: config.operators,
+    policy: config.policy,
+    locale,
+    now: clock.now,
+    storage: { kind: "memory" },
+    journal,
+  });
+  await term.close();
+  term.free?.();
+}
+
+/** Deletes the journal's IndexedDB database (after `term.close()`). */
+export function deleteJournal(name = config.storageName) {
+  return new Promise((resolve, reject) => {
+    const request = indexedDB.deleteDatabase(name);
+    request.onsuccess = () => resolve("deleted");
+    request.onerror = () => reject(request.error);
+    // Another tab still has it open (a read-only viewer): it goes once that
+    // tab closes; say so instead of waiting.
+    request.onblocked = () => resolve("blocked");
+  });
 }

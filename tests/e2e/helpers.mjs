@@ -55,17 +55,20 @@ after(async () => {
   }
 });
 
+let dbCount = 0;
+
+/** A journal of its own for each test: `?db=` names the IndexedDB database. */
+export function uniqueDb() {
+  dbCount += 1;
+  return `e2e-${process.pid}-${Date.now().toString(36)}-${dbCount}`;
+}
+
 /**
- * Opens the demo in a fresh context and runs `body(page)`. Console errors,
- * uncaught exceptions, failed requests and a full PAN anywhere in the
- * console fail the test. `query` is the page's query string (latency,
- * timeout, lang, clock).
+ * Watches a page: console errors, uncaught exceptions, failed requests and
+ * a full PAN anywhere in the console end up in `problems`.
  */
-export async function withDemo({ viewport = COUNTER, query = "latency=30" } = {}, body) {
-  const context = await browser.newContext({ viewport });
-  const page = await context.newPage();
+export function watch(page, problems) {
   page.setDefaultTimeout(15_000);
-  const problems = [];
   page.on("console", (msg) => {
     if (msg.text().includes(DEBIT)) problems.push(`the full PAN was logged: console.${msg.type()}`);
     if (msg.type() === "error") problems.push(`console.error: ${msg.text()} (${msg.location()?.url ?? ""})`);
@@ -75,12 +78,32 @@ export async function withDemo({ viewport = COUNTER, query = "latency=30" } = {}
   page.on("response", (res) => {
     if (res.status() >= 400) problems.push(`HTTP ${res.status()}: ${res.url()}`);
   });
+}
+
+/** Waits until the page's terminal has started (sign-in screen). */
+export async function started(page) {
+  await page.waitForSelector('body[data-status="signin"], body[data-status="failed"]');
+  const status = await page.getAttribute("body", "data-status");
+  assert.equal(status, "signin", `the terminal did not start: ${await page.textContent("#error")}`);
+}
+
+/**
+ * Opens the demo in a fresh context, on a journal (IndexedDB database) of
+ * its own, and runs `body(page, { context, url })`. Console errors, uncaught
+ * exceptions, failed requests and a full PAN anywhere in the console fail
+ * the test. `query` is the page's query string (latency, timeout, lang,
+ * clock); `db` is added unless it names one.
+ */
+export async function withDemo({ viewport = COUNTER, query = "latency=30" } = {}, body) {
+  const context = await browser.newContext({ viewport });
+  const page = await context.newPage();
+  const problems = [];
+  watch(page, problems);
+  const url = `${baseUrl}?${/(^|&)db=/.test(query) ? query : `${query}&db=${uniqueDb()}`}`;
   try {
-    await page.goto(`${baseUrl}?${query}`);
-    await page.waitForSelector('body[data-status="signin"], body[data-status="failed"]');
-    const status = await page.getAttribute("body", "data-status");
-    assert.equal(status, "signin", `the terminal did not start: ${await page.textContent("#error")}`);
-    await body(page);
+    await page.goto(url);
+    await started(page);
+    await body(page, { context, url, problems });
   } catch (err) {
     if (problems.length > 0) err.message += `\n\nbrowser problems:\n  ${problems.join("\n  ")}`;
     throw err;
