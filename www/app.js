@@ -5,6 +5,7 @@
 import { $, el, newKey, formatTime, formatDate, parseLocalDateTime, percentOf, buildKeypad, download } from "./util.js";
 import { t, label, setLocale, getLocale, kindLabels, stateLabels, refundStatusLabels, methodLabels, recordLabels, purposeLabels,
   categoryLabels, lineStatusLabels, copyLabels } from "./i18n.js";
+import { bridgeHost } from "./bridge.js";
 import { config, clock, makeTransport, openTerminal, persistentAcquirer, checkBackup, deleteJournal, load } from "./terminal.js";
 import { testCards } from "./cards.js";
 
@@ -1295,10 +1296,19 @@ async function main() {
   try {
     await load();
     app.acquirer = persistentAcquirer();
-    app.transport = makeTransport(app.acquirer, {
-      onSend: (request) => progress.onSend(request),
-      onSettled: () => {},
-    });
+    app.transport = window.PosBridge
+      ? // A smart-POS shell: the native acquirer link is the host (bridge.js).
+        // The simulator panel's faults do not apply to it.
+        {
+          ...bridgeHost(window.PosBridge, { onSend: (request) => progress.onSend(request) }),
+          latencyMs: 0,
+          queued: [],
+          inject() {},
+        }
+      : makeTransport(app.acquirer, {
+          onSend: (request) => progress.onSend(request),
+          onSettled: () => {},
+        });
     $("latency").value = String(app.transport.latencyMs);
     renderFaults();
     await attach(await openTerminal({ host: app.transport, locale: getLocale() }));

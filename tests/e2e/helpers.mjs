@@ -94,8 +94,10 @@ export async function started(page) {
  * the test. `query` is the page's query string (latency, timeout, lang,
  * clock); `db` is added unless it names one.
  */
-export async function withDemo({ viewport = COUNTER, query = "latency=30" } = {}, body) {
+export async function withDemo({ viewport = COUNTER, query = "latency=30", init } = {}, body) {
   const context = await browser.newContext({ viewport });
+  // `init`: a script run before the page's own (e.g. a native bridge).
+  if (init) await context.addInitScript(init);
   const page = await context.newPage();
   const problems = [];
   watch(page, problems);
