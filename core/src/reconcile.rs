@@ -1195,6 +1195,10 @@ impl Finding {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MatchedBy {
+    /// Terminal id + batch number + trace number: unique within a batch,
+    /// whatever day the acquirer booked it (an offline advice sent days
+    /// later, say).
+    BatchAndTrace,
     /// Terminal id + trace number + date.
     TraceAndDate,
     /// Retrieval reference number.
@@ -1413,6 +1417,7 @@ pub fn reconcile(
     let offset = cfg.policy.utc_offset_minutes;
     let currency = cfg.currency;
 
+    let mut by_batch: HashMap<(BatchNo, TraceNo), Vec<usize>> = HashMap::new();
     let mut by_trace: HashMap<(TraceNo, Date), Vec<usize>> = HashMap::new();
     let mut by_rrn: HashMap<&str, Vec<usize>> = HashMap::new();
     let mut other_terminal_lines = 0u32;
@@ -1423,6 +1428,10 @@ pub fn reconcile(
             continue;
         }
         ours[i] = true;
+        by_batch
+            .entry((l.batch_no, l.trace_no))
+            .or_default()
+            .push(i);
         by_trace.entry((l.trace_no, l.date)).or_default().push(i);
         if let Some(rrn) = &l.rrn {
             by_rrn.entry(rrn.as_str()).or_default().push(i);
@@ -1435,7 +1444,9 @@ pub fn reconcile(
     let mut returned = Vec::new();
     let mut terminal_net = SignedMoney::zero(currency);
 
-    for t in term.transactions() {
+    // A fallback refund is settled outside the card network: no acquirer
+    // line will ever show it (its confirmation reference is its proof).
+    for t in term.transactions().filter(|t| t.request.fallback.is_none()) {
         let date = t.request.at.local_date(offset);
         let kind = t.request.kind;
         let pick = |candidates: Option<&Vec<usize>>, used: &[bool]| {
@@ -1445,12 +1456,20 @@ pub fn reconcile(
                     .find(|&i| !used[i] && same_kind(statement.lines[i].kind, kind))
             })
         };
-        let found = match pick(by_trace.get(&(t.request.trace_no, date)), &used) {
-            Some(i) => Some((i, MatchedBy::TraceAndDate)),
-            None => txn_rrn(t)
-                .and_then(|r| pick(by_rrn.get(r), &used))
-                .map(|i| (i, MatchedBy::Rrn)),
-        };
+        let by_batch = pick(
+            by_batch.get(&(t.request.batch_no, t.request.trace_no)),
+            &used,
+        )
+        .map(|i| (i, MatchedBy::BatchAndTrace));
+        let found =
+            by_batch.or_else(
+                || match pick(by_trace.get(&(t.request.trace_no, date)), &used) {
+                    Some(i) => Some((i, MatchedBy::TraceAndDate)),
+                    None => txn_rrn(t)
+                        .and_then(|r| pick(by_rrn.get(r), &used))
+                        .map(|i| (i, MatchedBy::Rrn)),
+                },
+            );
         let (category, finding, line) = match found {
             Some((i, by)) => {
                 used[i] = true;

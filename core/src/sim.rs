@@ -1268,6 +1268,7 @@ impl Sim {
         if self.term.closed_batches().len() != closed + 1 {
             return Err("the final settlement did not close the batch".into());
         }
+        self.reconcile_day()?;
         // Replaying what is durable gives the same transactions.
         let replayed = Terminal::open(self.config.clone(), self.stored.clone(), self.now)
             .map_err(|e| format!("final replay: {e}"))?;
@@ -1279,6 +1280,49 @@ impl Sim {
             return Err("replaying the journal gives other transactions".into());
         }
         Ok(())
+    }
+}
+
+impl Sim {
+    /// Issue 6's reconciliation of the whole run against the acquirer's
+    /// statement: the only differences left may be money the acquirer
+    /// returned after approving it (a card cancelled, a batch upload that
+    /// left a posting out) — nothing on one side only, no other amount,
+    /// nothing unresolved. The refunds it finds move to credited/returned.
+    fn reconcile_day(&mut self) -> Result<(), Violation> {
+        use crate::reconcile::{reconcile, statement_from_acquirer, Category, Finding};
+        let file = self.host.statement(&self.config.terminal_id, self.now);
+        let statement = statement_from_acquirer(
+            &file,
+            &self.config.merchant_id,
+            self.config.currency,
+            self.config.policy.utc_offset_minutes,
+        )
+        .map_err(|e| format!("statement: {e}"))?;
+        let report =
+            reconcile(&self.term, &statement, self.now).map_err(|e| format!("reconcile: {e}"))?;
+        self.counters.checks += report.items.len() as u64;
+        for item in &report.items {
+            let explained = match item.category {
+                Category::Matched
+                | Category::RefundCredited
+                | Category::RefundReturned
+                | Category::RefundPending => true,
+                Category::ReturnedOrReversed => item.finding == Finding::Returned,
+                Category::TerminalOnly
+                | Category::AcquirerOnly
+                | Category::AmountMismatch
+                | Category::Unresolved => false,
+            };
+            if !explained {
+                return Err(format!("reconciliation: {item:?}"));
+            }
+        }
+        self.term
+            .apply_reconciliation(&report, self.now)
+            .map_err(|e| format!("applying the reconciliation: {e}"))?;
+        self.persist();
+        self.check()
     }
 }
 

@@ -286,7 +286,9 @@ impl BatchTotals {
             all: Totals::zero(currency),
         };
         for t in term.transactions() {
-            if t.request.batch_no != batch_no {
+            // Fallback refunds leave the card network: not in the batch's
+            // card totals (the refund tracker follows them).
+            if t.request.batch_no != batch_no || t.request.fallback.is_some() {
                 continue;
             }
             let approved = match t.state {
