@@ -62,6 +62,10 @@ pub(crate) struct OpenConfig {
     journal: Option<String>,
 }
 
+/// The largest journal `Terminal.open({ journal })` takes: a year of a busy
+/// terminal is tens of megabytes.
+const MAX_JOURNAL_BYTES: usize = 512 * 1024 * 1024;
+
 /// One operator of `Terminal.open`.
 #[derive(Deserialize, Tsify)]
 #[serde(deny_unknown_fields)]
@@ -537,16 +541,45 @@ impl Terminal {
         // before the rest is parsed as JSON.
         let host = js_sys::Reflect::get(&config, &"host".into()).unwrap_or(JsValue::UNDEFINED);
         let now = js_sys::Reflect::get(&config, &"now".into()).unwrap_or(JsValue::UNDEFINED);
+        // A journal import is a large text with its own checks (format, hash
+        // chain); the 64 KiB limit is for command input.
+        let journal =
+            js_sys::Reflect::get(&config, &"journal".into()).unwrap_or(JsValue::UNDEFINED);
+        let journal = if journal.is_undefined() || journal.is_null() {
+            None
+        } else {
+            match journal.as_string() {
+                Some(text) if text.len() <= MAX_JOURNAL_BYTES => Some(text),
+                Some(_) => {
+                    return Err(crate::error::to_js(
+                        &PosError::invalid_input("journal", "at most 512 MiB", "more"),
+                        Locale::ZhCn,
+                    ))
+                }
+                None => {
+                    return Err(crate::error::to_js(
+                        &PosError::invalid_input(
+                            "journal",
+                            "the text exportJournal() returned",
+                            "something else",
+                        ),
+                        Locale::ZhCn,
+                    ))
+                }
+            }
+        };
         let data = if config.is_object() {
             let copy = js_sys::Object::assign(&js_sys::Object::new(), config.unchecked_ref());
-            let _ = js_sys::Reflect::delete_property(&copy, &"host".into());
-            let _ = js_sys::Reflect::delete_property(&copy, &"now".into());
+            for live in ["host", "now", "journal"] {
+                let _ = js_sys::Reflect::delete_property(&copy, &live.into());
+            }
             copy.into()
         } else {
             config
         };
-        let input: OpenConfig =
+        let mut input: OpenConfig =
             parse(data, "config").map_err(|e| crate::error::to_js(&e, Locale::ZhCn))?;
+        input.journal = journal;
         let locale = input
             .locale
             .as_deref()

@@ -136,3 +136,29 @@ async fn the_acquirers_statement_reconciles_to_nothing_unexplained() {
         .unwrap()
         .contains('2'));
 }
+
+#[wasm_bindgen_test]
+async fn a_backup_larger_than_command_input_restores() {
+    let (term, _) = open().await;
+    for i in 0..120 {
+        let body = format!(
+            r#"{{"amount":"{}.00","card":{{"pan":"6222020200112233445"}},"key":"b{i}"}}"#,
+            1 + i
+        );
+        JsFuture::from(term.sale(json(&body))).await.expect("sale");
+    }
+    let backup = term.export_journal().unwrap();
+    assert!(backup.len() > 64 * 1024, "{} bytes", backup.len());
+    let config = json(
+        r#"{"merchantId":"898440350480001","terminalId":"10000001","currency":"CNY",
+            "storage":{"kind":"memory"},"locale":"en","policy":{"pinHashIterations":1000},
+            "operators":[{"id":"01","role":"cashier","pin":"1234"}]}"#,
+    );
+    let host = JsValue::from(SimulatedAcquirer::new(json(r#"{"seed":11}"#)).unwrap());
+    js_sys::Reflect::set(&config, &"host".into(), &host).unwrap();
+    js_sys::Reflect::set(&config, &"journal".into(), &backup.clone().into()).unwrap();
+    let restored = Terminal::open(config).await.expect("restores");
+    let all = js_sys::Array::from(&restored.transactions(JsValue::UNDEFINED).unwrap());
+    assert_eq!(all.length(), 120);
+    assert_eq!(restored.export_journal().unwrap(), backup);
+}
