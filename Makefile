@@ -10,7 +10,7 @@ SHELL := bash
 
 export PATH := $(CURDIR)/.tools/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: help setup build demo test lint e2e
+.PHONY: help setup build demo test lint e2e bench
 
 help:
 	@echo "make demo    set up, build and serve the POS demo on http://127.0.0.1:$${PORT:-8080}/"
@@ -19,6 +19,7 @@ help:
 	@echo "make build   release wasm + JS glue into pkg/ (and the legacy WebView build into pkg/legacy/)"
 	@echo "make lint    rustfmt, clippy, rustdoc and the core's dependency check"
 	@echo "make e2e     build pkg/ and run the Playwright tests in tests/e2e/"
+	@echo "make bench   native and browser benchmarks, floors, JS peer, budget verdicts (BENCHMARKS.md)"
 
 setup:
 	scripts/setup.sh
@@ -41,3 +42,9 @@ lint: setup
 
 e2e: setup
 	scripts/test.sh pkg types legacy e2e size
+
+# Benchmarks (issue 9): criterion, the simulator, the size and the browser
+# bench (bench/run.mjs); prints every figure and MET/MISSED per budget.
+bench: setup
+	scripts/build.sh main
+	node bench/run.mjs

@@ -1,0 +1,235 @@
+#!/usr/bin/env node
+// `make bench`: the native criterion benches, the simulator, the size, and
+// the browser bench (bench/page.mjs in headless Chromium through
+// Playwright); prints every figure with its ratio to its floor, to native
+// and to the plain-JS peer, and each budget as MET or MISSED.
+//
+//   node bench/run.mjs                 everything
+//   node bench/run.mjs --browser-only  skip criterion and the simulator
+//                                      (uses the last criterion results)
+//   BENCH_QUICK=1 node bench/run.mjs   fewer repetitions
+//
+// Writes the run's figures to target/bench/results.json and its table to
+// target/bench/table.md (BENCHMARKS.md holds a copy).
+import http from "node:http";
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, readFileSync, writeFileSync, mkdirSync, readdirSync, statSync } from "node:fs";
+import { gzipSync } from "node:zlib";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const args = new Set(process.argv.slice(2));
+const quick = !!process.env.BENCH_QUICK;
+const outDir = path.join(root, "target", "bench");
+mkdirSync(outDir, { recursive: true });
+const say = (s) => console.log(`\x1b[1mbench:\x1b[0m ${s}`);
+
+// ---------------------------------------------------------------- native
+const CRITERION = ["--warm-up-time", "1", "--measurement-time", "3", "--noplot"];
+
+function cargoBench(name) {
+  say(`cargo bench -p posflow-core --bench ${name} -- ${CRITERION.join(" ")}`);
+  execFileSync("cargo", ["bench", "-p", "posflow-core", "--bench", name, "--", ...CRITERION], { cwd: root, stdio: "inherit" });
+}
+
+/** Every criterion result under target/criterion: full id → mean ns. */
+function criterionResults() {
+  const base = path.join(root, "target", "criterion");
+  const out = {};
+  const walk = (dir) => {
+    for (const f of readdirSync(dir)) {
+      const p = path.join(dir, f);
+      if (!statSync(p).isDirectory()) continue;
+      const bj = path.join(p, "new", "benchmark.json");
+      if (existsSync(bj)) {
+        const id = JSON.parse(readFileSync(bj, "utf8")).full_id;
+        const est = JSON.parse(readFileSync(path.join(p, "new", "estimates.json"), "utf8"));
+        out[id] = est.mean.point_estimate;
+      } else walk(p);
+    }
+  };
+  if (existsSync(base)) walk(base);
+  return out;
+}
+
+function simulator() {
+  const a = ["run", "-q", "--profile", "native", "-p", "posflow-core", "--example", "simulate", "--", "--seeds", "200", "--ops", "200"];
+  say(`cargo ${a.join(" ")}`);
+  const r = spawnSync("cargo", a, { cwd: root, encoding: "utf8" });
+  const text = r.stdout + r.stderr;
+  process.stdout.write(text.split("\n").filter((l) => /ops|seeds|fail/i.test(l)).join("\n") + "\n");
+  const m = text.match(/([\d,._]+)\s*(?:operations|ops)\/s/i) ?? text.match(/(?:operations|ops)\/s\D*([\d,._]+)/i);
+  return { opsPerSec: m ? Number(m[1].replace(/[,_]/g, "")) : NaN, status: r.status, text };
+}
+
+function size() {
+  const f = ["pkg/posflow_bg.wasm", "pkg/posflow.js"].map((p) => {
+    const bytes = readFileSync(path.join(root, p));
+    return { file: p, raw: bytes.length, gz: gzipSync(bytes, { level: 9 }).length };
+  });
+  return { files: f, gz: f.reduce((a, x) => a + x.gz, 0) };
+}
+
+// ---------------------------------------------------------------- browser
+const mime = { ".html": "text/html; charset=utf-8", ".js": "text/javascript", ".mjs": "text/javascript", ".wasm": "application/wasm" };
+const mounts = { "/pkg/": "pkg", "/bench/": "bench", "/node_modules/decimal.js/": "node_modules/decimal.js" };
+
+function serve() {
+  const server = http.createServer((req, res) => {
+    const url = (req.url ?? "/").split("?")[0];
+    const prefix = Object.keys(mounts).find((p) => url.startsWith(p));
+    const dir = prefix && path.join(root, mounts[prefix]);
+    const file = dir && path.join(dir, url.slice(prefix.length) || "index.html");
+    if (!file || !file.startsWith(dir) || !existsSync(file) || !statSync(file).isFile()) {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { "Content-Type": mime[path.extname(file)] ?? "application/octet-stream", "Cache-Control": "no-store" });
+    res.end(readFileSync(file));
+  });
+  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(server)));
+}
+
+async function browserBench() {
+  const server = await serve();
+  const browser = await chromium.launch({
+    executablePath: "/usr/bin/chromium",
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+  const version = browser.version();
+  const page = await browser.newPage();
+  page.on("console", (m) => { if (m.text().startsWith("[page]")) say(m.text()); });
+  page.on("pageerror", (e) => console.error("page error:", e));
+  await page.goto(`http://127.0.0.1:${server.address().port}/bench/index.html`);
+  await page.waitForFunction(() => window.benchReady);
+  const call = (fn, ...a) => page.evaluate(([fn, a]) => window.bench[fn](...a), [fn, a]);
+  const sizes = [1_000, 10_000, 100_000];
+  const out = { chromium: version };
+  try {
+    await call("setup");
+    say("browser: peer check (posflow and the peer on one script)");
+    out.peerCheck = await call("checkPeer");
+    say("browser: journals of 1k/10k/100k records (sales through a memory terminal)");
+    out.journals = await call("makeJournals", sizes, 100_000);
+    say(`browser: ${out.journals.sales} sales in ${(out.journals.ms / 1000).toFixed(1)} s`);
+    say("browser: Terminal.open from memory and from IndexedDB");
+    out.open = await page.evaluate(([sizes, quick]) =>
+      window.bench.openBench(sizes, (n) => (n >= 100_000 ? 3 : n >= 10_000 ? 5 : quick ? 5 : 11)), [sizes, quick]);
+    say("browser: sale / planRefund / refund, posflow and peer, 10k records in the journal");
+    out.engine = await call("engineBench", { start: 10_000, sales: quick ? 2_000 : 10_000, refunds: 1_000, plans: 10_000, emptyCalls: 1_000_000 });
+    say("browser: durable sales on IndexedDB against the strict put floor");
+    out.durable = await call("durableBench", { sales: quick ? 50 : 200 });
+    say("browser: reconcile 1k/10k/100k lines");
+    out.reconcile = await page.evaluate(([sizes, quick]) =>
+      window.bench.reconcileBench(sizes, (n) => (n >= 100_000 ? 3 : quick ? 3 : 5)), [sizes, quick]);
+  } finally {
+    await browser.close();
+    server.close();
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- report
+function machine(chromiumVersion) {
+  const cpu = readFileSync("/proc/cpuinfo", "utf8").match(/model name\s*:\s*(.*)/)?.[1] ?? "?";
+  return { nproc: os.cpus().length, cpu, chromium: chromiumVersion, node: process.version };
+}
+
+const fmtT = (ms) => (!Number.isFinite(ms) ? "–" : ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : ms >= 1 ? `${ms.toFixed(ms >= 100 ? 0 : 1)} ms` : `${(ms * 1000).toFixed(ms * 1000 >= 10 ? 1 : 2)} µs`);
+const ratio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(a / b >= 10 ? 0 : 2)}×` : "–");
+
+async function main() {
+  if (!existsSync(path.join(root, "pkg", "posflow.js"))) throw new Error("pkg/posflow.js is missing: build it (make build)");
+  const browserOnly = args.has("--browser-only");
+  let sim = { opsPerSec: NaN };
+  if (!browserOnly) {
+    cargoBench("engine");
+    cargoBench("reconcile");
+    sim = simulator();
+  }
+  const native = criterionResults();
+  const b = await browserBench();
+  const sz = size();
+  const m = machine(b.chromium);
+  const nat = (id) => (native[id] ?? NaN) / 1e6; // ms
+
+  const rows = [];
+  const row = (what, browserMs, nativeMs, floorLabel, floorMs, peerMs) =>
+    rows.push({ what, browser: browserMs, native: nativeMs, floorLabel, floor: floorMs, peer: peerMs });
+  const e = b.engine;
+  row("empty wasm-bindgen call (`term.readOnly` getter) — floor", e.emptyCallUs / 1000, NaN, "", NaN, NaN);
+  row("sale + reply, memory storage, 10k records in journal", e.saleUs / 1000, nat("sale with reply (10k in journal)"), "empty call", e.emptyCallUs / 1000, e.peerSaleUs / 1000);
+  row("planRefund, 10k records in journal", e.planUs / 1000, nat("plan_refund (10k in journal)"), "empty call", e.emptyCallUs / 1000, e.peerPlanUs / 1000);
+  row("partial refund + reply, 10k records in journal", e.refundUs / 1000, nat("refund with reply (10k in journal)"), "empty call", e.emptyCallUs / 1000, e.peerRefundUs / 1000);
+  const d = b.durable;
+  row(`bare strict IndexedDB put, ${d.bytes} bytes, 1 transaction — floor`, d.putMs, NaN, "", NaN, NaN);
+  row(`same rows, ${d.rowsPerSale} strict transactions (1 per row)`, d.putEachMs, NaN, "strict put", d.putMs, NaN);
+  row(`durable sale (IndexedDB, ${d.txnsPerSale.toFixed(2)} transactions per sale)`, d.saleMs, NaN, "strict put", d.putMs, NaN);
+  row("Terminal.open, empty journal (fixed cost)", b.open.empty.median, NaN, "", NaN, NaN);
+  for (const n of [1_000, 10_000, 100_000]) {
+    const o = b.open[n];
+    if (o.memory.refused) rows.push({ what: `Terminal.open, ${n.toLocaleString("en")} records, from memory (journal: import): refused, ${o.memory.refused.split(":")[0]} (config over 64 KiB)`, browser: NaN, native: NaN, floor: NaN, peer: NaN });
+    else row(`Terminal.open, ${n.toLocaleString("en")} records, from memory (journal: import)`, o.memory.median, nat(`open (replay)/${n} records, from JSON`), "", NaN, NaN);
+    row(`Terminal.open, ${n.toLocaleString("en")} records, from IndexedDB`, o.idb.median, nat(`open (replay)/${n} records, from JSON`), "", NaN, NaN);
+  }
+  for (const n of [1_000, 10_000, 100_000]) {
+    const r = b.reconcile[n];
+    const natMs = nat(`reconcile/read_csv/${n}`) + nat(`reconcile/match/${n}`);
+    row(`reconcile, ${n.toLocaleString("en")}-line CSV`, r.median ?? NaN, natMs, "", NaN, NaN);
+  }
+
+  const table = [
+    "| operation | browser (wasm) | native | browser ÷ native | floor | ÷ floor | JS peer | posflow ÷ peer |",
+    "|---|---:|---:|---:|---|---:|---:|---:|",
+    ...rows.map((r) => `| ${r.what} | ${fmtT(r.browser)} | ${Number.isFinite(r.native) ? fmtT(r.native) : "–"} | ${ratio(r.browser, r.native)} | ${r.floorLabel || "–"} | ${ratio(r.browser, r.floor)} | ${Number.isFinite(r.peer) ? fmtT(r.peer) : "–"} | ${ratio(r.browser, r.peer)} |`),
+  ].join("\n");
+
+  const o100 = b.open[100_000];
+  const budgets = [
+    ["wasm + glue ≤ 120 KB gzipped (main build)", sz.gz <= 120 * 1024, `${(sz.gz / 1024).toFixed(1)} KB (${sz.gz} bytes: ${sz.files.map((f) => `${path.basename(f.file)} ${f.gz}`).join(", ")})`],
+    ["open of a 100,000-record journal from IndexedDB ≤ 500 ms", o100.idb.median <= 500, fmtT(o100.idb.median)],
+    ["engine time per sale through the JS boundary ≤ 2× native", e.saleUs / 1000 <= 2 * nat("sale with reply (10k in journal)"), `${fmtT(e.saleUs / 1000)} vs ${fmtT(nat("sale with reply (10k in journal)"))} native = ${ratio(e.saleUs / 1000, nat("sale with reply (10k in journal)"))}`],
+    ["durable sale ≤ 1.3× the bare strict IndexedDB put", d.saleMs <= 1.3 * d.putMs, `${fmtT(d.saleMs)} vs ${fmtT(d.putMs)} = ${ratio(d.saleMs, d.putMs)}`],
+    ["reconciliation of 100,000 lines ≤ 1 s in the browser", (b.reconcile[100_000].median ?? Infinity) <= 1000, b.reconcile[100_000].median ? fmtT(b.reconcile[100_000].median) : JSON.stringify(b.reconcile[100_000])],
+    ["simulator ≥ 50,000 operations per second natively", sim.opsPerSec >= 50_000, browserOnly ? "not run (--browser-only)" : `${Math.round(sim.opsPerSec).toLocaleString("en")} ops/s`],
+  ];
+  const budgetText = budgets.map(([what, ok, fig]) => `| ${what} | ${ok ? "MET" : "MISSED"} | ${fig} |`).join("\n");
+
+  const growth = [1_000, 10_000, 100_000].map((n) => {
+    const o = b.open[n];
+    return `| ${n.toLocaleString("en")} | ${o.memory.refused ? "refused (64 KiB)" : fmtT(o.memory.median)} | ${fmtT(o.idb.median)} | ${((o.idb.median - b.open.empty.median) / n * 1000).toFixed(1)} µs | ${fmtT(nat(`open (replay)/${n} records, from JSON`))} | ${(b.journals.bytes[n] / 1e6).toFixed(1)} MB |`;
+  }).join("\n");
+
+  const peerOk = b.peerCheck.every((s) => s.same);
+  const md = [
+    `Machine: ${m.nproc} × ${m.cpu}, ${m.chromium ? `Chromium ${m.chromium}` : ""} headless, Node ${m.node}. Run ${new Date().toISOString().slice(0, 16)}Z${quick ? " (BENCH_QUICK)" : ""}.`,
+    "",
+    table,
+    "",
+    "| journal records | open from memory | open from IndexedDB | IndexedDB open per record (less the empty open) | native replay from JSON | export size |",
+    "|---:|---:|---:|---:|---:|---:|",
+    growth,
+    "",
+    "| budget | verdict | figure |",
+    "|---|---|---|",
+    budgetText,
+    "",
+    `Peer check (posflow and the JS peer on the same ${b.peerCheck.length}-step script): ${peerOk ? "same outcomes" : "DIFFERENT outcomes, see results.json"}.`,
+  ].join("\n");
+
+  writeFileSync(path.join(outDir, "results.json"), JSON.stringify({ machine: m, native, sim: { opsPerSec: sim.opsPerSec }, size: sz, browser: b }, null, 2));
+  writeFileSync(path.join(outDir, "table.md"), md + "\n");
+  console.log("\n" + md + "\n");
+  for (const s of b.peerCheck) if (!s.same) console.log(`peer differs at "${s.what}": posflow ${JSON.stringify(s.posflow)} peer ${JSON.stringify(s.peer)}`);
+  for (const [what, ok, fig] of budgets) console.log(`budget ${ok ? "\x1b[32mMET\x1b[0m   " : "\x1b[31mMISSED\x1b[0m"} ${what}: ${fig}`);
+  say(`figures in target/bench/results.json, table in target/bench/table.md`);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
