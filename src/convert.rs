@@ -299,6 +299,15 @@ pub(crate) struct TransactionFilter {
     pub state: Option<String>,
     #[tsify(optional, type = "TxnKind")]
     pub kind: Option<String>,
+    /// Who initiated it.
+    #[tsify(optional)]
+    pub operator_id: Option<String>,
+    /// From (inclusive), ms since the epoch.
+    #[tsify(optional)]
+    pub from: Option<f64>,
+    /// To (exclusive), ms since the epoch.
+    #[tsify(optional)]
+    pub to: Option<f64>,
 }
 
 /// What `signIn` resolves with.

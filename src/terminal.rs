@@ -815,7 +815,8 @@ impl Terminal {
         })
     }
 
-    /// `transactions({ state?, kind? })` → records, newest first.
+    /// `transactions({ state?, kind?, operatorId?, from?, to? })` → records,
+    /// newest first.
     #[wasm_bindgen(unchecked_return_type = "TxnRecord[]")]
     pub fn transactions(
         &self,
@@ -840,18 +841,37 @@ impl Terminal {
             })?),
             None => None,
         };
+        let time = |field: &str, ms: Option<f64>| match ms {
+            Some(ms) if ms.is_finite() && ms.fract() == 0.0 && (0.0..=8.64e15).contains(&ms) => {
+                Ok(Some(Timestamp(ms as i64)))
+            }
+            Some(ms) => Err(shared.err(PosError::invalid_input(
+                field,
+                "milliseconds since the epoch",
+                &ms.to_string(),
+            ))),
+            None => Ok(None),
+        };
+        let filter = posflow_core::tracking::Filter {
+            status: state,
+            kind,
+            operator_id: match filter.operator_id {
+                Some(id) => Some(
+                    bounded("operatorId", &id)
+                        .map_err(|e| shared.err(e))?
+                        .to_owned(),
+                ),
+                None => None,
+            },
+            from: time("from", filter.from)?,
+            to: time("to", filter.to)?,
+            refund_status: None,
+        };
         let now = shared.now();
         let core = shared.core.borrow();
         let out = js_sys::Array::new();
-        for t in core.transactions().collect::<Vec<_>>().into_iter().rev() {
-            let Some(view) = core.view(t.id, now) else {
-                continue;
-            };
-            if state.is_some_and(|s| s != view.status) || kind.is_some_and(|k| k != t.request.kind)
-            {
-                continue;
-            }
-            out.push(&to_js(&TxnRecord::from_view(&view)));
+        for view in core.list(&filter, now).iter().rev() {
+            out.push(&to_js(&TxnRecord::from_view(view)));
         }
         Ok(out.into())
     }

@@ -94,6 +94,23 @@ async fn a_plan_says_void_then_refund_then_fallback() {
     .expect("refund");
     assert_eq!(text(&r, "kind"), "refund");
     assert_eq!(text(&r, "state"), "approved");
+    // The refund management list: by operator and time range.
+    let mine = js_sys::Array::from(
+        &term
+            .transactions(json(r#"{"operatorId":"01","kind":"refund"}"#))
+            .unwrap(),
+    );
+    assert_eq!(mine.length(), 1);
+    let others = js_sys::Array::from(&term.transactions(json(r#"{"operatorId":"02"}"#)).unwrap());
+    assert_eq!(others.length(), 0);
+    let later = js_sys::Array::from(
+        &term
+            .transactions(json(r#"{"from":1895140000000}"#))
+            .unwrap(),
+    );
+    assert_eq!(later.length(), 0);
+    let bad = term.transactions(json(r#"{"from":1.5}"#)).unwrap_err();
+    assert_eq!(text(&bad, "code"), "INVALID_INPUT");
     let list = js_sys::Array::from(&term.refunds(JsValue::UNDEFINED).unwrap());
     assert_eq!(list.length(), 1);
     assert_eq!(text(&list.get(0), "status"), "accepted");
