@@ -89,7 +89,7 @@ impl RefundOriginalIn {
 
 #[derive(Deserialize, Tsify)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub(crate) struct PlanIn {
+pub(crate) struct PlanRefundInput {
     original: RefundOriginalIn,
     #[tsify(optional)]
     amount: Option<String>,
@@ -97,7 +97,7 @@ pub(crate) struct PlanIn {
 
 #[derive(Deserialize, Tsify)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub(crate) struct RefundIn {
+pub(crate) struct RefundInput {
     original: RefundOriginalIn,
     #[tsify(optional)]
     amount: Option<String>,
@@ -215,7 +215,7 @@ pub(crate) struct FallbackOut {
 
 #[derive(Serialize, Tsify)]
 #[serde(rename_all = "camelCase")]
-pub(crate) struct PlanOut {
+pub(crate) struct RefundPlanOut {
     action: &'static str,
     status: Option<&'static str>,
     original_id: Option<String>,
@@ -229,8 +229,8 @@ pub(crate) struct PlanOut {
     error: Option<&'static str>,
 }
 
-fn plan_out(plan: &RefundPlan, locale: Locale) -> PlanOut {
-    PlanOut {
+fn plan_out(plan: &RefundPlan, locale: Locale) -> RefundPlanOut {
+    RefundPlanOut {
         action: plan.action().as_str(),
         status: plan.status().map(RefundStatus::as_str),
         original_id: plan.original().map(|id| id.to_string()),
@@ -352,7 +352,7 @@ fn timestamp(field: &str, ms: f64) -> Result<Timestamp, PosError> {
     }
 }
 
-fn plan(term: &CoreTerminal, input: PlanIn, now: Timestamp) -> Result<RefundPlan, PosError> {
+fn plan(term: &CoreTerminal, input: PlanRefundInput, now: Timestamp) -> Result<RefundPlan, PosError> {
     let currency = term.config().currency;
     let amount = match &input.amount {
         Some(a) => Some(convert::money("amount", a, currency)?),
@@ -366,14 +366,14 @@ impl Terminal {
     /// `planRefund({ original, amount? })`: what a refund would do —
     /// void, refund, fallback, pre-auth cancel or reject — with reasons,
     /// approvals and expected arrival, before anything is sent.
-    #[wasm_bindgen(js_name = planRefund, unchecked_return_type = "RefundPlan")]
+    #[wasm_bindgen(js_name = planRefund, unchecked_return_type = "RefundPlanOut")]
     pub fn plan_refund(
         &self,
         #[wasm_bindgen(unchecked_param_type = "PlanRefundInput")] input: JsValue,
     ) -> Result<JsValue, JsValue> {
         let shared = self.shared();
         shared.check_alive().map_err(|e| shared.err(e))?;
-        let planned = parse::<PlanIn>(input, "planRefund")
+        let planned = parse::<PlanRefundInput>(input, "planRefund")
             .and_then(|p| plan(&shared.core.borrow(), p, shared.now()));
         match planned {
             Ok(p) => Ok(to_js(&plan_out(&p, shared.locale))),
@@ -389,7 +389,7 @@ impl Terminal {
         &self,
         #[wasm_bindgen(unchecked_param_type = "RefundInput")] input: JsValue,
     ) -> js_sys::Promise {
-        self.command_planned(input, "refund", |r: RefundIn, term, now| {
+        self.command_planned(input, "refund", |r: RefundInput, term, now| {
             let currency = term.config().currency;
             let amount = match &r.amount {
                 Some(a) => Some(convert::money("amount", a, currency)?),

@@ -8,6 +8,7 @@ import init, {
   type HostRequest,
   type PosError,
   type PosEvent,
+  type RefundOut,
   type SettlementReport,
   type TerminalConfig,
   type TxnRecord,
@@ -64,6 +65,18 @@ export async function shift(): Promise<string> {
   const pre = await term.preAuth({ amount: "200.00", card: { qr: "2812345678901234" }, key: "k4" });
   await term.completePreAuth({ original: { id: pre.id }, amount: "210.00", advice: false, key: "k5" });
   await term.cancelPreAuth({ original: { id: pre.id }, key: "k6" });
+  const plan = term.planRefund({ original: { id: pre.id }, amount: "10.00" });
+  const action: string = plan.action;
+  const latest: string | undefined = plan.expectedArrival?.latest;
+  await term.refund({
+    original: { voucher: { date: "2026-11-20", amount: "88.00", rrn: "000000000001", traceNo: "000001",
+                           batchNo: "000001", card: { pan: "6222020200112233445" } } },
+    reason: "no auth code", approval: { operatorId: "90", pin: "246810" }, key: "k8",
+    destination: { route: "settlement_account", holderName: "张三", bank: "中国银行", account: "6217000010001234567" },
+  });
+  const tracked: RefundOut[] = term.refunds({ status: "accepted" });
+  const lines = term.receipt(pre.id, { copy: "merchant", width: 32 });
+  console.log(action, latest, tracked.length, lines);
   const report: SettlementReport = await term.settle();
   const approved: TxnRecord[] = term.transactions({ state: "approved", kind: "sale" });
   term.off("event", onEvent);
