@@ -352,7 +352,11 @@ fn timestamp(field: &str, ms: f64) -> Result<Timestamp, PosError> {
     }
 }
 
-fn plan(term: &CoreTerminal, input: PlanRefundInput, now: Timestamp) -> Result<RefundPlan, PosError> {
+fn plan(
+    term: &CoreTerminal,
+    input: PlanRefundInput,
+    now: Timestamp,
+) -> Result<RefundPlan, PosError> {
     let currency = term.config().currency;
     let amount = match &input.amount {
         Some(a) => Some(convert::money("amount", a, currency)?),
