@@ -333,6 +333,9 @@ async fn exchange(shared: &Rc<Shared>, request: HostRequest) {
 /// the reversal was armed durably with its request, and sending it again
 /// after a restart is harmless.
 async fn flush(shared: &Rc<Shared>) {
+    // One round: the core sends each advice and upload step at most once,
+    // so a host that stays down cannot keep this loop going.
+    shared.core.borrow_mut().begin_flush();
     while !shared.closed.get() {
         let request = {
             let now = shared.now();

@@ -7,7 +7,7 @@
 //! hands back every reply (duplicates and late ones included).
 
 use crate::error::{Locale, PosError};
-use crate::host::{HostReply, HostRequest, MessageType, NoReply};
+use crate::host::{HostReply, HostRequest, NoReply};
 use crate::journal::Entry;
 use crate::money::{Currency, Money};
 use crate::operator::{ApprovalInput, Operator, Role};
@@ -82,35 +82,20 @@ impl<'a> Driver<'a> {
         self.persist();
     }
 
-    /// Delivers late replies, then sends pending reversals and advices
-    /// until none is left: each reversal up to the policy's attempts (then
-    /// manual review), each advice once; the first advice left
-    /// unacknowledged ends the flush and waits for the next one.
+    /// Delivers late replies, then sends what `poll_transmit` gives for one
+    /// flush round: each reversal up to the policy's attempts (then manual
+    /// review), each advice and batch-upload step once.
     pub fn flush(&mut self, now: Timestamp) {
         for reply in self.host.take_late(now) {
             let _ = self.term.handle_reply(&reply, now);
         }
         self.persist();
-        // Each reversal gets at most the policy's attempts, then manual
-        // review; an advice has no such bound, so a host that stays down (or
-        // keeps answering "unknown") would keep this loop going for ever.
-        // Nor has a batch upload: one that makes no progress waits too.
+        // Reversals are bounded by the policy's attempts; advices and upload
+        // steps are not, so the core bounds the round (`begin_flush`): a
+        // host that stays down ends it instead of being asked for ever.
+        self.term.begin_flush();
         while let Some(request) = self.term.poll_transmit(now) {
-            let upload_before = self.term.pending_upload().map(|u| u.done);
             self.exchange(&request, now);
-            let advice_still_pending = request.message == MessageType::CompletionAdvice
-                && self.term.transactions().any(|t| {
-                    t.advice_pending
-                        && t.request.trace_no == request.trace_no
-                        && t.request.batch_no == request.batch_no
-                });
-            let upload_stuck = matches!(
-                request.message,
-                MessageType::BatchUpload | MessageType::BatchUploadEnd
-            ) && self.term.pending_upload().map(|u| u.done) == upload_before;
-            if advice_still_pending || upload_stuck {
-                break;
-            }
         }
     }
 

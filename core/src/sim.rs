@@ -662,23 +662,14 @@ impl Sim {
             let _ = self.term.handle_reply(&reply, self.now);
         }
         self.persist();
+        // One round; the core sends each advice and upload step once.
+        self.term.begin_flush();
         while let Some(request) = self.term.poll_transmit(self.now) {
-            let advice = (request.message == MessageType::CompletionAdvice)
-                .then_some((request.batch_no, request.trace_no));
             let restarts: u64 = self.counters.restarts.iter().sum();
             self.exchange(&request)?;
             if self.counters.restarts.iter().sum::<u64>() != restarts {
                 // The process died mid-flush; the next operation goes on.
                 return Ok(());
-            }
-            if let Some((batch, trace)) = advice {
-                let pending = self
-                    .by_trace
-                    .get(&(batch, trace))
-                    .is_some_and(|id| self.term.transaction(*id).is_some_and(|t| t.advice_pending));
-                if pending {
-                    break;
-                }
             }
         }
         Ok(())

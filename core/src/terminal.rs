@@ -911,6 +911,10 @@ pub struct Terminal {
     unpersisted: Vec<Entry<Record>>,
     pub(crate) state: State,
     halted: Option<String>,
+    /// Advices and upload steps already tried in this flush round (not
+    /// journaled): each goes out at most once per round, so a host that
+    /// stays down ends the round instead of being asked for ever.
+    tried: Vec<Purpose>,
 }
 
 /// A view of one transaction for screens and tests.
@@ -941,6 +945,7 @@ impl Terminal {
             unpersisted: Vec::new(),
             config,
             halted: None,
+            tried: Vec::new(),
         };
         match journal.entries().first().map(|e| &e.record) {
             None => terminal.append(Record::Opened {
@@ -1879,9 +1884,17 @@ impl Terminal {
 
     // ----- the host channel --------------------------------------------
 
+    /// Starts a flush round: what `poll_transmit` returns until it returns
+    /// `None` is one round. Both drivers call this before their loop.
+    pub fn begin_flush(&mut self) {
+        self.tried.clear();
+    }
+
     /// The next request the terminal needs to send on its own, when nothing
-    /// is outstanding: a reversal of an in-doubt request first, then an
-    /// offline advice. Records the attempt before returning it.
+    /// is outstanding: a reversal of an in-doubt request first (each bounded
+    /// by the policy's attempts), then an offline advice, then the next step
+    /// of a batch upload — those two at most once per flush round (see
+    /// [`Terminal::begin_flush`]). Records the attempt before returning it.
     pub fn poll_transmit(&mut self, now: Timestamp) -> Option<HostRequest> {
         if self.halted.is_some() || self.state.outstanding.is_some() {
             return None;
@@ -1895,11 +1908,13 @@ impl Terminal {
             }),
             _ => None,
         });
+        let untried = |p: &Purpose| !self.tried.contains(p);
         let advice = || {
             self.state
                 .open_txns()
-                .find(|t| t.advice_pending)
+                .filter(|t| t.advice_pending)
                 .map(|t| Purpose::Advice { txn: t.id })
+                .find(untried)
         };
         let upload = || {
             self.state.upload.as_ref().map(|u| {
@@ -1915,7 +1930,12 @@ impl Terminal {
                 }
             })
         };
-        let purpose = reversal.or_else(advice).or_else(upload)?;
+        let purpose = reversal
+            .or_else(advice)
+            .or_else(|| upload().filter(untried))?;
+        if !matches!(purpose, Purpose::Reversal { .. }) {
+            self.tried.push(purpose);
+        }
         self.append(Record::Sent { purpose, at: now });
         Some(self.exchange_request(purpose, now))
     }
