@@ -7,10 +7,10 @@ use posflow_core::error::{Locale, PosError};
 use posflow_core::host::{BatchNo, TraceNo};
 use posflow_core::money::Currency;
 use posflow_core::planner::{
-    Action, Arrival, Destination, RefundOriginal, RefundPlan, Route, Voucher,
+    Arrival, Destination, RangeStep, RefundOriginal, RefundPlan, Route, Voucher,
 };
 use posflow_core::record::{Kind, TxnId};
-use posflow_core::terminal::{Command, OriginalSelector, Terminal as CoreTerminal};
+use posflow_core::terminal::{OriginalSelector, Terminal as CoreTerminal};
 use posflow_core::time::{Date, Timestamp};
 use posflow_core::tracking::{Filter, RefundStatus, RefundView};
 use serde::{Deserialize, Serialize};
@@ -516,47 +516,57 @@ impl Terminal {
         };
         future_to_promise(async move {
             let work = async {
-                let items = shared.core.borrow().plan_range(from, to, shared.now());
+                let steps = shared.core.borrow().range_steps(
+                    from,
+                    to,
+                    &reason,
+                    &approvals,
+                    &prefix,
+                    shared.now(),
+                );
                 let done = js_sys::Array::new();
                 let skipped = js_sys::Array::new();
                 let failed = js_sys::Array::new();
-                for item in items {
+                for step in steps {
                     let entry = js_sys::Object::new();
                     let put = |k: &str, v: &JsValue| {
                         let _ = js_sys::Reflect::set(&entry, &k.into(), v);
                     };
-                    put("originalId", &item.original.to_string().into());
-                    put("action", &item.plan.action().as_str().into());
-                    let key = format!("{prefix}:{}", item.original);
-                    let earlier = shared.core.borrow().by_key(&key).map(|t| t.id);
-                    if let Some(id) = earlier {
-                        put("record", &shared.record_of(id));
-                        done.push(&entry);
-                        continue;
-                    }
-                    let runnable = matches!(
-                        item.plan.action(),
-                        Action::Void | Action::Refund | Action::PreAuthCancel
-                    );
-                    if !runnable {
-                        put("plan", &to_js(&plan_out(&item.plan, shared.locale)));
-                        skipped.push(&entry);
-                        continue;
-                    }
-                    let command = Command::Refund {
-                        plan: Box::new(item.plan),
-                        reason: reason.clone(),
-                        approvals: approvals.clone(),
-                        destination: None,
-                    };
-                    match run_command(shared.clone(), command, key).await {
-                        Ok(record) => {
-                            put("record", &record);
+                    match step {
+                        RangeStep::Done {
+                            original,
+                            txn,
+                            action,
+                        } => {
+                            put("originalId", &original.to_string().into());
+                            put("action", &action.as_str().into());
+                            put("record", &shared.record_of(txn));
                             done.push(&entry);
                         }
-                        Err(e) => {
-                            put("error", &shared.err(e));
-                            failed.push(&entry);
+                        RangeStep::Skip { original, plan } => {
+                            put("originalId", &original.to_string().into());
+                            put("action", &plan.action().as_str().into());
+                            put("plan", &to_js(&plan_out(&plan, shared.locale)));
+                            skipped.push(&entry);
+                        }
+                        RangeStep::Run {
+                            original,
+                            action,
+                            command,
+                            key,
+                        } => {
+                            put("originalId", &original.to_string().into());
+                            put("action", &action.as_str().into());
+                            match run_command(shared.clone(), command, key).await {
+                                Ok(record) => {
+                                    put("record", &record);
+                                    done.push(&entry);
+                                }
+                                Err(e) => {
+                                    put("error", &shared.err(e));
+                                    failed.push(&entry);
+                                }
+                            }
                         }
                     }
                 }

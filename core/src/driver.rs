@@ -11,9 +11,9 @@ use crate::host::{HostReply, HostRequest, NoReply};
 use crate::journal::Entry;
 use crate::money::{Currency, Money};
 use crate::operator::{ApprovalInput, Operator, Role};
-use crate::planner::{Action, Destination, Reason, RefundOriginal};
+use crate::planner::{Action, Destination, RangeStep, Reason, RefundOriginal};
 use crate::policy::Policy;
-use crate::record::{Kind, Record, TxnId};
+use crate::record::{Record, TxnId};
 use crate::terminal::{Command, OriginalSelector, Terminal, TerminalConfig};
 use crate::time::Timestamp;
 
@@ -148,35 +148,30 @@ impl<'a> Driver<'a> {
     ) -> RangeSummary {
         self.flush(now);
         let mut summary = RangeSummary::default();
-        for item in self.term.plan_range(from, to, now) {
-            let key = format!("{key_prefix}:{}", item.original);
-            let action = item.plan.action();
-            if let Some(done) = self.term.by_key(&key) {
-                // How the money went back then, not what a plan says now.
-                let how = match (done.request.kind, &done.request.fallback) {
-                    (Kind::Void | Kind::CompletionVoid, _) => Action::Void,
-                    (Kind::PreAuthCancel, _) => Action::PreAuthCancel,
-                    (_, Some(_)) => Action::Fallback,
-                    _ => Action::Refund,
-                };
-                summary.refunded.push((item.original, done.id, how));
-                continue;
-            }
-            if matches!(action, Action::Reject | Action::Fallback) {
-                summary
-                    .skipped
-                    .push((item.original, action, item.plan.reasons().to_vec()));
-                continue;
-            }
-            let command = Command::Refund {
-                plan: Box::new(item.plan),
-                reason: reason.to_owned(),
-                approvals: approvals.to_vec(),
-                destination: None,
-            };
-            match self.run(command, &key, now) {
-                Ok(id) => summary.refunded.push((item.original, id, action)),
-                Err(e) => summary.failed.push((item.original, e)),
+        let steps = self
+            .term
+            .range_steps(from, to, reason, approvals, key_prefix, now);
+        for step in steps {
+            match step {
+                RangeStep::Done {
+                    original,
+                    txn,
+                    action,
+                } => summary.refunded.push((original, txn, action)),
+                RangeStep::Skip { original, plan } => {
+                    summary
+                        .skipped
+                        .push((original, plan.action(), plan.reasons().to_vec()))
+                }
+                RangeStep::Run {
+                    original,
+                    action,
+                    command,
+                    key,
+                } => match self.run(command, &key, now) {
+                    Ok(id) => summary.refunded.push((original, id, action)),
+                    Err(e) => summary.failed.push((original, e)),
+                },
             }
         }
         summary

@@ -32,7 +32,9 @@ use crate::money::Money;
 use crate::operator::Role;
 use crate::policy::Policy;
 use crate::record::{Kind, TxnId};
-use crate::terminal::{check_transition, Operation, OriginalSelector, Status, Terminal, TxnState};
+use crate::terminal::{
+    check_transition, Command, Operation, OriginalSelector, Status, Terminal, TxnState,
+};
 use crate::time::{Date, Timestamp};
 
 /// What the planner decided.
@@ -714,9 +716,9 @@ impl Terminal {
         approvals: Vec<crate::operator::ApprovalInput>,
         destination: Option<Destination>,
         now: Timestamp,
-    ) -> Result<crate::terminal::Command, PosError> {
+    ) -> Result<Command, PosError> {
         let plan = self.plan_refund(original, amount, now)?;
-        Ok(crate::terminal::Command::Refund {
+        Ok(Command::Refund {
             plan: Box::new(plan),
             reason: reason.to_owned(),
             approvals,
@@ -1008,21 +1010,54 @@ impl Terminal {
     }
 }
 
-/// One original of a time-range refund, with its plan.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RangeItem {
-    /// The original.
-    pub original: TxnId,
-    /// Its plan for a full refund (rejected ones say why they are skipped).
-    pub plan: RefundPlan,
+/// One original of a time-range refund, and what to do about it.
+#[derive(Debug, Clone)]
+pub enum RangeStep {
+    /// Already given back under its key (a repeated run): by which
+    /// transaction, and how.
+    Done {
+        /// The original.
+        original: TxnId,
+        /// The transaction that gave the money back.
+        txn: TxnId,
+        /// How.
+        action: Action,
+    },
+    /// Not refunded: the plan says why (rejected, or a fallback, which needs
+    /// each customer's destination details).
+    Skip {
+        /// The original.
+        original: TxnId,
+        /// Its plan.
+        plan: Box<RefundPlan>,
+    },
+    /// To run, one by one, under its own key.
+    Run {
+        /// The original.
+        original: TxnId,
+        /// What the plan does.
+        action: Action,
+        /// The refund command carrying the plan.
+        command: Command,
+        /// `{key_prefix}:{original}`: a rerun refunds nothing twice.
+        key: String,
+    },
 }
 
 impl Terminal {
-    /// Plans a full refund of every sale, completion and pre-auth made in
-    /// `[from, to)` — for a cancelled event, say — oldest first. Declined,
-    /// voided, refunded and in-doubt ones come back as rejected plans with
-    /// their reasons, so the summary can say why they were skipped.
-    pub fn plan_range(&self, from: Timestamp, to: Timestamp, now: Timestamp) -> Vec<RangeItem> {
+    /// Rule 2's refund by time range: a full refund of every sale,
+    /// completion and pre-auth made in `[from, to)` — for a cancelled event,
+    /// say — oldest first, each planned, with `reason` and `approvals`. The
+    /// drivers run the `Run` steps one by one and report the rest.
+    pub fn range_steps(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+        reason: &str,
+        approvals: &[crate::operator::ApprovalInput],
+        key_prefix: &str,
+        now: Timestamp,
+    ) -> Vec<RangeStep> {
         self.transactions()
             .filter(|t| t.request.at >= from && t.request.at < to)
             .filter(|t| {
@@ -1031,9 +1066,34 @@ impl Terminal {
                     Kind::Sale | Kind::Completion | Kind::CompletionAdvice | Kind::PreAuth
                 )
             })
-            .map(|t| RangeItem {
-                original: t.id,
-                plan: self.plan_journal(t.id, None, now),
+            .map(|t| {
+                let key = format!("{key_prefix}:{}", t.id);
+                if let Some(done) = self.by_key(&key) {
+                    // How the money went back then, not what a plan says now.
+                    return RangeStep::Done {
+                        original: t.id,
+                        txn: done.id,
+                        action: done.refund_action(),
+                    };
+                }
+                let plan = self.plan_journal(t.id, None, now);
+                match plan.action {
+                    Action::Reject | Action::Fallback => RangeStep::Skip {
+                        original: t.id,
+                        plan: Box::new(plan),
+                    },
+                    Action::Void | Action::Refund | Action::PreAuthCancel => RangeStep::Run {
+                        original: t.id,
+                        action: plan.action,
+                        command: Command::Refund {
+                            plan: Box::new(plan),
+                            reason: reason.to_owned(),
+                            approvals: approvals.to_vec(),
+                            destination: None,
+                        },
+                        key,
+                    },
+                }
             })
             .collect()
     }

@@ -254,6 +254,20 @@ pub struct Transaction {
     pub outcome: Option<RefundOutcome>,
 }
 
+impl Transaction {
+    /// How a transaction that gives money back did so: a void (or completion
+    /// void), a pre-auth cancel, a refund on the original route, or a
+    /// fallback. Anything else counts as a refund.
+    pub fn refund_action(&self) -> Action {
+        match (self.request.kind, &self.request.fallback) {
+            (Kind::Void | Kind::CompletionVoid, _) => Action::Void,
+            (Kind::PreAuthCancel, _) => Action::PreAuthCancel,
+            (_, Some(_)) => Action::Fallback,
+            _ => Action::Refund,
+        }
+    }
+}
+
 /// What became of an accepted refund (a `refund_outcome` record).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefundOutcome {

@@ -261,13 +261,12 @@ impl Terminal {
         if !REFUND_KINDS.contains(&t.request.kind) {
             return None;
         }
-        let fallback = t.request.fallback.as_ref();
-        let route = fallback.map_or(Route::Original, |f| f.route);
-        let action = match (t.request.kind, fallback) {
-            (Kind::Refund, Some(_)) => Action::Fallback,
-            (Kind::Refund, None) => Action::Refund,
-            _ => Action::Void,
-        };
+        let route = t
+            .request
+            .fallback
+            .as_ref()
+            .map_or(Route::Original, |f| f.route);
+        let action = t.refund_action();
         let policy = &self.config().policy;
         let expected_arrival =
             Arrival::for_route(policy, action, route, t.request.card.method, t.request.at);
@@ -286,7 +285,9 @@ impl Terminal {
             }
             TxnState::Approved { .. } => match (outcome.map(|o| o.outcome), action) {
                 (Some(Outcome::Returned), _) => RefundStatus::Returned,
-                (Some(Outcome::Credited), _) | (None, Action::Void) => RefundStatus::Credited,
+                (Some(Outcome::Credited), _) | (None, Action::Void | Action::PreAuthCancel) => {
+                    RefundStatus::Credited
+                }
                 (None, _) => RefundStatus::Accepted,
             },
         };
