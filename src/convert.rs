@@ -7,8 +7,9 @@ use posflow_core::error::PosError;
 use posflow_core::host::TraceNo;
 use posflow_core::money::{Currency, Money};
 use posflow_core::operator::ApprovalInput;
-use posflow_core::record::{Record, TxnId};
+use posflow_core::record::TxnId;
 use posflow_core::terminal::{BatchClose, Command, OriginalSelector, TxnState, TxnView};
+use posflow_core::time::Timestamp;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tsify::Tsify;
@@ -345,12 +346,6 @@ impl SettlementReport {
     }
 }
 
-/// The transaction a journal record is about, if any: events carry its
-/// state after the record.
-pub(crate) fn txn_of(seq: u64, record: &Record) -> Option<TxnId> {
-    record.txn(seq)
-}
-
 /// A transaction as JS sees it.
 #[derive(Serialize, Tsify)]
 #[serde(rename_all = "camelCase")]
@@ -420,5 +415,19 @@ impl TxnRecord {
             approved_by: r.approvals.iter().map(|a| a.operator_id.clone()).collect(),
             created_at: r.at.0 as f64,
         }
+    }
+}
+
+/// Milliseconds since the epoch from JS, as a `Timestamp`: a whole,
+/// non-negative number within `Date`'s range.
+pub(crate) fn timestamp(field: &str, ms: f64) -> Result<Timestamp, PosError> {
+    if ms.is_finite() && ms.fract() == 0.0 && (0.0..=8.64e15).contains(&ms) {
+        Ok(Timestamp(ms as i64))
+    } else {
+        Err(PosError::invalid_input(
+            field,
+            "milliseconds since the epoch",
+            &ms.to_string(),
+        ))
     }
 }

@@ -340,18 +340,6 @@ fn refund_out(v: &RefundView, locale: Locale) -> RefundOut {
     }
 }
 
-fn timestamp(field: &str, ms: f64) -> Result<Timestamp, PosError> {
-    if ms.is_finite() && ms.fract() == 0.0 && (0.0..=8.64e15).contains(&ms) {
-        Ok(Timestamp(ms as i64))
-    } else {
-        Err(PosError::invalid_input(
-            field,
-            "milliseconds since the epoch",
-            &ms.to_string(),
-        ))
-    }
-}
-
 fn plan(
     term: &CoreTerminal,
     input: PlanRefundInput,
@@ -442,8 +430,11 @@ impl Terminal {
                         None => None,
                     },
                     operator_id: f.operator_id,
-                    from: f.from.map(|ms| timestamp("from", ms)).transpose()?,
-                    to: f.to.map(|ms| timestamp("to", ms)).transpose()?,
+                    from: f
+                        .from
+                        .map(|ms| convert::timestamp("from", ms))
+                        .transpose()?,
+                    to: f.to.map(|ms| convert::timestamp("to", ms)).transpose()?,
                     status: None,
                 };
             let out = js_sys::Array::new();
@@ -503,8 +494,8 @@ impl Terminal {
         let prepared = shared.check_writable().and_then(|()| {
             let r = parse::<RangeIn>(input, "refundRange")?;
             Ok((
-                timestamp("from", r.from)?,
-                timestamp("to", r.to)?,
+                convert::timestamp("from", r.from)?,
+                convert::timestamp("to", r.to)?,
                 bounded("reason", &r.reason)?.to_owned(),
                 convert::approvals(r.approval)?,
                 convert::key(r.key_prefix)?,

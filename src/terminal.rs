@@ -165,7 +165,7 @@ impl Shared {
         for entry in entries {
             let event = to_js(&entry.record);
             set(&event, "seq", &JsValue::from_f64(entry.seq as f64));
-            if let Some(txn) = convert::txn_of(entry.seq, &entry.record) {
+            if let Some(txn) = entry.record.txn(entry.seq) {
                 set(&event, "transaction", &self.record_of(txn));
             }
             for listener in &listeners {
@@ -796,14 +796,7 @@ impl Terminal {
                 // next command if it is interrupted).
                 flush(&shared).await;
                 let core = shared.core.borrow();
-                if let Some(u) = core.pending_upload() {
-                    return Err(PosError::BatchUploadPending {
-                        batch_no: u.batch_no.to_string(),
-                        done: u.done as u32,
-                        total: u.records.len() as u32,
-                    }
-                    .into());
-                }
+                core.check_no_upload()?;
                 let closed = core
                     .closed_batches()
                     .iter()
@@ -844,16 +837,10 @@ impl Terminal {
             })?),
             None => None,
         };
-        let time = |field: &str, ms: Option<f64>| match ms {
-            Some(ms) if ms.is_finite() && ms.fract() == 0.0 && (0.0..=8.64e15).contains(&ms) => {
-                Ok(Some(Timestamp(ms as i64)))
-            }
-            Some(ms) => Err(shared.err(PosError::invalid_input(
-                field,
-                "milliseconds since the epoch",
-                &ms.to_string(),
-            ))),
-            None => Ok(None),
+        let time = |field: &str, ms: Option<f64>| {
+            ms.map(|ms| convert::timestamp(field, ms))
+                .transpose()
+                .map_err(|e| shared.err(e))
         };
         let filter = posflow_core::tracking::Filter {
             status: state,

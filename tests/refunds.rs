@@ -9,21 +9,10 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
 
+mod common;
+use common::{get, json, text};
+
 wasm_bindgen_test_configure!(run_in_browser);
-
-fn json(text: &str) -> JsValue {
-    js_sys::JSON::parse(text).expect("test JSON")
-}
-
-fn get(v: &JsValue, name: &str) -> JsValue {
-    js_sys::Reflect::get(v, &name.into()).unwrap()
-}
-
-fn text(v: &JsValue, name: &str) -> String {
-    get(v, name)
-        .as_string()
-        .unwrap_or_else(|| panic!("{name} is not a string"))
-}
 
 const DAY_MS: f64 = 86_400_000.0;
 

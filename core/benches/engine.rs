@@ -15,14 +15,10 @@ const PAN: &str = "6222020200112233445";
 /// The demo terminal with cheap PIN hashes (the benches measure the engine,
 /// not PBKDF2).
 fn config() -> TerminalConfig {
-    let mut c = demo_config();
-    c.policy.pin_hash_iterations = 1;
-    c.operators = vec![
-        Operator::new("01", Role::Cashier, "1234", [1; 16], 1).unwrap(),
-        Operator::new("90", Role::Supervisor, "246810", [2; 16], 1).unwrap(),
-        Operator::new("91", Role::Supervisor, "135790", [3; 16], 1).unwrap(),
-    ];
-    c
+    posflow_core::driver::demo_config_with(Policy {
+        pin_hash_iterations: 1,
+        ..Policy::default()
+    })
 }
 
 fn cny(text: &str) -> Money {

@@ -206,7 +206,13 @@ impl<'a> Driver<'a> {
 /// supervisors 90 (246810) and 91 (135790). The salts are fixed, which is
 /// fine for a demo and tests and wrong anywhere else.
 pub fn demo_config() -> TerminalConfig {
-    let policy = Policy::default();
+    demo_config_with(Policy::default())
+}
+
+/// [`demo_config`] under another policy: tests, benches and the simulator
+/// take one PBKDF2 round per PIN (`pin_hash_iterations: 1`), so thousands of
+/// sign-ins cost nothing. Never for a real terminal.
+pub fn demo_config_with(policy: Policy) -> TerminalConfig {
     let op = |id: &str, role, pin: &str, salt: u8| {
         Operator::new(id, role, pin, [salt; 16], policy.pin_hash_iterations)
             .expect("valid demo operator")

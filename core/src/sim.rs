@@ -68,7 +68,7 @@ use crate::error::{Locale, PosError};
 use crate::host::{BatchNo, HostRequest, MessageType, TraceNo};
 use crate::journal::Entry;
 use crate::money::{Currency, Money};
-use crate::operator::{ApprovalInput, Operator, Role};
+use crate::operator::ApprovalInput;
 use crate::planner::{Destination, RefundOriginal};
 use crate::policy::Policy;
 use crate::record::{Kind, Purpose, Record, Resolution, TxnId};
@@ -88,25 +88,12 @@ pub fn reproduce_command(seed: u64, ops: u32) -> String {
 /// PBKDF2 round per PIN, so that thousands of sign-ins and approvals cost
 /// nothing. Never for a real terminal.
 pub fn fast_config() -> TerminalConfig {
-    let policy = Policy {
-        pin_hash_iterations: 1,
-        ..Policy::default()
-    };
-    let op = |id: &str, role, pin: &str, salt: u8| {
-        Operator::new(id, role, pin, [salt; 16], policy.pin_hash_iterations)
-            .expect("valid demo operator")
-    };
     TerminalConfig {
-        merchant_id: "898440350480001".into(),
-        terminal_id: "10000001".into(),
-        currency: Currency::Cny,
-        operators: vec![
-            op("01", Role::Cashier, CASHIER.1, 1),
-            op("90", Role::Supervisor, SUPERVISORS[0].1, 2),
-            op("91", Role::Supervisor, SUPERVISORS[1].1, 3),
-        ],
-        policy,
         locale: Locale::En,
+        ..crate::driver::demo_config_with(Policy {
+            pin_hash_iterations: 1,
+            ..Policy::default()
+        })
     }
 }
 

@@ -856,14 +856,7 @@ impl State {
                         done: 0,
                     });
                 } else if class == ResponseClass::Approved {
-                    self.closed.push(BatchClose {
-                        batch_no,
-                        summary,
-                        balanced: true,
-                        uploaded: false,
-                        at,
-                    });
-                    self.batch_no = batch_no.next();
+                    self.close_batch(batch_no, summary, false, at);
                 }
             }
             Purpose::Upload { from, .. } => {
@@ -880,18 +873,30 @@ impl State {
             Purpose::UploadEnd { batch_no } => {
                 if class == ResponseClass::Approved {
                     if let Some(u) = self.upload.take() {
-                        self.closed.push(BatchClose {
-                            batch_no,
-                            summary: u.summary,
-                            balanced: false,
-                            uploaded: true,
-                            at,
-                        });
-                        self.batch_no = batch_no.next();
+                        self.close_batch(batch_no, u.summary, true, at);
                     }
                 }
             }
         }
+    }
+
+    /// A batch closes: balanced at settlement, or unbalanced once its upload
+    /// ended.
+    fn close_batch(
+        &mut self,
+        batch_no: BatchNo,
+        summary: SettlementSummary,
+        uploaded: bool,
+        at: Timestamp,
+    ) {
+        self.closed.push(BatchClose {
+            batch_no,
+            summary,
+            balanced: !uploaded,
+            uploaded,
+            at,
+        });
+        self.batch_no = batch_no.next();
     }
 
     fn approve(
@@ -1501,8 +1506,8 @@ impl Terminal {
     }
 
     /// Nothing new while a batch upload is under way: the batch is neither
-    /// open for new records nor closed.
-    fn check_no_upload(&self) -> Result<(), PosError> {
+    /// open for new records nor closed (`BATCH_UPLOAD_PENDING`).
+    pub fn check_no_upload(&self) -> Result<(), PosError> {
         match &self.state.upload {
             Some(u) => Err(PosError::BatchUploadPending {
                 batch_no: u.batch_no.to_string(),

@@ -13,6 +13,11 @@ pub fn js(expr: &str) -> JsValue {
         .unwrap_or_else(|e| panic!("bad test JS {expr}: {e:?}"))
 }
 
+/// Parses JSON text (inputs that JSON can hold).
+pub fn json(text: &str) -> JsValue {
+    js_sys::JSON::parse(text).expect("test JSON")
+}
+
 pub fn get(v: &JsValue, name: &str) -> JsValue {
     js_sys::Reflect::get(v, &name.into()).unwrap()
 }

@@ -30,26 +30,12 @@ pub fn pin_of(operator_id: &str) -> &'static str {
 /// `demo_config()`'s shape in `currency`, with one PBKDF2 round per PIN so
 /// that thousands of sign-ins and approvals cost nothing.
 pub fn fast_config(currency: Currency) -> TerminalConfig {
-    // demo_config() hashes three PINs at the policy's 10,000 rounds; once.
-    static DEMO: std::sync::OnceLock<TerminalConfig> = std::sync::OnceLock::new();
-    let demo = DEMO.get_or_init(demo_config).clone();
-    let policy = Policy {
-        pin_hash_iterations: 1,
-        ..demo.policy
-    };
-    let operators = OPERATORS
-        .iter()
-        .zip(1u8..)
-        .map(|((id, role, pin), salt)| {
-            Operator::new(id, *role, pin, [salt; 16], policy.pin_hash_iterations)
-                .expect("demo operator")
-        })
-        .collect();
     TerminalConfig {
         currency,
-        operators,
-        policy,
-        ..demo
+        ..posflow_core::driver::demo_config_with(Policy {
+            pin_hash_iterations: 1,
+            ..Policy::default()
+        })
     }
 }
 
