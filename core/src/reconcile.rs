@@ -870,25 +870,8 @@ pub fn statement_from_ledger<'a>(
     currency: Currency,
     utc_offset_minutes: i32,
 ) -> Result<Statement, PosError> {
-    let mut statement = Statement::new(currency);
-    for (i, p) in postings.into_iter().enumerate() {
-        let line = i as u64 + 1;
-        let Some(kind) = Kind::ALL
-            .into_iter()
-            .find(|k| message_type(*k) == p.message)
-        else {
-            // Reversals, queries and settlements are not statement lines.
-            continue;
-        };
-        let amount = p
-            .amount
-            .ok_or_else(|| malformed(line, "amount", "an amount", "none"))?;
-        if amount.currency() != currency {
-            return Err(PosError::CurrencyMismatch {
-                expected: currency,
-                found: amount.currency(),
-            });
-        }
+    let mut file = AcquirerFile::new(merchant_id, currency, utc_offset_minutes);
+    for p in postings {
         let status = if p.code != "00" {
             LineStatus::Declined
         } else if p.reversed {
@@ -898,10 +881,80 @@ pub fn statement_from_ledger<'a>(
         } else {
             LineStatus::Settled
         };
-        let (hour, minute, second) = p.at.local_time(utc_offset_minutes);
-        let date = p.at.local_date(utc_offset_minutes);
-        statement.dates.insert(date);
-        statement.lines.push(StatementLine {
+        file.push(AcquirerLine {
+            terminal_id: &p.terminal_id,
+            batch_no: p.batch_no,
+            trace_no: p.trace_no,
+            message: p.message,
+            amount: p.amount,
+            rrn: &p.rrn,
+            auth_code: &p.auth_code,
+            card: p.card.as_ref().map(|c| c.masked_pan.clone()),
+            status,
+            at: p.at,
+        })?;
+    }
+    Ok(file.statement)
+}
+
+/// One line as the simulated acquirer knows it, whichever of its views it
+/// comes from.
+struct AcquirerLine<'a> {
+    terminal_id: &'a str,
+    batch_no: BatchNo,
+    trace_no: TraceNo,
+    message: crate::host::MessageType,
+    amount: Option<Money>,
+    rrn: &'a Option<String>,
+    auth_code: &'a Option<String>,
+    card: Option<String>,
+    status: LineStatus,
+    at: Timestamp,
+}
+
+/// A statement being written from the simulated acquirer's lines.
+struct AcquirerFile<'a> {
+    statement: Statement,
+    merchant_id: &'a str,
+    utc_offset_minutes: i32,
+    read: u64,
+}
+
+impl<'a> AcquirerFile<'a> {
+    fn new(merchant_id: &'a str, currency: Currency, utc_offset_minutes: i32) -> Self {
+        AcquirerFile {
+            statement: Statement::new(currency),
+            merchant_id,
+            utc_offset_minutes,
+            read: 0,
+        }
+    }
+
+    /// Adds a financial line; reversals, queries, settlements and uploads
+    /// are not statement lines.
+    fn push(&mut self, l: AcquirerLine<'_>) -> Result<(), PosError> {
+        self.read += 1;
+        let line = self.read;
+        let Some(kind) = Kind::ALL
+            .into_iter()
+            .find(|k| message_type(*k) == l.message)
+        else {
+            return Ok(());
+        };
+        let currency = self.statement.currency;
+        let amount = l
+            .amount
+            .ok_or_else(|| malformed(line, "amount", "an amount", "none"))?;
+        if amount.currency() != currency {
+            return Err(PosError::CurrencyMismatch {
+                expected: currency,
+                found: amount.currency(),
+            });
+        }
+        let (hour, minute, second) = l.at.local_time(self.utc_offset_minutes);
+        let date = l.at.local_date(self.utc_offset_minutes);
+        self.statement.dates.insert(date);
+        self.statement.lines.push(StatementLine {
             line,
             date,
             time: LocalTime {
@@ -909,20 +962,20 @@ pub fn statement_from_ledger<'a>(
                 minute,
                 second,
             },
-            merchant_id: merchant_id.to_owned(),
-            terminal_id: p.terminal_id.clone(),
-            batch_no: p.batch_no,
-            trace_no: p.trace_no,
-            rrn: p.rrn.clone(),
-            auth_code: p.auth_code.clone(),
-            card: None,
+            merchant_id: self.merchant_id.to_owned(),
+            terminal_id: l.terminal_id.to_owned(),
+            batch_no: l.batch_no,
+            trace_no: l.trace_no,
+            rrn: l.rrn.clone(),
+            auth_code: l.auth_code.clone(),
+            card: l.card,
             kind,
             amount,
             fee: SignedMoney::zero(currency),
-            status,
+            status: l.status,
         });
+        Ok(())
     }
-    Ok(statement)
 }
 
 /// The acquirer's daily file in this module's format, from the simulated
@@ -937,55 +990,27 @@ pub fn statement_from_acquirer(
     utc_offset_minutes: i32,
 ) -> Result<Statement, PosError> {
     use crate::acquirer::LineStatus as Acq;
-    let mut statement = Statement::new(currency);
-    for (i, l) in file.lines.iter().enumerate() {
-        let line = i as u64 + 1;
-        let Some(kind) = Kind::ALL
-            .into_iter()
-            .find(|k| message_type(*k) == l.message)
-        else {
-            continue;
-        };
-        let amount = l
-            .amount
-            .ok_or_else(|| malformed(line, "amount", "an amount", "none"))?;
-        if amount.currency() != currency {
-            return Err(PosError::CurrencyMismatch {
-                expected: currency,
-                found: amount.currency(),
-            });
-        }
-        let status = match l.status {
-            Acq::Approved => LineStatus::Settled,
-            Acq::Declined { .. } => LineStatus::Declined,
-            Acq::Reversed => LineStatus::Reversed,
-            Acq::Returned { .. } => LineStatus::Returned,
-        };
-        let (hour, minute, second) = l.at.local_time(utc_offset_minutes);
-        let date = l.at.local_date(utc_offset_minutes);
-        statement.dates.insert(date);
-        statement.lines.push(StatementLine {
-            line,
-            date,
-            time: LocalTime {
-                hour,
-                minute,
-                second,
-            },
-            merchant_id: merchant_id.to_owned(),
-            terminal_id: file.terminal_id.clone(),
+    let mut out = AcquirerFile::new(merchant_id, currency, utc_offset_minutes);
+    for l in &file.lines {
+        out.push(AcquirerLine {
+            terminal_id: &file.terminal_id,
             batch_no: l.batch_no,
             trace_no: l.trace_no,
-            rrn: l.rrn.clone(),
-            auth_code: l.auth_code.clone(),
+            message: l.message,
+            amount: l.amount,
+            rrn: &l.rrn,
+            auth_code: &l.auth_code,
             card: l.masked_pan.clone(),
-            kind,
-            amount,
-            fee: SignedMoney::zero(currency),
-            status,
-        });
+            status: match l.status {
+                Acq::Approved => LineStatus::Settled,
+                Acq::Declined { .. } => LineStatus::Declined,
+                Acq::Reversed => LineStatus::Reversed,
+                Acq::Returned { .. } => LineStatus::Returned,
+            },
+            at: l.at,
+        })?;
     }
-    Ok(statement)
+    Ok(out.statement)
 }
 
 /// Where a record or line landed.
