@@ -369,6 +369,10 @@ pub(crate) struct TxnRecord {
     #[tsify(type = "\"bank_card\" | \"qr_wallet\" | \"prepaid\"")]
     payment_method: &'static str,
     refundable: String,
+    /// For an open pre-auth: the most a completion may capture.
+    #[tsify(optional)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    completable: Option<String>,
     operator_id: String,
     #[tsify(type = "string | null")]
     original_id: Option<String>,
@@ -409,6 +413,7 @@ impl TxnRecord {
                 posflow_core::card::PaymentMethod::Prepaid => "prepaid",
             },
             refundable: v.refundable.to_string(),
+            completable: v.completable.map(|m| m.to_string()),
             operator_id: r.operator_id.clone(),
             original_id: r.original.map(|o| o.to_string()),
             reason: r.reason.clone(),

@@ -2,7 +2,7 @@
 // Amounts stay strings from the input field to the module and back. Every
 // outcome shown here is what the module returned; every error is shown with
 // its code and message.
-import { $, el, newKey, formatTime, formatDate, parseLocalDateTime, percentOf, buildKeypad, download } from "./util.js";
+import { $, el, newKey, formatTime, formatDate, parseLocalDateTime, buildKeypad, download } from "./util.js";
 import { t, label, setLocale, getLocale, kindLabels, stateLabels, refundStatusLabels, methodLabels, recordLabels, purposeLabels,
   categoryLabels, lineStatusLabels, copyLabels } from "./i18n.js";
 import { bridgeHost } from "./bridge.js";
@@ -321,7 +321,7 @@ function renderPreAuths() {
   const open = app.term.transactions({ kind: "pre_auth", state: "approved" });
   $("no-preauths").hidden = open.length > 0;
   $("preauths").replaceChildren(...open.map((rec) => {
-    const max = percentOf(rec.amount, config.completionTolerancePercent);
+    const max = rec.completable; // the module's Rule 3 maximum, not recomputed here
     const amountInput = el("input", { type: "text", inputMode: "decimal", value: rec.amount, dataset: { completeAmount: rec.id } });
     amountInput.setAttribute("aria-label", t("complete_amount"));
     const advice = el("input", { type: "checkbox", dataset: { advice: rec.id } });
@@ -347,7 +347,7 @@ function renderPreAuths() {
     return el("div", { className: "card-item", dataset: { id: rec.id, traceNo: rec.traceNo } },
       el("div", { className: "result-head" }, badge(stateLabels, rec.state, { state: rec.state }), " ",
         money(rec.amount), ` · ${t("trace")} ${rec.traceNo} · ${rec.maskedPan}`),
-      el("p", { className: "hint" }, `${t("complete_max")} ${config.completionTolerancePercent} % = `,
+      el("p", { className: "hint" }, `${t("complete_max")} `,
         el("span", { className: "max", dataset: { max } }, max)),
       el("div", { className: "inline" },
         el("label", {}, el("span", {}, t("complete_amount")), amountInput),

@@ -25,8 +25,6 @@ export const config = {
   ],
   /** Policy overrides: how long the terminal waits for the host (`?timeout=ms`). */
   policy: { hostTimeoutMs: numberParam("timeout", 15000, 1000, 120000) },
-  /** The completion tolerance of the default policy, for the "up to" hint. */
-  completionTolerancePercent: "115",
   /** The name printed on receipts. */
   merchantName: "posflow 演示商户",
   /**

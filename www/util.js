@@ -44,23 +44,6 @@ export function parseLocalDateTime(value) {
   return Number.isFinite(ms) ? ms : undefined;
 }
 
-/**
- * `amount × percent / 100`, rounded down to the amount's decimals, for
- * display only ("complete up to …"); the module decides what it accepts.
- * Decimal strings in, a decimal string out, never floats.
- */
-export function percentOf(amount, percent) {
-  const [units, frac = ""] = amount.split(".");
-  const decimals = frac.length;
-  const minor = BigInt(units + frac);
-  const [pUnits, pFrac = ""] = String(percent).split(".");
-  const pScale = 10n ** BigInt(pFrac.length);
-  const p = BigInt(pUnits + pFrac);
-  const result = (minor * p) / (100n * pScale);
-  const text = result.toString().padStart(decimals + 1, "0");
-  return decimals === 0 ? text : `${text.slice(0, -decimals)}.${text.slice(-decimals)}`;
-}
-
 /** A digit keypad that types into the input with id `target`. */
 export function buildKeypad(container) {
   const target = document.getElementById(container.dataset.target);

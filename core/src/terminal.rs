@@ -945,6 +945,9 @@ pub struct TxnView {
     pub status: Status,
     /// What is left to refund (zero when not refundable).
     pub refundable: Money,
+    /// For an open pre-auth: the most a completion may capture (Rule 3's
+    /// tolerance).
+    pub completable: Option<Money>,
 }
 
 impl Terminal {
@@ -1373,11 +1376,21 @@ impl Terminal {
     /// The view of one transaction at `now`.
     pub fn view(&self, id: TxnId, now: Timestamp) -> Option<TxnView> {
         let t = self.state.txns.get(&id)?;
+        let status = self.status(t, now);
+        let open_pre_auth = t.request.kind == Kind::PreAuth && status == Status::Approved;
         Some(TxnView {
-            status: self.status(t, now),
+            status,
             refundable: self.refundable(t, now),
+            completable: open_pre_auth.then(|| self.completion_maximum(t)),
             txn: t.clone(),
         })
+    }
+
+    /// The most a completion of pre-auth `t` may capture (Rule 3).
+    fn completion_maximum(&self, t: &Transaction) -> Money {
+        t.request
+            .amount
+            .percent(self.config.policy.completion_tolerance_percent)
     }
 
     // ----- commands ----------------------------------------------------
@@ -1626,10 +1639,7 @@ impl Terminal {
                 advice,
             } => {
                 let o = self.pre_auth_for(original, Operation::Complete, now)?;
-                let maximum = o
-                    .request
-                    .amount
-                    .percent(policy.completion_tolerance_percent);
+                let maximum = self.completion_maximum(o);
                 if *amount > maximum {
                     return Err(PosError::CompletionExceedsTolerance {
                         requested: amount.to_string(),
