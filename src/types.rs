@@ -39,6 +39,14 @@ export interface PolicyOverrides {
   dualControlThreshold?: string;
   maxTransactionAmount?: string;
   utcOffsetMinutes?: number;
+  cardClosedCodes?: string[];
+  routeRefusedCodes?: string[];
+  fallbackRoutes?: ("settlement_account" | "other_card" | "wallet_transfer" | "cash")[];
+  originalRouteForbidden?: ("bank_card" | "qr_wallet" | "foreign_card")[];
+  /** Days that are not business days besides weekends, `YYYY-MM-DD`. */
+  holidays?: string[];
+  /** Expected arrival per route, `[earliest, latest]` business days. */
+  arrival?: Partial<Record<"void" | "cardRefund" | "walletRefund" | "bankTransfer" | "otherCard" | "walletTransfer" | "cash", [number, number]>>;
 }
 
 /** An amount with its currency, as the host messages carry it. */

@@ -661,15 +661,16 @@ impl RefundPlan {
     }
 }
 
-/// Response codes to a refund that close the original route: the card is
-/// cancelled, expired or restricted (14, 41, 43, 54, 62), or the acquirer
-/// refuses the transaction type (12, 57, 58). Source: the UnionPay-style
-/// table in [`crate::host`].
-fn route_closed_by(code: &str) -> Option<Reason> {
-    match code {
-        "14" | "41" | "43" | "54" | "62" => Some(Reason::CardClosed),
-        "12" | "57" | "58" => Some(Reason::HostRefusedRoute),
-        _ => None,
+/// Whether a refund declined with `code` closes the original route, and
+/// why (the policy's code lists, Rule 5).
+fn route_closed_by(policy: &Policy, code: &str) -> Option<Reason> {
+    let listed = |codes: &[String]| codes.iter().any(|c| c == code);
+    if listed(&policy.card_closed_codes) {
+        Some(Reason::CardClosed)
+    } else if listed(&policy.route_refused_codes) {
+        Some(Reason::HostRefusedRoute)
+    } else {
+        None
     }
 }
 
@@ -938,7 +939,7 @@ impl Terminal {
         }
         for s in siblings {
             let reason = match &s.state {
-                TxnState::Declined { code } => route_closed_by(code).or_else(|| {
+                TxnState::Declined { code } => route_closed_by(policy, code).or_else(|| {
                     // An unreferenced refund the host cannot find cannot go
                     // back on the original route.
                     (plan.voucher.is_some() && code == "25").then_some(Reason::HostRefusedRoute)

@@ -107,6 +107,13 @@ pub struct Policy {
     /// Rule 8: the terminal's offset from UTC, in minutes, for business
     /// dates (China Standard Time is UTC+8).
     pub utc_offset_minutes: i32,
+    /// Rule 5: response codes to a refund that mean the card is cancelled,
+    /// expired or restricted, so the original route is closed. Source: the
+    /// UnionPay-style table in `host.rs` (14, 41, 43, 54, 62).
+    pub card_closed_codes: Vec<String>,
+    /// Rule 5: response codes to a refund that mean the acquirer refuses the
+    /// original route for this transaction (12, 57, 58).
+    pub route_refused_codes: Vec<String>,
     /// Rule 5: the fallback routes offered, in order.
     pub fallback_routes: Vec<Route>,
     /// Rule 5: original-route refunds the acquirer forbids.
@@ -136,6 +143,8 @@ impl Default for Policy {
             dual_control_threshold: Decimal::new(500_000, 2),
             max_transaction_amount: Decimal::new(100_000_000, 2),
             utc_offset_minutes: 8 * 60,
+            card_closed_codes: ["14", "41", "43", "54", "62"].map(String::from).to_vec(),
+            route_refused_codes: ["12", "57", "58"].map(String::from).to_vec(),
             fallback_routes: Route::FALLBACKS.to_vec(),
             original_route_forbidden: Vec::new(),
             holidays: Vec::new(),
@@ -221,6 +230,19 @@ impl Policy {
             self.max_transaction_amount > Decimal::ZERO,
             "greater than zero",
             self.max_transaction_amount.to_string(),
+        )?;
+        let code_ok = |c: &String| c.len() == 2 && c.bytes().all(|b| b.is_ascii_alphanumeric());
+        range(
+            "policy.cardClosedCodes",
+            self.card_closed_codes.iter().all(code_ok) && self.card_closed_codes.len() <= 100,
+            "two-character response codes",
+            format!("{:?}", self.card_closed_codes),
+        )?;
+        range(
+            "policy.routeRefusedCodes",
+            self.route_refused_codes.iter().all(code_ok) && self.route_refused_codes.len() <= 100,
+            "two-character response codes",
+            format!("{:?}", self.route_refused_codes),
         )?;
         range(
             "policy.fallbackRoutes",

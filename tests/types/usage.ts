@@ -28,7 +28,7 @@ export async function shift(): Promise<string> {
       { id: "01", role: "cashier", pin: "1234" },
       { id: "90", role: "supervisor", pin: "246810" },
     ],
-    policy: { hostTimeoutMs: 60000, dualControlThreshold: "5000.00" },
+    policy: { hostTimeoutMs: 60000, dualControlThreshold: "5000.00", holidays: ["2026-10-01"], cardClosedCodes: ["14", "62"] },
     locale: "zh-CN",
     now: () => Date.now(),
   };
