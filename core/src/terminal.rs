@@ -624,12 +624,7 @@ impl State {
             }
             Record::Requested(request) => {
                 let id = TxnId(seq);
-                for approval in &request.approvals {
-                    self.pins
-                        .entry(approval.operator_id.clone())
-                        .or_default()
-                        .failures = 0;
-                }
+                self.approvals_used(&request.approvals);
                 self.keys.insert(request.key.clone(), id);
                 self.traces.entry(request.trace_no).or_default().push(id);
                 self.batches.entry(request.batch_no).or_default().push(id);
@@ -736,12 +731,7 @@ impl State {
                 at,
                 ..
             } => {
-                for approval in approvals {
-                    self.pins
-                        .entry(approval.operator_id.clone())
-                        .or_default()
-                        .failures = 0;
-                }
+                self.approvals_used(approvals);
                 self.txn_mut(*txn).outcome = Some(RefundOutcome {
                     outcome: *outcome,
                     reference: reference.clone(),
@@ -754,12 +744,7 @@ impl State {
                 approvals,
                 at,
             } => {
-                for approval in approvals {
-                    self.pins
-                        .entry(approval.operator_id.clone())
-                        .or_default()
-                        .failures = 0;
-                }
+                self.approvals_used(approvals);
                 match resolution {
                     Resolution::Approved { rrn, auth_code } => {
                         self.approve(*txn, rrn.clone(), auth_code.clone(), *at)
@@ -877,6 +862,16 @@ impl State {
                     }
                 }
             }
+        }
+    }
+
+    /// A correct PIN (an approval) clears the approver's failed attempts.
+    fn approvals_used(&mut self, approvals: &[ApprovalRecord]) {
+        for approval in approvals {
+            self.pins
+                .entry(approval.operator_id.clone())
+                .or_default()
+                .failures = 0;
         }
     }
 

@@ -135,14 +135,9 @@ pub fn net_direction(kind: Kind) -> Option<bool> {
 /// terminal's short label, then English.
 pub fn totals_label(kind: Kind) -> (&'static str, &'static str) {
     match kind {
-        Kind::Sale => ("消费", "SALE"),
-        Kind::Void => ("消费撤销", "VOID"),
-        Kind::Refund => ("退货", "REFUND"),
-        Kind::PreAuth => ("预授权", "PRE-AUTH"),
-        Kind::PreAuthCancel => ("预授权撤销", "PRE-AUTH CANCEL"),
-        Kind::Completion => ("预授权完成", "AUTH COMPLETE"),
         Kind::CompletionAdvice => ("离线结算", "OFFLINE"),
         Kind::CompletionVoid => ("完成撤销", "COMPLETE VOID"),
+        other => other.names(),
     }
 }
 
