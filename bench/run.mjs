@@ -8,6 +8,10 @@
 //   node bench/run.mjs --browser-only  skip criterion and the simulator
 //                                      (uses the last criterion results)
 //   BENCH_QUICK=1 node bench/run.mjs   fewer repetitions
+//   node bench/run.mjs --browser-only --only=open,reconcile
+//                                      only these browser parts (peer,
+//                                      open, engine, durable, reconcile);
+//                                      the table then has gaps
 //
 // Writes the run's figures to target/bench/results.json and its table to
 // target/bench/table.md (BENCHMARKS.md holds a copy).
@@ -22,6 +26,9 @@ import { chromium } from "playwright-core";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const args = new Set(process.argv.slice(2));
+const onlyArg = process.argv.find((a) => a.startsWith("--only="));
+const only = onlyArg ? new Set(onlyArg.slice(7).split(",")) : null;
+const part = (name) => !only || only.has(name);
 const quick = !!process.env.BENCH_QUICK;
 const outDir = path.join(root, "target", "bench");
 mkdirSync(outDir, { recursive: true });
@@ -111,21 +118,33 @@ async function browserBench() {
   const out = { chromium: version };
   try {
     await call("setup");
-    say("browser: peer check (posflow and the peer on one script)");
-    out.peerCheck = await call("checkPeer");
-    say("browser: journals of 1k/10k/100k records (sales through a memory terminal)");
-    out.journals = await call("makeJournals", sizes, 100_000);
-    say(`browser: ${out.journals.sales} sales in ${(out.journals.ms / 1000).toFixed(1)} s`);
-    say("browser: Terminal.open from memory and from IndexedDB");
-    out.open = await page.evaluate(([sizes, quick]) =>
-      window.bench.openBench(sizes, (n) => (n >= 100_000 ? 3 : n >= 10_000 ? 5 : quick ? 5 : 11)), [sizes, quick]);
-    say("browser: sale / planRefund / refund, posflow and peer, 10k records in the journal");
-    out.engine = await call("engineBench", { start: 10_000, sales: quick ? 2_000 : 10_000, refunds: 1_000, plans: 10_000, emptyCalls: 1_000_000 });
-    say("browser: durable sales on IndexedDB against the strict put floor");
-    out.durable = await call("durableBench", { sales: quick ? 50 : 200 });
-    say("browser: reconcile 1k/10k/100k lines");
-    out.reconcile = await page.evaluate(([sizes, quick]) =>
-      window.bench.reconcileBench(sizes, (n) => (n >= 100_000 ? 3 : quick ? 3 : 5)), [sizes, quick]);
+    if (part("peer")) {
+      say("browser: peer check (posflow and the peer on one script)");
+      out.peerCheck = await call("checkPeer");
+    }
+    if (part("open") || part("reconcile")) {
+      say("browser: journals of 1k/10k/100k records (sales through a memory terminal)");
+      out.journals = await call("makeJournals", sizes, 100_000);
+      say(`browser: ${out.journals.sales} sales in ${(out.journals.ms / 1000).toFixed(1)} s`);
+    }
+    if (part("open")) {
+      say("browser: Terminal.open from memory and from IndexedDB");
+      out.open = await page.evaluate(([sizes, quick]) =>
+        window.bench.openBench(sizes, (n) => (n >= 100_000 ? 3 : n >= 10_000 ? 5 : quick ? 5 : 11)), [sizes, quick]);
+    }
+    if (part("engine")) {
+      say("browser: sale / planRefund / refund, posflow and peer, 10k records in the journal");
+      out.engine = await call("engineBench", { start: 10_000, sales: quick ? 2_000 : 10_000, refunds: 1_000, plans: 10_000, emptyCalls: 1_000_000 });
+    }
+    if (part("durable")) {
+      say("browser: durable sales on IndexedDB against the strict put floor");
+      out.durable = await call("durableBench", { sales: quick ? 50 : 200 });
+    }
+    if (part("reconcile")) {
+      say("browser: reconcile 1k/10k/100k lines");
+      out.reconcile = await page.evaluate(([sizes, quick]) =>
+        window.bench.reconcileBench(sizes, (n) => (n >= 100_000 ? 3 : quick ? 3 : 5)), [sizes, quick]);
+    }
   } finally {
     await browser.close();
     server.close();
@@ -154,6 +173,13 @@ async function main() {
   const native = criterionResults();
   const b = await browserBench();
   const sz = size();
+  if (only) {
+    // A partial run: the raw figures of the parts asked for, no table.
+    const { chromium: _, ...parts } = b;
+    console.log(JSON.stringify(parts, (k, v) => (k === "bytes" && typeof v === "object" ? undefined : v), 2));
+    console.log(`size: ${sz.gz} bytes gzipped (${sz.files.map((f) => `${path.basename(f.file)} ${f.gz}`).join(", ")})`);
+    return;
+  }
   const m = machine(b.chromium);
   const nat = (id) => (native[id] ?? NaN) / 1e6; // ms
 
