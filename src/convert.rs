@@ -49,10 +49,14 @@ pub(crate) fn parse<T: DeserializeOwned>(value: JsValue, what: &str) -> Result<T
 }
 
 /// Serializes for JS: plain objects, not Maps.
+///
+/// One JSON string crosses the boundary and `JSON.parse` builds the object,
+/// rather than serde-wasm-bindgen creating it field by field: one crossing
+/// instead of one per string, and one serializer (serde_json, which the
+/// journal needs anyway) in the wasm instead of two.
 pub(crate) fn to_js<T: Serialize>(value: &T) -> JsValue {
-    value
-        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-        .expect("output types serialize")
+    let text = serde_json::to_string(value).expect("output types serialize");
+    js_sys::JSON::parse(&text).expect("serde_json writes valid JSON")
 }
 
 pub(crate) fn bounded<'a>(field: &str, text: &'a str) -> Result<&'a str, PosError> {
