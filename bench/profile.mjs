@@ -34,6 +34,8 @@ const browser = await chromium.launch({
     "--disable-background-networking", "--disable-component-update", "--disable-sync"],
 });
 const page = await browser.newPage();
+page.on("pageerror", (e) => console.error("page error:", e));
+page.on("console", (m) => { if (m.type() === "error") console.error("console:", m.text()); });
 await page.goto(`http://127.0.0.1:${server.address().port}/bench/index.html`);
 await page.waitForFunction(() => window.benchReady);
 await page.evaluate(() => window.bench.setup());

@@ -7,10 +7,11 @@ use std::rc::Rc;
 
 use posflow_core::acquirer::{Delivery, Fault, FaultRates, SimulatedAcquirer as CoreAcquirer};
 use posflow_core::error::{Locale, PosError};
-use posflow_core::host::{HostRequest, NoReply};
+use posflow_core::host::{HostReply, HostRequest, NoReply};
 use posflow_core::time::Timestamp;
 use serde::Deserialize;
 use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 
 use crate::convert::{parse, to_js};
 use crate::error::{self, set};
@@ -96,12 +97,9 @@ impl SimulatedAcquirer {
             Ok(r) => r,
             Err(e) => return js_sys::Promise::reject(&error::to_js(&e, Locale::En)),
         };
-        let now = Timestamp(js_sys::Date::now() as i64);
-        let delivery = self.inner.borrow_mut().deliver(&request, now);
-        match delivery {
-            Delivery::Replies(replies) => js_sys::Promise::resolve(&to_js(&replies[0])),
-            Delivery::Late { after_ms, reply } => resolve_after(after_ms, to_js(&reply)),
-            Delivery::NoReply(cause) => {
+        match deliver(&self.inner, &request) {
+            Delivered::Now(Ok(reply)) => js_sys::Promise::resolve(&to_js(&reply)),
+            Delivered::Now(Err(cause)) => {
                 let kind = match cause {
                     NoReply::Timeout => "timeout",
                     NoReply::LostReply => "lost_reply",
@@ -111,7 +109,15 @@ impl SimulatedAcquirer {
                 set(&err, "kind", &JsValue::from_str(kind));
                 js_sys::Promise::reject(&err)
             }
+            Delivered::Later(reply) => reply,
         }
+    }
+
+    /// Hands this acquirer to a terminal that calls it directly (see
+    /// [`direct`]); not part of the API.
+    #[wasm_bindgen(js_name = "__posflowLink", skip_typescript)]
+    pub fn link(&self) {
+        HANDOFF.with(|h| *h.borrow_mut() = Some(self.inner.clone()));
     }
 
     /// The statement file of terminal `terminalId` for reconciliation, as a
@@ -133,6 +139,58 @@ impl SimulatedAcquirer {
         let inner = self.inner.borrow();
         let postings: Vec<_> = inner.ledger().cloned().collect();
         to_js(&postings)
+    }
+}
+
+thread_local! {
+    /// Where [`SimulatedAcquirer::link`] leaves the acquirer for [`direct`].
+    static HANDOFF: RefCell<Option<Rc<RefCell<CoreAcquirer>>>> = const { RefCell::new(None) };
+}
+
+/// The core acquirer behind `host` when `host` is a `SimulatedAcquirer`
+/// whose `send` is the class's own, so that the terminal can call it
+/// without the JS round trip: a request and its reply each went through
+/// `JSON.stringify`, serde and `JSON.parse` on the way, about a third of a
+/// sale's time in the browser. Any other host — including a wrapper that
+/// logs or changes what the simulator does — is called through `send`.
+pub(crate) fn direct(host: &JsValue) -> Option<Rc<RefCell<CoreAcquirer>>> {
+    let get = |target: &JsValue, key: &str| js_sys::Reflect::get(target, &key.into()).ok();
+    let link = get(host, "__posflowLink")?
+        .dyn_into::<js_sys::Function>()
+        .ok()?;
+    let class = js_sys::Reflect::get_prototype_of(host).ok()?;
+    let class_send = get(&class, "send")?;
+    if get(host, "send")? != class_send || get(&class, "__posflowLink")? != JsValue::from(&link) {
+        return None;
+    }
+    link.call0(host).ok()?;
+    HANDOFF.with(|h| h.borrow_mut().take())
+}
+
+/// What the simulator does with a request.
+pub(crate) enum Delivered {
+    /// The first reply (a promise settles once, so a duplicate is dropped
+    /// here as it is by `send`), or why none came, at once.
+    Now(Result<HostReply, NoReply>),
+    /// A promise of the reply, resolving after the delay of a late reply.
+    Later(js_sys::Promise),
+}
+
+/// Delivers `request` to the simulator, as `send` does and as a terminal
+/// calling it directly does.
+pub(crate) fn deliver(inner: &RefCell<CoreAcquirer>, request: &HostRequest) -> Delivered {
+    let now = Timestamp(js_sys::Date::now() as i64);
+    let delivery = inner.borrow_mut().deliver(request, now);
+    match delivery {
+        Delivery::Replies(replies) => match replies.into_iter().next() {
+            Some(reply) => Delivered::Now(Ok(reply)),
+            None => Delivered::Now(Err(NoReply::TransportError)),
+        },
+        Delivery::Late { after_ms, reply } => {
+            Delivered::Later(resolve_after(after_ms, to_js(&reply)))
+        }
+        Delivery::NoReply(NoReply::Restart) => Delivered::Now(Err(NoReply::TransportError)),
+        Delivery::NoReply(cause) => Delivered::Now(Err(cause)),
     }
 }
 

@@ -11,6 +11,7 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
+use posflow_core::acquirer::SimulatedAcquirer as CoreAcquirer;
 use posflow_core::error::{Locale, PosError};
 use posflow_core::host::{HostReply, HostRequest, NoReply};
 use posflow_core::journal::{Entry, Journal};
@@ -27,6 +28,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
 
+use crate::acquirer::{self, Delivered};
 use crate::convert::{self, bounded, parse, to_js, TxnRecord};
 use crate::error::{set, BindingError};
 use crate::locks::{self, Acquired, LockGuard};
@@ -100,6 +102,9 @@ pub(crate) struct Shared {
     read_only: Option<String>,
     closed: Cell<bool>,
     host: JsValue,
+    /// The simulator itself when `host` is a bare `SimulatedAcquirer`:
+    /// called without the JS round trip (see [`acquirer::direct`]).
+    direct: Option<Rc<RefCell<CoreAcquirer>>>,
     now: Option<js_sys::Function>,
     pub(crate) locale: Locale,
     pub(crate) currency: Currency,
@@ -261,8 +266,117 @@ fn roll_back(shared: &Shared, to: Checkpoint) {
     }
 }
 
-/// Sends through the JS host, waiting at most `timeout_ms`. A rejection is
-/// the kind it names (`timeout`, `lost_reply`), else a transport error.
+/// Host timeouts: one `setTimeout` serves every exchange in flight. Arming a
+/// timer per request (and leaving it armed after the reply) kept one
+/// pending timer per sale for `hostTimeoutMs`, and `setTimeout` was the
+/// largest JavaScript cost of a sale. The timer is armed for the earliest
+/// deadline; when it fires it ends the exchanges that are due and re-arms
+/// for the next, so a run of quick replies arms it about once per timeout.
+mod deadline {
+    use std::cell::RefCell;
+
+    use wasm_bindgen::prelude::*;
+    use wasm_bindgen::JsCast;
+
+    struct Waiting {
+        id: u64,
+        at: f64,
+        resolve: js_sys::Function,
+    }
+
+    #[derive(Default)]
+    struct Timers {
+        waiting: Vec<Waiting>,
+        /// When the armed `setTimeout` fires, if one is armed.
+        armed_for: Option<f64>,
+        fire: Option<Closure<dyn FnMut()>>,
+        next_id: u64,
+    }
+
+    thread_local! {
+        static TIMERS: RefCell<Timers> = RefCell::default();
+        /// What a deadline resolves with: an object no host can return.
+        static TIMED_OUT: JsValue = js_sys::Object::new().into();
+    }
+
+    /// Whether a race's winner is a deadline.
+    pub(super) fn is_timeout(value: &JsValue) -> bool {
+        TIMED_OUT.with(|t| t == value)
+    }
+
+    /// Arms the timer for `at` unless it fires before then. Without a
+    /// `setTimeout` nothing times out (the exchange waits for its reply).
+    fn arm(t: &mut Timers, at: f64) {
+        if t.armed_for.is_some_and(|armed| armed <= at) {
+            return;
+        }
+        let Some(set_timeout) = js_sys::Reflect::get(&js_sys::global(), &"setTimeout".into())
+            .ok()
+            .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
+        else {
+            return;
+        };
+        let fire = t
+            .fire
+            .get_or_insert_with(|| Closure::new(fire))
+            .as_ref()
+            .clone();
+        let ms = (at - js_sys::Date::now()).max(0.0);
+        if set_timeout
+            .call2(&JsValue::NULL, &fire, &JsValue::from_f64(ms))
+            .is_ok()
+        {
+            t.armed_for = Some(at);
+        }
+    }
+
+    /// The timer fired: ends what is due, re-arms for what is left.
+    fn fire() {
+        let due = TIMERS.with(|t| {
+            let mut t = t.borrow_mut();
+            t.armed_for = None;
+            let now = js_sys::Date::now();
+            let (due, left): (Vec<_>, Vec<_>) = t.waiting.drain(..).partition(|w| w.at <= now);
+            t.waiting = left;
+            if let Some(next) = t.waiting.iter().map(|w| w.at).reduce(f64::min) {
+                arm(&mut t, next);
+            }
+            due
+        });
+        // Resolved outside the borrow: the callbacks run later anyway
+        // (promise reactions), but nothing here may re-enter `TIMERS`.
+        TIMED_OUT.with(|t| {
+            for w in due {
+                let _ = w.resolve.call1(&JsValue::NULL, t);
+            }
+        });
+    }
+
+    /// A promise that resolves (see [`is_timeout`]) once `ms` have passed,
+    /// unless [`cancel`]led with the returned id first.
+    pub(super) fn after(ms: u32) -> (u64, js_sys::Promise) {
+        TIMERS.with(|t| {
+            let mut t = t.borrow_mut();
+            let id = t.next_id;
+            t.next_id += 1;
+            let at = js_sys::Date::now() + f64::from(ms);
+            let mut resolve = None;
+            let promise = js_sys::Promise::new(&mut |r, _| resolve = Some(r));
+            if let Some(resolve) = resolve {
+                t.waiting.push(Waiting { id, at, resolve });
+            }
+            arm(&mut t, at);
+            (id, promise)
+        })
+    }
+
+    /// Forgets a deadline whose exchange ended first.
+    pub(super) fn cancel(id: u64) {
+        TIMERS.with(|t| t.borrow_mut().waiting.retain(|w| w.id != id));
+    }
+}
+
+/// Sends through the JS host, waiting at most `timeout_ms`.
 async fn send_with_timeout(
     host: &JsValue,
     request: &JsValue,
@@ -275,23 +389,22 @@ async fn send_with_timeout(
     let sent = send
         .call1(host, request)
         .map_err(|_| NoReply::TransportError)?;
-    let sentinel = js_sys::Object::new();
-    let timer_value = sentinel.clone();
-    let timer = js_sys::Promise::new(&mut |resolve, _reject| {
-        let set_timeout = js_sys::Reflect::get(&js_sys::global(), &"setTimeout".into())
-            .ok()
-            .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
-        if let Some(set_timeout) = set_timeout {
-            let bound = resolve.bind1(&JsValue::NULL, &timer_value);
-            let _ = set_timeout.call2(&JsValue::NULL, &bound, &JsValue::from(timeout_ms));
-        }
-    });
+    reply_within(sent, timeout_ms).await
+}
+
+/// Waits at most `timeout_ms` for `sent` (a promise or a value). A
+/// rejection is the kind it names (`timeout`, `lost_reply`), else a
+/// transport error.
+async fn reply_within(sent: JsValue, timeout_ms: u32) -> Result<JsValue, NoReply> {
+    let (deadline, timer) = deadline::after(timeout_ms);
     let race = js_sys::Promise::race(&js_sys::Array::of2(
         &js_sys::Promise::resolve(&sent),
         &timer,
     ));
-    match JsFuture::from(race).await {
-        Ok(v) if v == JsValue::from(sentinel) => Err(NoReply::Timeout),
+    let outcome = JsFuture::from(race).await;
+    deadline::cancel(deadline);
+    match outcome {
+        Ok(v) if deadline::is_timeout(&v) => Err(NoReply::Timeout),
         Ok(v) => Ok(v),
         Err(e) => {
             let kind = js_sys::Reflect::get(&e, &"kind".into())
@@ -309,18 +422,30 @@ async fn send_with_timeout(
 /// One exchange with the host; the request's record is already durable.
 async fn exchange(shared: &Rc<Shared>, request: HostRequest) {
     let timeout_ms = shared.core.borrow().config().policy.host_timeout_ms;
-    let outcome = send_with_timeout(&shared.host, &to_js(&request), timeout_ms).await;
+    let delivered = shared
+        .direct
+        .as_ref()
+        .map(|sim| acquirer::deliver(sim, &request));
+    let outcome = match delivered {
+        Some(Delivered::Now(outcome)) => outcome.map(|reply| vec![reply]),
+        later => {
+            let reply = match later {
+                Some(Delivered::Later(reply)) => reply_within(reply.into(), timeout_ms).await,
+                _ => send_with_timeout(&shared.host, &to_js(&request), timeout_ms).await,
+            };
+            // A reply that cannot be read is no reply: the outcome is unknown.
+            reply.and_then(|reply| {
+                parse::<HostReply>(reply, "reply")
+                    .map(|r| vec![r])
+                    .map_err(|_| NoReply::TransportError)
+            })
+        }
+    };
     if shared.closed.get() {
         // Closed or dropped meanwhile: another terminal may own the journal
         // now. Its open recovers this request as in doubt.
         return;
     }
-    // A reply that cannot be read is no reply: the outcome is unknown.
-    let outcome = outcome.and_then(|reply| {
-        parse::<HostReply>(reply, "reply")
-            .map(|r| vec![r])
-            .map_err(|_| NoReply::TransportError)
-    });
     let now = shared.now();
     shared.core.borrow_mut().handle_exchange(outcome, now);
     // Failure leaves the outcome pending; a restart before it is durable
@@ -648,6 +773,7 @@ impl Terminal {
             lock: RefCell::new(lock),
             read_only,
             closed: Cell::new(false),
+            direct: acquirer::direct(&host),
             host,
             now,
             locale,

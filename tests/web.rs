@@ -586,3 +586,96 @@ async fn a_bad_open_config_is_a_pos_error() {
         assert_eq!(code(&err), expected, "{patch:?}");
     }
 }
+
+/// The terminal calls a bare `SimulatedAcquirer` directly, without the JS
+/// round trip; any other host goes through `send`. Both give the same
+/// outcomes for every fault, late replies included.
+#[wasm_bindgen_test]
+async fn the_simulator_called_directly_answers_as_through_send() {
+    const FAULTS: &[&str] = &[
+        r#"{ next: "timeout" }"#,
+        r#"{ next: "lost_reply" }"#,
+        r#"{ next: "duplicate_reply" }"#,
+        r#"{ next: "decline", code: "51" }"#,
+        r#"{ next: "transport_error" }"#,
+        r#"{ next: "late_reply", ms: 20 }"#,
+        r#"{ next: "late_reply", ms: 1500 }"#,
+        r#"{ next: "late_reply" }"#,
+    ];
+    let mut runs = Vec::new();
+    for direct in [true, false] {
+        let sim = sim();
+        for fault in FAULTS {
+            sim.inject(js(fault)).unwrap();
+        }
+        let sim = JsValue::from(sim);
+        let host = if direct {
+            sim.clone()
+        } else {
+            js_sys::Function::new_with_args("sim", "return { send: (r) => sim.send(r) };")
+                .call1(&JsValue::NULL, &sim)
+                .unwrap()
+        };
+        let config = config(r#"{ kind: "memory" }"#, &host);
+        let policy = get(&config, "policy");
+        js_sys::Reflect::set(&policy, &"hostTimeoutMs".into(), &JsValue::from(1000)).unwrap();
+        let term = Terminal::open(config).await.unwrap();
+        if direct {
+            // Linked at open: the instance's `send` is no longer asked.
+            js_sys::Reflect::set(
+                &sim,
+                &"send".into(),
+                &js_sys::Function::new_no_args("throw new Error('not called')"),
+            )
+            .unwrap();
+        }
+        sign_in(&term).await;
+        let mut outcomes = Vec::new();
+        for i in 0..FAULTS.len() + 1 {
+            let r = sale(&term, &format!("{}.00", i + 1), &format!("k{i}")).await;
+            outcomes.push(r.map(|r| text(&r, "state")).unwrap_or_else(|e| code(&e)));
+        }
+        let journal: Vec<String> = js_sys::JSON::parse(&term.export_journal().unwrap())
+            .map(|j| js_sys::Array::from(&get(&j, "entries")))
+            .unwrap()
+            .iter()
+            .map(|e| text(&get(&e, "record"), "type"))
+            .collect();
+        runs.push((outcomes, states(&term), journal));
+    }
+    assert_eq!(runs[0], runs[1]);
+    let (outcomes, _, _) = &runs[0];
+    // Reversals take faults too, so the sales see a mix: the point is
+    // that both paths see the same one, with each kind of outcome in it.
+    for state in ["in_doubt", "declined", "approved"] {
+        assert!(
+            outcomes.iter().any(|o| o == state),
+            "{state} in {outcomes:?}"
+        );
+    }
+}
+
+/// One timer serves every deadline: after a quick reply leaves it armed
+/// for the first request's deadline, a later request that hangs still
+/// times out at its own deadline (the timer re-arms for it).
+#[wasm_bindgen_test]
+async fn a_hang_after_a_quick_reply_still_times_out() {
+    let host = js_sys::Function::new_with_args(
+        "sim",
+        "return { n: 0, send(r) { return this.n++ === 0 ? sim.send(r) : new Promise(() => {}); } };",
+    )
+    .call1(&JsValue::NULL, &JsValue::from(sim()))
+    .unwrap();
+    let config = config(r#"{ kind: "memory" }"#, &host);
+    let policy = get(&config, "policy");
+    js_sys::Reflect::set(&policy, &"hostTimeoutMs".into(), &JsValue::from(1000)).unwrap();
+    let term = Terminal::open(config).await.unwrap();
+    sign_in(&term).await;
+    let first = sale(&term, "10.00", "a").await.unwrap();
+    assert_eq!(text(&first, "state"), "approved");
+    let started = js_sys::Date::now();
+    let second = sale(&term, "20.00", "b").await.unwrap();
+    assert_eq!(text(&second, "state"), "in_doubt");
+    // Not before its own deadline.
+    assert!(js_sys::Date::now() - started >= 990.0);
+}
