@@ -167,6 +167,17 @@ export async function engineBench({ start, sales, refunds, plans, emptyCalls }) 
   const refundUs = (performance.now() - t0) * 1000 / refunds;
   await term.close();
 
+  // The same sales through a JS host (a wrapper around the simulator, as a
+  // real transport would be): the terminal calls a bare SimulatedAcquirer
+  // directly, so this row shows what the JS round trip to a host costs.
+  const sim = new SimulatedAcquirer({ seed: 9 });
+  const viaJs = await Terminal.open(config({ kind: "memory" }, { host: { send: (r) => sim.send(r) } }));
+  await viaJs.signIn({ operatorId: "01", pin: "1234" });
+  t0 = performance.now();
+  for (let i = 0; i < sales; i++) await viaJs.sale({ amount: amountOf(i), card: { pan: PAN }, key: `j${i}` });
+  const saleJsHostUs = (performance.now() - t0) * 1000 / sales;
+  await viaJs.close();
+
   // The peer, holding as many sales as posflow started with.
   const peer = new PeerTerminal({ host: new PeerHost() });
   const pre = Math.floor(start / 2);
@@ -189,7 +200,7 @@ export async function engineBench({ start, sales, refunds, plans, emptyCalls }) 
     await peer.refund({ original: { traceNo: pmade[i] }, amount: "0.01", reason: "bench", approval: SUP, key: `r${i}` });
   }
   const peerRefundUs = (performance.now() - t0) * 1000 / refunds;
-  return { emptyCallUs, saleUs, planUs, refundUs, peerSaleUs, peerPlanUs, peerRefundUs, sink };
+  return { emptyCallUs, saleUs, saleJsHostUs, planUs, refundUs, peerSaleUs, peerPlanUs, peerRefundUs, sink };
 }
 
 /** Durable sales on IndexedDB storage against the floor: one strict
