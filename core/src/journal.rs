@@ -63,12 +63,36 @@ impl<R> Default for Journal<R> {
     }
 }
 
-fn hash_entry(seq: u64, prev: &str, record_json: &str) -> String {
-    let mut h = Sha256::new();
-    h.update(seq.to_be_bytes());
-    h.update(prev.as_bytes());
-    h.update(record_json.as_bytes());
-    hex::encode(h.finalize())
+/// An entry's hash over `seq ‖ prev ‖ record`, the record as its JSON text,
+/// in lower-case hex. serde_json writes the text straight into the hash:
+/// appending and verifying never build it.
+fn hash_entry<R: Serialize>(seq: u64, prev: &str, record: &R) -> serde_json::Result<[u8; 64]> {
+    let mut h = Hashing(Sha256::new());
+    h.0.update(seq.to_be_bytes());
+    h.0.update(prev.as_bytes());
+    serde_json::to_writer(&mut h, record)?;
+    let mut hex = [0; 64];
+    hex::encode_to_slice(h.0.finalize(), &mut hex).expect("64 hex digits for 32 bytes");
+    Ok(hex)
+}
+
+/// Where serde_json writes a record's text while it is hashed.
+struct Hashing(Sha256);
+
+impl std::io::Write for Hashing {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.update(bytes);
+        Ok(bytes.len())
+    }
+
+    fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.0.update(bytes);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 fn damaged(damage: JournalDamage, seq: u64, what: impl Into<String>) -> PosError {
@@ -112,10 +136,10 @@ impl<R: Serialize + DeserializeOwned + Clone> Journal<R> {
     pub fn append(&mut self, record: R) -> Entry<R> {
         let seq = self.entries.len() as u64;
         let prev = self.head().to_owned();
-        let json = serde_json::to_string(&record).expect("records serialize");
+        let hash = hash_entry(seq, &prev, &record).expect("records serialize");
         let entry = Entry {
             seq,
-            hash: hash_entry(seq, &prev, &json),
+            hash: std::str::from_utf8(&hash).expect("hex").to_owned(),
             prev,
             record,
         };
@@ -216,9 +240,9 @@ fn verify_chain<R: Serialize>(entries: &[Entry<R>]) -> Result<(), PosError> {
                 format!("expected record {i}, found record {}", entry.seq),
             ));
         }
-        let json = serde_json::to_string(&entry.record)
+        let hash = hash_entry(entry.seq, &entry.prev, &entry.record)
             .map_err(|e| damaged(JournalDamage::Malformed, i, format!("unserializable: {e}")))?;
-        if entry.hash != hash_entry(entry.seq, &entry.prev, &json) {
+        if entry.hash.as_bytes() != hash {
             return Err(damaged(
                 JournalDamage::Changed,
                 i,
