@@ -64,35 +64,25 @@ impl<R> Default for Journal<R> {
 }
 
 /// An entry's hash over `seq ‖ prev ‖ record`, the record as its JSON text,
-/// in lower-case hex. serde_json writes the text straight into the hash:
-/// appending and verifying never build it.
-fn hash_entry<R: Serialize>(seq: u64, prev: &str, record: &R) -> serde_json::Result<[u8; 64]> {
-    let mut h = Hashing(Sha256::new());
-    h.0.update(seq.to_be_bytes());
-    h.0.update(prev.as_bytes());
-    serde_json::to_writer(&mut h, record)?;
+/// in lower-case hex. The text is written into `text` (cleared first, so a
+/// caller hashing many entries reuses one buffer) and hashed in one piece:
+/// serde_json writes many small pieces, cheap to append to a buffer and
+/// dear to feed to the hash one by one.
+fn hash_entry<R: Serialize>(
+    seq: u64,
+    prev: &str,
+    record: &R,
+    text: &mut Vec<u8>,
+) -> serde_json::Result<[u8; 64]> {
+    text.clear();
+    serde_json::to_writer(&mut *text, record)?;
+    let mut h = Sha256::new();
+    h.update(seq.to_be_bytes());
+    h.update(prev.as_bytes());
+    h.update(&text);
     let mut hex = [0; 64];
-    hex::encode_to_slice(h.0.finalize(), &mut hex).expect("64 hex digits for 32 bytes");
+    hex::encode_to_slice(h.finalize(), &mut hex).expect("64 hex digits for 32 bytes");
     Ok(hex)
-}
-
-/// Where serde_json writes a record's text while it is hashed.
-struct Hashing(Sha256);
-
-impl std::io::Write for Hashing {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.update(bytes);
-        Ok(bytes.len())
-    }
-
-    fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        self.0.update(bytes);
-        Ok(())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 fn damaged(damage: JournalDamage, seq: u64, what: impl Into<String>) -> PosError {
@@ -136,7 +126,8 @@ impl<R: Serialize + DeserializeOwned + Clone> Journal<R> {
     pub fn append(&mut self, record: R) -> Entry<R> {
         let seq = self.entries.len() as u64;
         let prev = self.head().to_owned();
-        let hash = hash_entry(seq, &prev, &record).expect("records serialize");
+        let mut text = Vec::with_capacity(1024);
+        let hash = hash_entry(seq, &prev, &record, &mut text).expect("records serialize");
         let entry = Entry {
             seq,
             hash: std::str::from_utf8(&hash).expect("hex").to_owned(),
@@ -225,6 +216,7 @@ impl<R: Serialize + DeserializeOwned + Clone> Journal<R> {
 
 fn verify_chain<R: Serialize>(entries: &[Entry<R>]) -> Result<(), PosError> {
     let mut prev = GENESIS_HASH;
+    let mut text = Vec::with_capacity(1024);
     for (i, entry) in entries.iter().enumerate() {
         let i = i as u64;
         if entry.seq != i {
@@ -240,7 +232,7 @@ fn verify_chain<R: Serialize>(entries: &[Entry<R>]) -> Result<(), PosError> {
                 format!("expected record {i}, found record {}", entry.seq),
             ));
         }
-        let hash = hash_entry(entry.seq, &entry.prev, &entry.record)
+        let hash = hash_entry(entry.seq, &entry.prev, &entry.record, &mut text)
             .map_err(|e| damaged(JournalDamage::Malformed, i, format!("unserializable: {e}")))?;
         if entry.hash.as_bytes() != hash {
             return Err(damaged(
