@@ -1268,8 +1268,10 @@ impl Sim {
             return Err("the final settlement did not close the batch".into());
         }
         self.reconcile_day()?;
-        // Replaying what is durable gives the same transactions.
-        let replayed = Terminal::open(self.config.clone(), self.stored.clone(), self.now)
+        // Replaying what is durable gives the same transactions. Nothing
+        // is persisted after this, so the entries move instead of a copy.
+        let durable = std::mem::take(&mut self.stored);
+        let replayed = Terminal::open(self.config.clone(), durable, self.now)
             .map_err(|e| format!("final replay: {e}"))?;
         self.counters.checks += 1;
         if !replayed.transactions().eq(self.term.transactions())
