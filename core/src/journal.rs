@@ -144,6 +144,11 @@ impl<R: Serialize + DeserializeOwned + Clone> Journal<R> {
         Ok(Journal { entries })
     }
 
+    /// The entries, handed back without a copy.
+    pub fn into_entries(self) -> Vec<Entry<R>> {
+        self.entries
+    }
+
     /// The export document.
     pub fn export(&self) -> Export<R> {
         Export {

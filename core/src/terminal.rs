@@ -2227,6 +2227,12 @@ impl Terminal {
         }
     }
 
+    /// Stops the terminal and hands back its journal: a caller that
+    /// reopens it (the simulator's restarts) need not copy every entry.
+    pub fn into_journal(self) -> Journal<Record> {
+        self.journal
+    }
+
     // ----- invariants --------------------------------------------------
 
     fn debug_check(&self) {
