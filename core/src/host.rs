@@ -15,13 +15,13 @@ use crate::money::Money;
 use crate::time::Timestamp;
 
 /// A 6-digit system trace number (凭证号, ISO 8583 field 11), 000001–999999.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(try_from = "String")]
 pub struct TraceNo(u32);
 
 /// A 6-digit batch number (批次号).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(try_from = "String")]
 pub struct BatchNo(u32);
 
 macro_rules! six_digits {
@@ -51,6 +51,19 @@ macro_rules! six_digits {
                 }
             }
 
+            /// The six digits, zero-padded, without allocating: journal
+            /// records carry a few of these each and are serialized for
+            /// every hash.
+            fn digits(self) -> [u8; 6] {
+                let mut digits = [b'0'; 6];
+                let mut n = self.0;
+                for d in digits.iter_mut().rev() {
+                    *d = b'0' + (n % 10) as u8;
+                    n /= 10;
+                }
+                digits
+            }
+
             /// Parses exactly six digits, 000001–999999.
             pub fn parse(text: &str) -> Result<$t, crate::error::PosError> {
                 let ok = text.len() == 6 && text.bytes().all(|b| b.is_ascii_digit());
@@ -69,7 +82,13 @@ macro_rules! six_digits {
 
         impl fmt::Display for $t {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, "{:06}", self.0)
+                f.write_str(std::str::from_utf8(&self.digits()).expect("ASCII digits"))
+            }
+        }
+
+        impl Serialize for $t {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(std::str::from_utf8(&self.digits()).expect("ASCII digits"))
             }
         }
 
@@ -351,6 +370,23 @@ mod tests {
             );
         }
         assert_eq!(BatchNo::new(7).unwrap().to_string(), "000007");
+    }
+
+    #[test]
+    fn six_digit_numbers_print_and_serialize_zero_padded() {
+        for n in [1, 7, 42, 100_000, 123_456, 999_999] {
+            let padded = format!("{n:06}");
+            let trace = TraceNo::new(n).unwrap();
+            let batch = BatchNo::new(n).unwrap();
+            assert_eq!(trace.to_string(), padded);
+            assert_eq!(String::from(batch), padded);
+            let json = serde_json::to_string(&(trace, batch)).unwrap();
+            assert_eq!(json, format!("[\"{padded}\",\"{padded}\"]"));
+            assert_eq!(
+                serde_json::from_str::<(TraceNo, BatchNo)>(&json).unwrap(),
+                (trace, batch)
+            );
+        }
     }
 
     #[test]

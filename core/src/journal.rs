@@ -63,12 +63,26 @@ impl<R> Default for Journal<R> {
     }
 }
 
-fn hash_entry(seq: u64, prev: &str, record_json: &str) -> String {
+/// An entry's hash over `seq ‖ prev ‖ record`, the record as its JSON text,
+/// in lower-case hex. The text is written into `text` (cleared first, so a
+/// caller hashing many entries reuses one buffer) and hashed in one piece:
+/// serde_json writes many small pieces, cheap to append to a buffer and
+/// dear to feed to the hash one by one.
+fn hash_entry<R: Serialize>(
+    seq: u64,
+    prev: &str,
+    record: &R,
+    text: &mut Vec<u8>,
+) -> serde_json::Result<[u8; 64]> {
+    text.clear();
+    serde_json::to_writer(&mut *text, record)?;
     let mut h = Sha256::new();
     h.update(seq.to_be_bytes());
     h.update(prev.as_bytes());
-    h.update(record_json.as_bytes());
-    hex::encode(h.finalize())
+    h.update(&text);
+    let mut hex = [0; 64];
+    hex::encode_to_slice(h.finalize(), &mut hex).expect("64 hex digits for 32 bytes");
+    Ok(hex)
 }
 
 fn damaged(damage: JournalDamage, seq: u64, what: impl Into<String>) -> PosError {
@@ -112,10 +126,11 @@ impl<R: Serialize + DeserializeOwned + Clone> Journal<R> {
     pub fn append(&mut self, record: R) -> Entry<R> {
         let seq = self.entries.len() as u64;
         let prev = self.head().to_owned();
-        let json = serde_json::to_string(&record).expect("records serialize");
+        let mut text = Vec::with_capacity(1024);
+        let hash = hash_entry(seq, &prev, &record, &mut text).expect("records serialize");
         let entry = Entry {
             seq,
-            hash: hash_entry(seq, &prev, &json),
+            hash: std::str::from_utf8(&hash).expect("hex").to_owned(),
             prev,
             record,
         };
@@ -127,6 +142,11 @@ impl<R: Serialize + DeserializeOwned + Clone> Journal<R> {
     pub fn from_entries(entries: Vec<Entry<R>>) -> Result<Self, PosError> {
         verify_chain(&entries)?;
         Ok(Journal { entries })
+    }
+
+    /// The entries, handed back without a copy.
+    pub fn into_entries(self) -> Vec<Entry<R>> {
+        self.entries
     }
 
     /// The export document.
@@ -201,6 +221,7 @@ impl<R: Serialize + DeserializeOwned + Clone> Journal<R> {
 
 fn verify_chain<R: Serialize>(entries: &[Entry<R>]) -> Result<(), PosError> {
     let mut prev = GENESIS_HASH;
+    let mut text = Vec::with_capacity(1024);
     for (i, entry) in entries.iter().enumerate() {
         let i = i as u64;
         if entry.seq != i {
@@ -216,9 +237,9 @@ fn verify_chain<R: Serialize>(entries: &[Entry<R>]) -> Result<(), PosError> {
                 format!("expected record {i}, found record {}", entry.seq),
             ));
         }
-        let json = serde_json::to_string(&entry.record)
+        let hash = hash_entry(entry.seq, &entry.prev, &entry.record, &mut text)
             .map_err(|e| damaged(JournalDamage::Malformed, i, format!("unserializable: {e}")))?;
-        if entry.hash != hash_entry(entry.seq, &entry.prev, &json) {
+        if entry.hash.as_bytes() != hash {
             return Err(damaged(
                 JournalDamage::Changed,
                 i,

@@ -23,8 +23,8 @@ pub const MAX_AMOUNT_CHARS: usize = 32;
 /// Minor units come from ISO 4217 (the "E" column of the list maintained by
 /// SIX). A currency that is not listed here cannot be used: guessing two
 /// decimals for an unknown code is how JPY ends up with cents.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
+#[serde(try_from = "String")]
 #[non_exhaustive]
 pub enum Currency {
     /// Chinese yuan renminbi, 2 minor units.
@@ -156,6 +156,14 @@ impl TryFrom<String> for Currency {
 impl From<Currency> for String {
     fn from(c: Currency) -> String {
         c.code().to_owned()
+    }
+}
+
+impl Serialize for Currency {
+    /// The code, as [`Currency::code`]; written without allocating, as
+    /// every journal record with an amount is serialized for every hash.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.code())
     }
 }
 
@@ -429,6 +437,9 @@ mod tests {
             let m = Money::parse(&one_minor, c).unwrap();
             assert_eq!(m.minor_units(), Some(1), "{c}");
             assert_eq!(m.to_string(), one_minor);
+            let json = serde_json::to_string(&c).unwrap();
+            assert_eq!(json, format!("\"{}\"", c.code()));
+            assert_eq!(serde_json::from_str::<Currency>(&json).unwrap(), c);
         }
         assert_eq!(
             Currency::parse("cny").unwrap_err().code(),

@@ -2227,6 +2227,12 @@ impl Terminal {
         }
     }
 
+    /// Stops the terminal and hands back its journal: a caller that
+    /// reopens it (the simulator's restarts) need not copy every entry.
+    pub fn into_journal(self) -> Journal<Record> {
+        self.journal
+    }
+
     // ----- invariants --------------------------------------------------
 
     fn debug_check(&self) {
@@ -2236,106 +2242,162 @@ impl Terminal {
     /// DESIGN.md's invariants that hold on one terminal's state; tests call
     /// this after every step. Returns the first violation found.
     pub fn check_invariants(&self, now: Timestamp) -> Result<(), String> {
-        let mut unresolved_other = false;
         for t in self.state.txns.values() {
-            // 1. Approved + pending + in-doubt refunds ≤ the original.
-            let used = self
-                .live_refunds(t.id)
-                .fold(Money::zero(t.request.amount.currency()), |acc, r| {
-                    acc.checked_add(r.request.amount).unwrap_or(acc)
-                });
-            if used > t.request.amount {
-                return Err(format!(
-                    "{}: refunds {used} exceed {}",
-                    t.id, t.request.amount
-                ));
-            }
-            // 5. A void only in its original's batch; a pre-auth ends once.
-            if matches!(t.request.kind, Kind::Void | Kind::CompletionVoid)
-                && matches!(t.state, TxnState::Approved { .. })
-            {
-                let o = &self.state.txns[&t.request.original.expect("voids have originals")];
-                if o.request.batch_no != t.request.batch_no {
-                    return Err(format!("{}: void outside its original's batch", t.id));
-                }
-            }
-            if t.request.kind == Kind::PreAuth {
-                let endings = self
-                    .children(t.id)
-                    .filter(|c| {
-                        matches!(c.state, TxnState::Approved { .. })
-                            && matches!(
-                                c.request.kind,
-                                Kind::Completion | Kind::CompletionAdvice | Kind::PreAuthCancel
-                            )
-                            && self.status(c, now) != Status::Voided
-                    })
-                    .count();
-                if endings > 1 {
-                    return Err(format!("{}: pre-auth ended {endings} times", t.id));
-                }
-            }
-            if let Purpose::Request { txn } =
-                self.state.outstanding.unwrap_or(Purpose::Settlement {
-                    batch_no: BatchNo::FIRST,
-                })
-            {
-                if txn != t.id
-                    && matches!(
-                        t.state,
-                        TxnState::InDoubt { .. } | TxnState::ManualReview { .. }
-                    )
-                {
-                    unresolved_other = true;
-                }
-            }
-            // 6. A fallback only once the original route was closed or
-            // ruled out, never while a refund of the same original was in
-            // doubt.
-            if let Some(f) = &t.request.fallback {
-                if f.reasons.is_empty() {
-                    return Err(format!("{}: fallback without a closing reason", t.id));
-                }
-                let unresolved_before = self.siblings(t).any(|s| {
-                    s.id < t.id
-                        && matches!(
-                            s.state,
-                            TxnState::Sent
-                                | TxnState::InDoubt { .. }
-                                | TxnState::ManualReview { .. }
-                        )
-                });
-                if unresolved_before {
-                    return Err(format!("{}: fallback while a refund was in doubt", t.id));
-                }
-            }
-            // 9. Only masked card numbers.
-            let m = &t.request.card.masked_pan;
-            if m.len() < 10 || m[6..m.len() - 4].bytes().any(|b| b != b'*') {
-                return Err(format!("{}: card number not masked", t.id));
-            }
+            self.check_txn_invariants(t, now)?;
         }
-        // 1, for originals known only by their voucher.
         for ids in self.state.voucher_refunds.values() {
-            let refunds: Vec<&Transaction> = ids.iter().map(|id| &self.state.txns[id]).collect();
-            let Some(v) = refunds[0].request.voucher.as_ref() else {
-                return Err("voucher refund without its voucher".into());
-            };
-            let used = refunds
-                .iter()
-                .filter(|r| self.consumes_headroom(r))
-                .fold(Money::zero(v.amount.currency()), |acc, r| {
-                    acc.checked_add(r.request.amount).unwrap_or(acc)
-                });
-            if used > v.amount {
-                return Err(format!(
-                    "voucher {}: refunds {used} exceed {}",
-                    v.rrn, v.amount
-                ));
+            self.check_voucher_headroom(ids)?;
+        }
+        self.check_no_request_while_in_doubt()
+    }
+
+    /// [`Terminal::check_invariants`] after a step whose journal records
+    /// named only the transactions in `changed` (see [`Record::txn`]; every
+    /// record that changes a transaction names it): the same checks, on
+    /// every transaction whose checks read a changed one, so it finds a
+    /// violation the step caused in time proportional to what the step
+    /// touched, not to the journal. The caller runs the full check when
+    /// state changed otherwise (a restart, which replays) and at the end.
+    ///
+    /// Why this covers it: a transaction's checks read only itself, its
+    /// original, its children and grandchildren (refund headroom; pre-auth
+    /// endings through completion voids), its siblings (a fallback's earlier
+    /// refunds) and the refunds of its voucher. The first four all lie in
+    /// the family under its root original, so a changed transaction's whole
+    /// family is checked, and its voucher's refunds; invariant 4 reads only
+    /// what is outstanding and is checked whole.
+    pub fn check_invariants_of(&self, changed: &[TxnId], now: Timestamp) -> Result<(), String> {
+        let mut roots = Vec::with_capacity(changed.len());
+        for id in changed {
+            let mut t = self
+                .state
+                .txns
+                .get(id)
+                .ok_or_else(|| format!("{id} changed but is missing"))?;
+            if let Some(ids) = t
+                .request
+                .voucher
+                .as_ref()
+                .and_then(|v| self.state.voucher_refunds.get(&v.rrn))
+            {
+                for r in ids {
+                    self.check_txn_invariants(&self.state.txns[r], now)?;
+                }
+                self.check_voucher_headroom(ids)?;
+            }
+            while let Some(o) = t.request.original.and_then(|o| self.state.txns.get(&o)) {
+                t = o;
+            }
+            roots.push(t.id);
+        }
+        roots.sort_unstable();
+        roots.dedup();
+        let mut family = roots;
+        while let Some(id) = family.pop() {
+            self.check_txn_invariants(&self.state.txns[&id], now)?;
+            family.extend(self.state.children.get(&id).into_iter().flatten());
+        }
+        self.check_no_request_while_in_doubt()
+    }
+
+    /// The invariants of one transaction, as `check_invariants` runs them.
+    fn check_txn_invariants(&self, t: &Transaction, now: Timestamp) -> Result<(), String> {
+        // 1. Approved + pending + in-doubt refunds ≤ the original.
+        let used = self
+            .live_refunds(t.id)
+            .fold(Money::zero(t.request.amount.currency()), |acc, r| {
+                acc.checked_add(r.request.amount).unwrap_or(acc)
+            });
+        if used > t.request.amount {
+            return Err(format!(
+                "{}: refunds {used} exceed {}",
+                t.id, t.request.amount
+            ));
+        }
+        // 5. A void only in its original's batch; a pre-auth ends once.
+        if matches!(t.request.kind, Kind::Void | Kind::CompletionVoid)
+            && matches!(t.state, TxnState::Approved { .. })
+        {
+            let o = &self.state.txns[&t.request.original.expect("voids have originals")];
+            if o.request.batch_no != t.request.batch_no {
+                return Err(format!("{}: void outside its original's batch", t.id));
             }
         }
-        // 4. No new financial request while a reversal is pending.
-        if unresolved_other {
+        if t.request.kind == Kind::PreAuth {
+            let endings = self
+                .children(t.id)
+                .filter(|c| {
+                    matches!(c.state, TxnState::Approved { .. })
+                        && matches!(
+                            c.request.kind,
+                            Kind::Completion | Kind::CompletionAdvice | Kind::PreAuthCancel
+                        )
+                        && self.status(c, now) != Status::Voided
+                })
+                .count();
+            if endings > 1 {
+                return Err(format!("{}: pre-auth ended {endings} times", t.id));
+            }
+        }
+        // 6. A fallback only once the original route was closed or ruled
+        // out, never while a refund of the same original was in doubt.
+        if let Some(f) = &t.request.fallback {
+            if f.reasons.is_empty() {
+                return Err(format!("{}: fallback without a closing reason", t.id));
+            }
+            let unresolved_before = self.siblings(t).any(|s| {
+                s.id < t.id
+                    && matches!(
+                        s.state,
+                        TxnState::Sent | TxnState::InDoubt { .. } | TxnState::ManualReview { .. }
+                    )
+            });
+            if unresolved_before {
+                return Err(format!("{}: fallback while a refund was in doubt", t.id));
+            }
+        }
+        // 9. Only masked card numbers.
+        let m = &t.request.card.masked_pan;
+        if m.len() < 10 || m[6..m.len() - 4].bytes().any(|b| b != b'*') {
+            return Err(format!("{}: card number not masked", t.id));
+        }
+        Ok(())
+    }
+
+    /// 1, for an original known only by its voucher: its refunds `ids`.
+    fn check_voucher_headroom(&self, ids: &[TxnId]) -> Result<(), String> {
+        let refunds: Vec<&Transaction> = ids.iter().map(|id| &self.state.txns[id]).collect();
+        let Some(v) = refunds[0].request.voucher.as_ref() else {
+            return Err("voucher refund without its voucher".into());
+        };
+        let used = refunds
+            .iter()
+            .filter(|r| self.consumes_headroom(r))
+            .fold(Money::zero(v.amount.currency()), |acc, r| {
+                acc.checked_add(r.request.amount).unwrap_or(acc)
+            });
+        if used > v.amount {
+            return Err(format!(
+                "voucher {}: refunds {used} exceed {}",
+                v.rrn, v.amount
+            ));
+        }
+        Ok(())
+    }
+
+    /// 4. No new financial request while another is in doubt or in review.
+    fn check_no_request_while_in_doubt(&self) -> Result<(), String> {
+        let Some(Purpose::Request { txn }) = self.state.outstanding else {
+            return Ok(());
+        };
+        let other = self.state.txns.values().any(|t| {
+            t.id != txn
+                && matches!(
+                    t.state,
+                    TxnState::InDoubt { .. } | TxnState::ManualReview { .. }
+                )
+        });
+        if other {
             return Err("a financial request is outstanding while another is in doubt".into());
         }
         Ok(())
