@@ -36,6 +36,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use serde::{Deserialize, Serialize};
+
 use crate::card::Card;
 use crate::error::{Locale, PosError};
 use crate::host::{
@@ -49,6 +51,9 @@ use crate::planner::{Action, Destination, FallbackRecord, RefundPlan, Voucher};
 use crate::policy::Policy;
 use crate::record::{Kind, Outcome, Purpose, Record, Request, Resolution, TxnId};
 use crate::time::Timestamp;
+
+pub mod snapshot;
+pub use snapshot::{Snapshot, SNAPSHOT_FORMAT};
 
 /// Who the terminal is and what rules it runs.
 #[derive(Debug, Clone)]
@@ -106,7 +111,8 @@ impl TerminalConfig {
 }
 
 /// Why a request is in doubt.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum DoubtCause {
     /// No reply (timeout, lost, transport error, restart).
     NoReply(NoReply),
@@ -115,7 +121,8 @@ pub enum DoubtCause {
 }
 
 /// A transaction's own outcome. A state carries only its own data.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", rename_all_fields = "camelCase")]
 pub enum TxnState {
     /// Sent (or about to be), waiting for the host.
     Sent,
@@ -240,7 +247,8 @@ impl Status {
 }
 
 /// A transaction as the terminal knows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Transaction {
     /// Its id.
     pub id: TxnId,
@@ -269,7 +277,7 @@ impl Transaction {
 }
 
 /// What became of an accepted refund (a `refund_outcome` record).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RefundOutcome {
     /// Credited or returned.
     pub outcome: Outcome,
@@ -469,7 +477,8 @@ pub enum ReplyEffect {
 }
 
 /// A settlement's outcome.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct BatchClose {
     /// The batch that closed.
     pub batch_no: BatchNo,
@@ -490,7 +499,8 @@ pub const UPLOAD_CHUNK: usize = 8;
 
 /// A batch upload under way after an unbalanced settlement: resumable, as
 /// each acknowledged chunk is a journal record.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct PendingUpload {
     /// The batch.
     pub batch_no: BatchNo,
@@ -503,7 +513,8 @@ pub struct PendingUpload {
 }
 
 /// Operator lock bookkeeping, from the journal.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct PinState {
     failures: u32,
     locked_until: Option<Timestamp>,
@@ -954,6 +965,21 @@ impl Terminal {
         entries: Vec<Entry<Record>>,
         now: Timestamp,
     ) -> Result<Terminal, PosError> {
+        let mut terminal = Terminal::replay(config, entries, now)?;
+        terminal.recover(now);
+        Ok(terminal)
+    }
+
+    /// Opens a terminal on `entries` without recovering: an exchange that
+    /// was outstanding stays so, and whoever was signed in stays signed in.
+    /// The state is exactly what the journal says, as for a
+    /// [`Terminal::snapshot`] of a journal prefix; anything that runs
+    /// commands opens with [`Terminal::open`].
+    pub fn replay(
+        config: TerminalConfig,
+        entries: Vec<Entry<Record>>,
+        now: Timestamp,
+    ) -> Result<Terminal, PosError> {
         config.validate()?;
         let journal = Journal::from_entries(entries)?;
         let mut terminal = Terminal {
@@ -977,16 +1003,7 @@ impl Terminal {
                 currency,
                 ..
             }) => {
-                let c = &terminal.config;
-                if *merchant_id != c.merchant_id
-                    || *terminal_id != c.terminal_id
-                    || *currency != c.currency
-                {
-                    return Err(PosError::JournalMismatch {
-                        expected: format!("{}/{}/{}", c.merchant_id, c.terminal_id, c.currency),
-                        found: format!("{merchant_id}/{terminal_id}/{currency}"),
-                    });
-                }
+                snapshot::check_identity(&terminal.config, merchant_id, terminal_id, *currency)?;
                 for entry in journal.entries() {
                     terminal.state.apply(entry.seq, &entry.record);
                 }
@@ -1000,12 +1017,17 @@ impl Terminal {
                 })
             }
         }
-        if let Some(purpose) = terminal.state.outstanding {
-            terminal.no_reply(purpose, NoReply::Restart, now);
-        }
-        // A restart forgets who was signed in.
-        terminal.state.signed_in = None;
         Ok(terminal)
+    }
+
+    /// What a restart does after replay: an exchange that was outstanding
+    /// gets no reply (a financial request becomes in doubt, so its reversal
+    /// goes out first), and nobody is signed in.
+    fn recover(&mut self, now: Timestamp) {
+        if let Some(purpose) = self.state.outstanding {
+            self.no_reply(purpose, NoReply::Restart, now);
+        }
+        self.state.signed_in = None;
     }
 
     /// The configuration.
