@@ -137,19 +137,19 @@ fn replay(c: &mut Criterion) {
     group.finish();
 }
 
-/// Opening from a snapshot (issue 9): reading and checking the snapshot
-/// text and rebuilding the state, with an empty tail; and taking one.
+/// Opening from a snapshot (issue 9): checking and decoding the snapshot
+/// and rebuilding the state, with an empty tail; and taking one.
 fn snapshot(c: &mut Criterion) {
     let mut group = c.benchmark_group("open (snapshot)");
     group.sample_size(10);
     for records in [1_000, 10_000, 100_000] {
         let now = Timestamp(1_895_140_000_000);
         let term = Terminal::open(config(), entries(records), now).unwrap();
-        let text = term.snapshot();
-        eprintln!("snapshot of {records} records: {} bytes", text.len());
-        group.bench_function(format!("{records} records, from snapshot text"), |b| {
+        let bytes = term.snapshot();
+        eprintln!("snapshot of {records} records: {} bytes", bytes.len());
+        group.bench_function(format!("{records} records, from snapshot"), |b| {
             b.iter(|| {
-                let s = posflow_core::terminal::Snapshot::from_json(&text).unwrap();
+                let s = posflow_core::terminal::Snapshot::from_bytes(&bytes).unwrap();
                 Terminal::open_from_snapshot(config(), s, Vec::new(), now).unwrap()
             })
         });

@@ -36,8 +36,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use serde::{Deserialize, Serialize};
-
 use crate::card::Card;
 use crate::error::{Locale, PosError};
 use crate::host::{
@@ -111,8 +109,7 @@ impl TerminalConfig {
 }
 
 /// Why a request is in doubt.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DoubtCause {
     /// No reply (timeout, lost, transport error, restart).
     NoReply(NoReply),
@@ -121,8 +118,7 @@ pub enum DoubtCause {
 }
 
 /// A transaction's own outcome. A state carries only its own data.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", rename_all_fields = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TxnState {
     /// Sent (or about to be), waiting for the host.
     Sent,
@@ -247,8 +243,7 @@ impl Status {
 }
 
 /// A transaction as the terminal knows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transaction {
     /// Its id.
     pub id: TxnId,
@@ -277,7 +272,7 @@ impl Transaction {
 }
 
 /// What became of an accepted refund (a `refund_outcome` record).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefundOutcome {
     /// Credited or returned.
     pub outcome: Outcome,
@@ -477,8 +472,7 @@ pub enum ReplyEffect {
 }
 
 /// A settlement's outcome.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BatchClose {
     /// The batch that closed.
     pub batch_no: BatchNo,
@@ -499,8 +493,7 @@ pub const UPLOAD_CHUNK: usize = 8;
 
 /// A batch upload under way after an unbalanced settlement: resumable, as
 /// each acknowledged chunk is a journal record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingUpload {
     /// The batch.
     pub batch_no: BatchNo,
@@ -513,8 +506,7 @@ pub struct PendingUpload {
 }
 
 /// Operator lock bookkeeping, from the journal.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 struct PinState {
     failures: u32,
     locked_until: Option<Timestamp>,

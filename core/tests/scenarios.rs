@@ -1269,15 +1269,14 @@ impl World {
                 Journal::<Record>::import_json(&text[..text.len() / 2]).map(|_| Outcome::Unit)
             }
             SnapshotDamaged => {
-                let text = self
-                    .term
-                    .snapshot()
-                    .replacen("\"batchNo\":\"0", "\"batchNo\":\"1", 1);
-                Snapshot::from_json(&text).map(|_| Outcome::Unit)
+                let mut bytes = self.term.snapshot();
+                let middle = bytes.len() / 2;
+                bytes[middle] ^= 1;
+                Snapshot::from_bytes(&bytes).map(|_| Outcome::Unit)
             }
             ExportWithoutHistory => {
                 let snapshot =
-                    Snapshot::from_json(&self.term.snapshot()).expect("a sound snapshot");
+                    Snapshot::from_bytes(&self.term.snapshot()).expect("a sound snapshot");
                 Terminal::open_from_snapshot(self.cfg.config(), snapshot, Vec::new(), now)
                     .expect("opens from its own snapshot")
                     .journal()

@@ -15,8 +15,8 @@ use posflow_core::planner::{RefundOriginal, Voucher};
 use posflow_core::prelude::*;
 use posflow_core::record::{Record, Resolution};
 use posflow_core::sim::{fast_config, refund_command, Swarm};
-use posflow_core::terminal::Snapshot;
 use posflow_core::terminal::TxnState;
+use posflow_core::terminal::{Snapshot, SNAPSHOT_FORMAT};
 use posflow_core::time::DAY_MS;
 
 const T0: Timestamp = Timestamp(1_795_365_000_000);
@@ -289,7 +289,7 @@ fn go_on(
     Ok(())
 }
 
-fn snapshot_at(journal: &[Entry<Record>], k: usize, now: Timestamp) -> String {
+fn snapshot_at(journal: &[Entry<Record>], k: usize, now: Timestamp) -> Vec<u8> {
     let prefix = Terminal::replay(fast_config(), journal[..k].to_vec(), now).unwrap();
     prefix.snapshot()
 }
@@ -323,7 +323,7 @@ fn a_snapshot_of_every_prefix_plus_the_tail_opens_as_the_whole_journal() {
         full.check_invariants(now).unwrap();
         for k in 1..=journal.len() {
             let text = snapshot_at(&journal, k, now);
-            let snapshot = Snapshot::from_json(&text).unwrap();
+            let snapshot = Snapshot::from_bytes(&text).unwrap();
             assert_eq!(snapshot.count(), k as u64);
             assert_eq!(snapshot.head(), journal[k - 1].hash);
             let mut opened =
@@ -381,7 +381,7 @@ fn the_export_with_the_history_is_the_full_export() {
     let all = full.journal().export_json();
     let history = rows(&journal);
     for k in [1, journal.len() / 3, journal.len()] {
-        let snapshot = Snapshot::from_json(&snapshot_at(&journal, k, now)).unwrap();
+        let snapshot = Snapshot::from_bytes(&snapshot_at(&journal, k, now)).unwrap();
         let opened =
             Terminal::open_from_snapshot(fast_config(), snapshot, journal[k..].to_vec(), now)
                 .unwrap();
@@ -436,38 +436,35 @@ fn forgetting_the_history_keeps_the_terminal() {
     go_on(&mut a, &mut b, &host, 5, now).unwrap();
 }
 
-/// Every kind of damage to a snapshot's text is `SNAPSHOT_DAMAGED`.
+/// Every kind of damage to a snapshot is `SNAPSHOT_DAMAGED`.
 #[test]
 fn a_damaged_snapshot_is_refused() {
     let (journal, _, end) = day(7, 40);
     let now = Timestamp(end.0 + 1);
-    let text = snapshot_at(&journal, journal.len(), now);
-    Snapshot::from_json(&text).unwrap();
-    let refused = |t: &str| match Snapshot::from_json(t) {
+    let bytes = snapshot_at(&journal, journal.len(), now);
+    Snapshot::from_bytes(&bytes).unwrap();
+    let refused = |b: &[u8]| match Snapshot::from_bytes(b) {
         Err(e @ PosError::SnapshotDamaged { .. }) => e.code(),
         Err(e) => panic!("{e}"),
         Ok(_) => panic!("a damaged snapshot was accepted"),
     };
-    let bytes = text.as_bytes();
     let mut rng = Rng(7);
     for _ in 0..400 {
         let i = rng.below(bytes.len() as u64) as usize;
-        if !bytes[i].is_ascii() {
-            continue;
-        }
-        let mut changed = bytes.to_vec();
-        changed[i] = if bytes[i] == b'0' { b'1' } else { b'0' };
-        let changed = String::from_utf8(changed).unwrap();
+        let mut changed = bytes.clone();
+        changed[i] ^= 1 << rng.below(8);
         assert_eq!(refused(&changed), "SNAPSHOT_DAMAGED", "byte {i}");
     }
-    for cut in [0, 10, text.len() / 2, text.len() - 1] {
-        if text.is_char_boundary(cut) {
-            assert_eq!(refused(&text[..cut]), "SNAPSHOT_DAMAGED", "cut at {cut}");
-        }
+    for cut in [0, 10, bytes.len() / 2, bytes.len() - 1] {
+        assert_eq!(refused(&bytes[..cut]), "SNAPSHOT_DAMAGED", "cut at {cut}");
     }
-    refused(&text.replacen("posflow-snapshot/1", "posflow-snapshot/2", 1));
-    refused(&format!("{text}\n"));
-    refused("");
+    let mut other = bytes.clone();
+    other[SNAPSHOT_FORMAT.len() - 1] = b'9';
+    refused(&other);
+    let mut longer = bytes.clone();
+    longer.push(0);
+    refused(&longer);
+    refused(b"");
 }
 
 /// A sound snapshot that does not fit the journal or the terminal.
@@ -477,8 +474,8 @@ fn a_snapshot_that_does_not_fit_is_refused() {
     let (other, _, _) = day(10, 40);
     let now = Timestamp(end.0 + 1);
     let k = journal.len() / 2;
-    let open = |text: &str, tail: &[Entry<Record>], config: TerminalConfig| {
-        let snapshot = Snapshot::from_json(text).unwrap();
+    let open = |text: &[u8], tail: &[Entry<Record>], config: TerminalConfig| {
+        let snapshot = Snapshot::from_bytes(text).unwrap();
         Terminal::open_from_snapshot(config, snapshot, tail.to_vec(), now)
             .map(drop)
             .unwrap_err()
