@@ -203,7 +203,7 @@ async function main() {
     row(`Terminal.open, ${n.toLocaleString("en")} records, from IndexedDB, first open (no snapshot: full replay)`, o.first.ms, nat(`open (replay)/${n} records, from JSON`), "", NaN, NaN);
     row(`snapshot of ${n.toLocaleString("en")} records (${(o.first.snapshot.bytes / 1e6).toFixed(1)} MB): serialize`, o.first.snapshot.serializeMs, nat(`open (snapshot)/${n} records, take snapshot`), "", NaN, NaN);
     row(`snapshot of ${n.toLocaleString("en")} records: IndexedDB write`, o.first.snapshot.writeMs, NaN, "", NaN, NaN);
-    row(`Terminal.open, ${n.toLocaleString("en")} records, from IndexedDB, re-open (snapshot + tail of ${Math.max(...o.tails)})`, o.idb.median, nat(`open (snapshot)/${n} records, from snapshot text`), "", NaN, NaN);
+    row(`Terminal.open, ${n.toLocaleString("en")} records, from IndexedDB, re-open (snapshot + tail of ${Math.max(...o.tails)})`, o.idb.median, nat(`open (snapshot)/${n} records, from snapshot`), "", NaN, NaN);
     row(`… history before the snapshot loaded (after open returns, background)`, o.historyMs.median, NaN, "", NaN, NaN);
   }
   for (const n of [1_000, 10_000, 100_000]) {
@@ -231,7 +231,7 @@ async function main() {
 
   const growth = [1_000, 10_000, 100_000].map((n) => {
     const o = b.open[n];
-    return `| ${n.toLocaleString("en")} | ${o.memory.refused ? "refused (64 KiB)" : fmtT(o.memory.median)} | ${fmtT(o.first.ms)} | ${fmtT(o.idb.median)} | ${((o.idb.median - b.open.empty.median) / n * 1000).toFixed(2)} µs | ${fmtT(o.historyMs.median)} | ${fmtT(nat(`open (replay)/${n} records, from JSON`))} | ${fmtT(nat(`open (snapshot)/${n} records, from snapshot text`))} | ${(b.journals.bytes[n] / 1e6).toFixed(1)} MB | ${(o.first.snapshot.bytes / 1e6).toFixed(1)} MB |`;
+    return `| ${n.toLocaleString("en")} | ${o.memory.refused ? "refused (64 KiB)" : fmtT(o.memory.median)} | ${fmtT(o.first.ms)} | ${fmtT(o.idb.median)} | ${((o.idb.median - b.open.empty.median) / n * 1000).toFixed(2)} µs | ${fmtT(o.historyMs.median)} | ${fmtT(nat(`open (replay)/${n} records, from JSON`))} | ${fmtT(nat(`open (snapshot)/${n} records, from snapshot`))} | ${(b.journals.bytes[n] / 1e6).toFixed(1)} MB | ${(o.first.snapshot.bytes / 1e6).toFixed(1)} MB |`;
   }).join("\n");
 
   const peerOk = b.peerCheck.every((s) => s.same);
