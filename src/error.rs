@@ -74,6 +74,11 @@ impl BindingError {
         }
     }
 
+    /// `CODE: message` in English, for the console.
+    pub(crate) fn describe(&self) -> String {
+        format!("{}: {}", self.code(), self.message(Locale::En))
+    }
+
     /// A JS `Error` with `name = "PosError"`, `code`, `details` and the
     /// message in `locale`.
     pub(crate) fn to_js(&self, locale: Locale) -> JsValue {

@@ -22,6 +22,7 @@
 mod acquirer;
 mod convert;
 mod error;
+mod history;
 mod locks;
 mod panic;
 mod refunds;

@@ -17,6 +17,14 @@
 //! The core verifies the hash chain of whatever is loaded. IndexedDB is
 //! driven through web-sys directly: `indexed_db_futures` did the same job
 //! for 16 KB more gzipped wasm.
+//!
+//! IndexedDB also keeps a snapshot of the terminal (issue 9): object store
+//! `snapshot`, one row under the key `"latest"`, the core's snapshot bytes
+//! (a `Uint8Array`, copied as is both ways). It is
+//! derived data covering rows already durable; `open` reads it and only the
+//! journal rows from its `count` on (see `src/history.rs`). Database
+//! version 1 had the `journal` store only; version 2 adds `snapshot`, and
+//! the upgrade keeps the rows.
 
 use posflow_core::error::{JournalDamage, PosError};
 use posflow_core::journal::Entry;
@@ -32,6 +40,15 @@ use crate::error::BindingError;
 
 /// The object store holding the journal rows.
 const STORE: &str = "journal";
+
+/// The object store holding the snapshot, one row.
+const SNAPSHOT_STORE: &str = "snapshot";
+
+/// The snapshot row's key.
+const SNAPSHOT_KEY: &str = "latest";
+
+/// 1: `journal`; 2: `journal` and `snapshot`.
+const DB_VERSION: u32 = 2;
 
 /// `storage` in the open config.
 #[derive(Deserialize, Clone, tsify::Tsify)]
@@ -251,15 +268,19 @@ async fn open_database(name: &str) -> Result<IdbDatabase, JsValue> {
     let factory = web_sys::window()
         .and_then(|w| w.indexed_db().ok().flatten())
         .ok_or_else(|| JsValue::from_str("IndexedDB is not available"))?;
-    let request = factory.open_with_u32(name, 1)?;
-    // Version 1 creates the store; `once_into_js` frees itself if called
-    // (a closure never called stays, once per open of a new database).
+    let request = factory.open_with_u32(name, DB_VERSION)?;
+    // Creates what a new database, or one of an older version, lacks: from
+    // nothing both stores, from version 1 the snapshot store (the rows
+    // stay). `once_into_js` frees itself if called (a closure never called
+    // stays, once per open of a new database).
     let upgrade_target = request.clone();
     let upgrade = Closure::once_into_js(move |_: web_sys::Event| {
         if let Ok(db) = upgrade_target.result() {
             let db: IdbDatabase = db.unchecked_into();
-            if !db.object_store_names().contains(STORE) {
-                let _ = db.create_object_store(STORE);
+            for store in [STORE, SNAPSHOT_STORE] {
+                if !db.object_store_names().contains(store) {
+                    let _ = db.create_object_store(store);
+                }
             }
         }
     });
@@ -299,6 +320,152 @@ async fn add_all(db: &IdbDatabase, entries: &[Entry<Record>]) -> Result<(), JsVa
     }
     settled(&tx, &["complete", "error", "abort"]).await?;
     Ok(())
+}
+
+/// A transaction over `stores` (one name or an array of names); the
+/// journal's own appends use [`transaction`].
+fn transaction_on(
+    db: &IdbDatabase,
+    stores: &JsValue,
+    mode: &str,
+    durability: &str,
+) -> Result<IdbTransaction, JsValue> {
+    let options = js_sys::Object::new();
+    js_sys::Reflect::set(&options, &"durability".into(), &durability.into())?;
+    let open = js_sys::Reflect::get(db, &"transaction".into())?;
+    let open: &js_sys::Function = open.unchecked_ref();
+    let tx = open.call3(db, stores, &mode.into(), &options)?;
+    Ok(tx.unchecked_into())
+}
+
+/// Journal rows with `from <= seq < to` (to the end when `to` is `None`),
+/// as stored: an array of JSON strings in `seq` order.
+async fn rows_between(
+    db: &IdbDatabase,
+    from: u64,
+    to: Option<u64>,
+) -> Result<js_sys::Array, JsValue> {
+    let tx = transaction_on(db, &STORE.into(), "readonly", "default")?;
+    let range = match to {
+        None => web_sys::IdbKeyRange::lower_bound(&(from as f64).into())?,
+        Some(to) => web_sys::IdbKeyRange::bound_with_lower_open_and_upper_open(
+            &(from as f64).into(),
+            &(to as f64).into(),
+            false,
+            true,
+        )?,
+    };
+    let request = tx.object_store(STORE)?.get_all_with_key(&range)?;
+    Ok(settled(&request, &["success", "error"])
+        .await?
+        .unchecked_into())
+}
+
+/// What `open` reads after the snapshot: row `count - 1` (the snapshot's
+/// head must be its hash) and every row from `count` on, in one
+/// transaction.
+pub(crate) struct Tail {
+    /// Row `count - 1`, if stored.
+    pub(crate) last_covered: Option<String>,
+    /// Rows from `count` on, as stored.
+    pub(crate) rows: js_sys::Array,
+}
+
+impl Storage {
+    fn idb(&self) -> Result<&IdbDatabase, BindingError> {
+        match self {
+            Storage::IndexedDb { db, .. } => Ok(db),
+            _ => Err(failure("snapshot", "only IndexedDB keeps snapshots")),
+        }
+    }
+
+    /// Whether this storage keeps snapshots (IndexedDB).
+    pub(crate) fn keeps_snapshots(&self) -> bool {
+        matches!(self, Storage::IndexedDb { .. })
+    }
+
+    /// The stored snapshot row: `None` when there is none, else the value
+    /// as stored (a `Uint8Array` unless something else wrote it).
+    pub(crate) async fn read_snapshot(&self) -> Result<Option<JsValue>, BindingError> {
+        let read = async {
+            let tx = transaction_on(self.idb()?, &SNAPSHOT_STORE.into(), "readonly", "default")
+                .map_err(|e| failure("read snapshot", exception_name(&e)))?;
+            let request = tx
+                .object_store(SNAPSHOT_STORE)
+                .and_then(|s| s.get(&SNAPSHOT_KEY.into()))
+                .map_err(|e| failure("read snapshot", exception_name(&e)))?;
+            settled(&request, &["success", "error"])
+                .await
+                .map_err(|e| failure("read snapshot", exception_name(&e)))
+        };
+        let value = read.await?;
+        Ok((!value.is_undefined()).then_some(value))
+    }
+
+    /// Replaces the snapshot row. Its rows are durable already, so the
+    /// write need not be strict: a crash keeps the old row or the new one.
+    pub(crate) async fn write_snapshot(
+        &self,
+        bytes: &js_sys::Uint8Array,
+    ) -> Result<(), BindingError> {
+        let write = async {
+            let tx = transaction_on(
+                self.idb().map_err(|_| JsValue::NULL)?,
+                &SNAPSHOT_STORE.into(),
+                "readwrite",
+                "relaxed",
+            )?;
+            tx.object_store(SNAPSHOT_STORE)?
+                .put_with_key(bytes, &SNAPSHOT_KEY.into())?;
+            settled(&tx, &["complete", "error", "abort"]).await
+        };
+        write
+            .await
+            .map(drop)
+            .map_err(|e| failure("write snapshot", exception_name(&e)))
+    }
+
+    /// Row `count - 1` and the rows from `count` on.
+    pub(crate) async fn read_tail(&self, count: u64) -> Result<Tail, BindingError> {
+        let db = self.idb()?;
+        let read = async {
+            let tx = transaction_on(db, &STORE.into(), "readonly", "default")?;
+            let store = tx.object_store(STORE)?;
+            let last = store.get(&((count - 1) as f64).into())?;
+            let range = web_sys::IdbKeyRange::lower_bound(&(count as f64).into())?;
+            let rows = store.get_all_with_key(&range)?;
+            let last = settled(&last, &["success", "error"]).await?;
+            let rows = settled(&rows, &["success", "error"]).await?;
+            Ok::<_, JsValue>(Tail {
+                last_covered: last.as_string(),
+                rows: rows.unchecked_into(),
+            })
+        };
+        read.await.map_err(|e| failure("read", exception_name(&e)))
+    }
+
+    /// The journal rows with `from <= seq < to` as stored (IndexedDB; the
+    /// other storages keep no snapshot, so never ask).
+    pub(crate) async fn read_rows(
+        &self,
+        from: u64,
+        to: Option<u64>,
+    ) -> Result<js_sys::Array, BindingError> {
+        rows_between(self.idb()?, from, to)
+            .await
+            .map_err(|e| failure("read", exception_name(&e)))
+    }
+}
+
+/// Parses stored rows (JSON strings) from `seq == from` on into entries
+/// (the core verifies their chain).
+pub(crate) fn parse_rows(from: u64, rows: &js_sys::Array) -> Result<Vec<Entry<Record>>, PosError> {
+    let mut entries = Vec::with_capacity(rows.length() as usize);
+    for (i, row) in rows.iter().enumerate() {
+        let seq = from + i as u64;
+        entries.push(parse_entry(seq, &row.as_string().unwrap_or_default())?);
+    }
+    Ok(entries)
 }
 
 fn entry_json(entry: &Entry<Record>) -> String {

@@ -31,6 +31,7 @@ use wasm_bindgen_futures::{future_to_promise, JsFuture};
 use crate::acquirer::{self, Delivered};
 use crate::convert::{self, bounded, parse, to_js, TxnRecord};
 use crate::error::{set, BindingError};
+use crate::history::{self, History};
 use crate::locks::{self, Acquired, LockGuard};
 use crate::panic;
 use crate::storage::{self, Storage, StorageConfig};
@@ -93,14 +94,14 @@ pub(crate) struct Shared {
     pub(crate) core: RefCell<CoreTerminal>,
     durability: RefCell<Durability>,
     /// Taken out by `close`; the futures hold their own `Rc` meanwhile.
-    storage: RefCell<Option<Rc<Storage>>>,
+    pub(crate) storage: RefCell<Option<Rc<Storage>>>,
     /// Whether the journal outlives the page (everything but memory).
     persistent: bool,
     /// Held while this terminal is the journal's writer.
     lock: RefCell<Option<LockGuard>>,
     /// `Some(lock name)` when another tab is the writer.
-    read_only: Option<String>,
-    closed: Cell<bool>,
+    pub(crate) read_only: Option<String>,
+    pub(crate) closed: Cell<bool>,
     host: JsValue,
     /// The simulator itself when `host` is a bare `SimulatedAcquirer`:
     /// called without the JS round trip (see [`acquirer::direct`]).
@@ -111,6 +112,8 @@ pub(crate) struct Shared {
     /// Settles when the last queued command has finished.
     tail: RefCell<js_sys::Promise>,
     listeners: RefCell<Vec<js_sys::Function>>,
+    /// The journal before the core's base, and the snapshots.
+    pub(crate) history: RefCell<History>,
 }
 
 impl Shared {
@@ -123,6 +126,13 @@ impl Shared {
             .filter(|v| v.is_finite())
             .unwrap_or_else(js_sys::Date::now);
         Timestamp(ms as i64)
+    }
+
+    /// Whether the core's `entries` records are all durable, nothing
+    /// pending (what a snapshot may cover).
+    pub(crate) fn all_durable(&self, entries: usize) -> bool {
+        let d = self.durability.borrow();
+        d.pending.is_empty() && d.durable == entries
     }
 
     pub(crate) fn err(&self, e: impl Into<BindingError>) -> JsValue {
@@ -216,11 +226,13 @@ pub(crate) async fn persist(shared: &Rc<Shared>) -> Result<(), BindingError> {
         _ => return Err(BindingError::Closed),
     };
     storage.append(&batch).await?;
-    {
+    let durable = {
         let mut d = shared.durability.borrow_mut();
         d.pending.drain(..batch.len());
         d.durable += batch.len();
-    }
+        d.durable
+    };
+    history::note_durable(shared, durable);
     shared.emit(&batch);
     Ok(())
 }
@@ -243,13 +255,19 @@ fn checkpoint(shared: &Shared) -> Checkpoint {
 /// Rebuilds the core from the journal as it stood at `to` (durable and
 /// still-pending entries). Costs a replay, but only when storage fails;
 /// a copy of the core kept for every command would cost one each time.
-/// A replay forgets who was signed in, as a restart does.
+/// A core that holds only the tail after a snapshot is rebuilt from that
+/// snapshot and the tail. A replay forgets who was signed in, as a restart
+/// does.
 fn roll_back(shared: &Shared, to: Checkpoint) {
     let now = shared.now();
     let rebuilt = {
         let core = shared.core.borrow();
-        let entries = core.journal().entries()[..to.entries].to_vec();
-        CoreTerminal::open(core.config().clone(), entries, now)
+        if core.journal().base() > 0 {
+            history::reopen(shared, &core, to.entries, now)
+        } else {
+            let entries = core.journal().entries()[..to.entries].to_vec();
+            CoreTerminal::open(core.config().clone(), entries, now)
+        }
     };
     match rebuilt {
         Ok(mut core) => {
@@ -616,6 +634,12 @@ impl Terminal {
         &self.shared
     }
 
+    /// `exportJournal()` for Rust callers (the browser tests), as a
+    /// `String`.
+    pub fn export_journal(&self) -> Result<String, JsValue> {
+        self.export_journal_text().map(String::from)
+    }
+
     /// Parses `input` now (bad input changes nothing and is refused at
     /// once), then queues the command.
     fn command<T: DeserializeOwned>(
@@ -738,30 +762,6 @@ impl Terminal {
                 Acquired::Unsupported => (None, None),
             },
         };
-        let loaded = storage.load().await.map_err(fail)?;
-        let imported = match &input.journal {
-            None => Vec::new(),
-            Some(_) if !loaded.is_empty() => {
-                return Err(fail(
-                    PosError::invalid_input(
-                        "journal",
-                        "an import only into empty storage",
-                        "storage that already holds a journal",
-                    )
-                    .into(),
-                ))
-            }
-            Some(text) => Journal::<Record>::import_json(text)
-                .map_err(|e| fail(e.into()))?
-                .entries()
-                .to_vec(),
-        };
-        let durable = loaded.len();
-        let entries = if imported.is_empty() {
-            loaded
-        } else {
-            imported.clone()
-        };
         let clock = Shared {
             core: RefCell::new(
                 CoreTerminal::open(config.clone(), Vec::new(), Timestamp(0))
@@ -769,7 +769,7 @@ impl Terminal {
             ),
             durability: RefCell::default(),
             persistent: !matches!(storage, Storage::Memory),
-            storage: RefCell::new(Some(Rc::new(storage))),
+            storage: RefCell::new(None),
             lock: RefCell::new(lock),
             read_only,
             closed: Cell::new(false),
@@ -780,12 +780,51 @@ impl Terminal {
             currency: config.currency,
             tail: RefCell::new(js_sys::Promise::resolve(&JsValue::UNDEFINED)),
             listeners: RefCell::default(),
+            history: RefCell::new(History::complete()),
         };
         let opened_at = clock.now();
-        let mut core =
-            CoreTerminal::open(config, entries, opened_at).map_err(|e| fail(e.into()))?;
+        // IndexedDB: from the snapshot and the rows after it, when it has
+        // one that fits (src/history.rs); else a replay of every entry.
+        let (mut core, durable, imported, history, replayed) =
+            if storage.keeps_snapshots() && input.journal.is_none() {
+                let o = history::open(&storage, &config, opened_at)
+                    .await
+                    .map_err(fail)?;
+                (o.core, o.durable, Vec::new(), o.history, o.replayed)
+            } else {
+                let loaded = storage.load().await.map_err(fail)?;
+                let imported = match &input.journal {
+                    None => Vec::new(),
+                    Some(_) if !loaded.is_empty() => {
+                        return Err(fail(
+                            PosError::invalid_input(
+                                "journal",
+                                "an import only into empty storage",
+                                "storage that already holds a journal",
+                            )
+                            .into(),
+                        ))
+                    }
+                    Some(text) => Journal::<Record>::import_json(text)
+                        .map_err(|e| fail(e.into()))?
+                        .entries()
+                        .to_vec(),
+                };
+                let durable = loaded.len();
+                let entries = if imported.is_empty() {
+                    loaded
+                } else {
+                    imported.clone()
+                };
+                let core =
+                    CoreTerminal::open(config, entries, opened_at).map_err(|e| fail(e.into()))?;
+                (core, durable, imported, History::complete(), 0)
+            };
+        *clock.storage.borrow_mut() = Some(Rc::new(storage));
         let new = core.take_unpersisted();
+        let loading = core.journal().base() > 0;
         *clock.core.borrow_mut() = core;
+        *clock.history.borrow_mut() = history;
         {
             let mut d = clock.durability.borrow_mut();
             d.durable = durable;
@@ -795,10 +834,16 @@ impl Terminal {
             }
         }
         let shared = Rc::new(clock);
+        if loading {
+            history::load_in_background(shared.clone());
+        }
         if shared.read_only.is_none() {
             persist(&shared).await.map_err(fail)?;
             if shared.persistent {
                 storage::request_persistence();
+            }
+            if replayed > history::LONG_REPLAY {
+                history::schedule(&shared);
             }
             // Resume pending work: a request that was in flight is reversed now.
             queued(&shared, flush(&shared)).await;
@@ -921,6 +966,8 @@ impl Terminal {
                 // 不平: the batch upload goes out now (and resumes before the
                 // next command if it is interrupted).
                 flush(&shared).await;
+                // A closed batch is a good point to snapshot (at idle).
+                history::schedule(&shared);
                 let core = shared.core.borrow();
                 core.check_no_upload()?;
                 let closed = core
@@ -1024,22 +1071,68 @@ impl Terminal {
     }
 
     /// `exportJournal()` → the durable journal as text, for
-    /// `Terminal.open({ journal })`.
+    /// `Terminal.open({ journal })`. Synchronous; after an open from a
+    /// snapshot it throws `JOURNAL_LOADING` (retryable) until
+    /// `historyLoaded` has resolved.
+    /// The text stays a JS string: the history's rows are never copied
+    /// into the module.
     #[wasm_bindgen(js_name = exportJournal)]
-    pub fn export_journal(&self) -> Result<String, JsValue> {
+    pub fn export_journal_text(&self) -> Result<js_sys::JsString, JsValue> {
         let shared = &self.shared;
         shared.check_alive().map_err(|e| shared.err(e))?;
         let core = shared.core.borrow();
         let durable = shared.durability.borrow().durable;
+        let len = core.journal().len();
+        if core.journal().base() > 0 {
+            let count = if shared.read_only.is_none() && durable == len {
+                len
+            } else {
+                durable.min(len)
+            };
+            return shared
+                .history
+                .borrow()
+                .export(&core, count as u64)
+                .map_err(|e| shared.err(e));
+        }
         let entries = core.journal().entries();
         if shared.read_only.is_none() && durable == entries.len() {
-            return Ok(core.journal().export_json());
+            return Ok(core.journal().export_json().into());
         }
         // Only what is durable: a read-only terminal's recovery records and
         // appends still pending exist in this page alone.
         let prefix = Journal::from_entries(entries[..durable.min(entries.len())].to_vec())
             .map_err(|e| shared.err(e))?;
-        Ok(prefix.export_json())
+        Ok(prefix.export_json().into())
+    }
+
+    /// `historyLoaded`: resolves once `exportJournal()` can answer — at
+    /// once, except after an open from a snapshot, while the journal
+    /// before it is read in the background; rejects (`JOURNAL_DAMAGED`, …)
+    /// if it cannot be read.
+    ///
+    /// ```js
+    /// await term.historyLoaded;
+    /// const backup = term.exportJournal();
+    /// ```
+    #[wasm_bindgen(getter, js_name = historyLoaded, unchecked_return_type = "Promise<void>")]
+    pub fn history_loaded(&self) -> js_sys::Promise {
+        self.shared.history.borrow().loaded()
+    }
+
+    /// `writeSnapshot()`: writes a snapshot of the durable journal now
+    /// (IndexedDB), after the commands queued before it; resolves with
+    /// `{ records, bytes, serializeMs, writeMs }`, or `null` when this
+    /// terminal keeps none (memory, localStorage, read-only). The terminal
+    /// also writes them by itself, at idle.
+    #[wasm_bindgen(js_name = writeSnapshot, unchecked_return_type = "Promise<SnapshotWritten | null>")]
+    pub fn write_snapshot(&self) -> js_sys::Promise {
+        let shared = self.shared.clone();
+        future_to_promise(async move {
+            queued(&shared, history::write(&shared, true))
+                .await
+                .map_err(|e| shared.err(e))
+        })
     }
 
     /// Whether another tab holds this journal's writer lock, so commands are

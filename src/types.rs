@@ -107,10 +107,18 @@ export interface PosEvent {
 /** What every method throws: an `Error` with `name === "PosError"`. */
 export interface PosError extends Error {
   name: "PosError";
-  /** Stable: `INVALID_INPUT`, `INVALID_AMOUNT`, `STORAGE_FAILED`, `READ_ONLY`, … */
+  /**
+   * Stable: `INVALID_INPUT`, `INVALID_AMOUNT`, `STORAGE_FAILED`, `READ_ONLY`, …;
+   * `JOURNAL_LOADING` from `exportJournal()` while the journal before a
+   * snapshot is still being read (retry after `await term.historyLoaded`;
+   * `details.loaded`, `details.total`, `details.retryable === "true"`).
+   */
   code: string;
   details: Record<string, string>;
 }
+
+/** What `writeSnapshot()` resolves with: the records covered, the size, and the time to take and to store it. */
+export interface SnapshotWritten { records: number; bytes: number; serializeMs: number; writeMs: number; }
 "#;
 
 #[cfg(test)]

@@ -209,3 +209,301 @@ async fn a_full_storage_refuses_a_sale_before_sending_but_reversals_go_out() {
     let again = open(&localstorage(&key), &recording_host(self::sim())).await;
     assert_eq!(again.export_journal().unwrap(), journal);
 }
+
+// ----- snapshots (issue 9) -------------------------------------------------
+
+/// Runs an async JS function body (it may `await`) and waits for it.
+async fn run_js(body: &str) -> JsValue {
+    let f = js_sys::Function::new_no_args(&format!("return (async () => {{ {body} }})();"));
+    let p: js_sys::Promise = f.call0(&JsValue::NULL).unwrap().unchecked_into();
+    wait(p)
+        .await
+        .unwrap_or_else(|e| panic!("test JS failed: {e:?}"))
+}
+
+/// The snapshot row of database `name`, changed by `change` (a JS
+/// expression over `bytes`, a Uint8Array, returning the new value).
+async fn change_snapshot(name: &str, change: &str) {
+    run_js(&format!(
+        r#"const db = await new Promise((ok, fail) => {{
+               const r = indexedDB.open("{name}"); r.onsuccess = () => ok(r.result); r.onerror = () => fail(r.error); }});
+           await new Promise((ok, fail) => {{
+               const tx = db.transaction("snapshot", "readwrite");
+               const store = tx.objectStore("snapshot");
+               const get = store.get("latest");
+               get.onsuccess = () => {{ const bytes = get.result; store.put(({change}), "latest"); }};
+               tx.oncomplete = ok; tx.onerror = tx.onabort = () => fail(tx.error); }});
+           db.close();"#
+    ))
+    .await;
+}
+
+/// Sales `from..to` with keys `s{i}`.
+async fn sales(term: &Terminal, from: u32, to: u32) {
+    for i in from..to {
+        sale(
+            term,
+            &format!("{}.{:02}", 1 + i % 90, i % 100),
+            &format!("s{i}"),
+        )
+        .await
+        .unwrap();
+    }
+}
+
+fn export(term: &Terminal) -> Result<String, JsValue> {
+    term.export_journal()
+}
+
+/// What a terminal shows: every field of every record.
+fn shown(term: &Terminal) -> String {
+    js_sys::JSON::stringify(&term.transactions(JsValue::UNDEFINED).unwrap())
+        .unwrap()
+        .as_string()
+        .unwrap()
+}
+
+/// The same journal restored in memory from an export: a full replay.
+async fn replayed(journal: &str) -> Terminal {
+    let config = config(r#"{ kind: "memory" }"#, &recording_host(sim()));
+    js_sys::Reflect::set(&config, &"journal".into(), &journal.into()).unwrap();
+    Terminal::open(config).await.expect("the export reopens")
+}
+
+#[wasm_bindgen_test]
+async fn reopening_from_a_snapshot_is_the_terminal_and_the_export_waits_for_the_history() {
+    let storage = indexeddb(&unique("snap"));
+    let term = open(&storage, &recording_host(sim())).await;
+    sign_in(&term).await;
+    sales(&term, 0, 6).await;
+    let written = wait(term.write_snapshot()).await.unwrap();
+    let records = get(&written, "records").as_f64().unwrap();
+    assert!(records >= 14.0, "{written:?}");
+    assert!(
+        get(&written, "bytes").as_f64().unwrap() > 500.0,
+        "{written:?}"
+    );
+    // A tail after the snapshot.
+    sales(&term, 6, 9).await;
+    let before = shown(&term);
+    let journal = export(&term).unwrap();
+    close(&term).await;
+
+    let host = recording_host(sim());
+    let again = open(&storage, &host).await;
+    assert_eq!(shown(&again), before);
+    assert!(log(&host).is_empty());
+    // The history before the snapshot is still being read.
+    let err = export(&again).unwrap_err();
+    assert_eq!(code(&err), "JOURNAL_LOADING");
+    let details = get(&err, "details");
+    assert_eq!(text(&details, "retryable"), "true");
+    assert_eq!(
+        text(&details, "total"),
+        format!("{}", journal_count(&journal))
+    );
+    wait(again.history_loaded()).await.unwrap();
+    // The rows joined with the tail are the export, byte for byte, and
+    // what a full replay of it exports.
+    assert_eq!(export(&again).unwrap(), journal);
+    let full = replayed(&journal).await;
+    assert_eq!(export(&full).unwrap(), journal);
+    assert_eq!(shown(&full), before);
+
+    // It goes on: keys still find their sales, new ones append.
+    sign_in(&again).await;
+    assert_eq!(
+        text(&sale(&again, "1.00", "s0").await.unwrap(), "traceNo"),
+        "000001"
+    );
+    sale(&again, "2.00", "after").await.unwrap();
+    assert!(log(&host) == ["sale"]);
+    let longer = export(&again).unwrap();
+    assert!(longer.len() > journal.len());
+    // A snapshot written after the open moves the core's base on; the
+    // export stays the journal.
+    wait(again.write_snapshot()).await.unwrap();
+    assert_eq!(export(&again).unwrap(), longer);
+    close(&again).await;
+    let third = open(&storage, &recording_host(sim())).await;
+    wait(third.history_loaded()).await.unwrap();
+    assert_eq!(export(&third).unwrap(), longer);
+}
+
+fn journal_count(journal: &str) -> u32 {
+    get(&js_sys::JSON::parse(journal).unwrap(), "count")
+        .as_f64()
+        .unwrap() as u32
+}
+
+#[wasm_bindgen_test]
+async fn a_version_1_database_without_a_snapshot_store_is_upgraded() {
+    // A journal made elsewhere, stored the way version 1 stored it.
+    let maker = open(r#"{ kind: "memory" }"#, &recording_host(sim())).await;
+    sign_in(&maker).await;
+    sales(&maker, 0, 4).await;
+    let journal = export(&maker).unwrap();
+    let name = unique("v1");
+    js_sys::Reflect::set(
+        &js_sys::global(),
+        &"__journal".into(),
+        &journal.clone().into(),
+    )
+    .unwrap();
+    run_js(&format!(
+        r#"const db = await new Promise((ok, fail) => {{
+               const r = indexedDB.open("{name}", 1);
+               r.onupgradeneeded = () => r.result.createObjectStore("journal");
+               r.onsuccess = () => ok(r.result); r.onerror = () => fail(r.error); }});
+           await new Promise((ok, fail) => {{
+               const tx = db.transaction("journal", "readwrite");
+               for (const e of JSON.parse(globalThis.__journal).entries) tx.objectStore("journal").add(JSON.stringify(e), e.seq);
+               tx.oncomplete = ok; tx.onerror = tx.onabort = () => fail(tx.error); }});
+           db.close();"#
+    ))
+    .await;
+
+    let storage = indexeddb(&name);
+    let term = open(&storage, &recording_host(sim())).await;
+    // A full replay: nothing to load.
+    assert_eq!(export(&term).unwrap(), journal);
+    assert_eq!(shown(&term), shown(&maker));
+    let version = run_js(&format!(
+        r#"const db = await new Promise((ok) => {{ const r = indexedDB.open("{name}"); r.onsuccess = () => ok(r.result); }});
+           const v = [db.version, [...db.objectStoreNames].join(",")]; db.close(); return v;"#
+    ))
+    .await;
+    // (the terminal holds the database open; reading its version is fine)
+    assert_eq!(
+        js_sys::JSON::stringify(&version).unwrap(),
+        "[2,\"journal,snapshot\"]"
+    );
+    assert!(!wait(term.write_snapshot()).await.unwrap().is_null());
+    close(&term).await;
+    let again = open(&storage, &recording_host(sim())).await;
+    assert_eq!(code(&export(&again).unwrap_err()), "JOURNAL_LOADING");
+    wait(again.history_loaded()).await.unwrap();
+    assert_eq!(export(&again).unwrap(), journal);
+    assert_eq!(shown(&again), shown(&maker));
+}
+
+/// Records `console.warn` lines in `globalThis.__warnings`.
+fn record_warnings() {
+    js("(() => { globalThis.__warnings = []; const w = console.warn; \
+        console.warn = (...a) => { globalThis.__warnings.push(a.join(' ')); w.apply(console, a); }; })()");
+}
+
+fn warnings() -> Vec<String> {
+    js_sys::Array::from(&js("globalThis.__warnings"))
+        .iter()
+        .map(|v| v.as_string().unwrap())
+        .collect()
+}
+
+#[wasm_bindgen_test]
+async fn a_damaged_snapshot_is_refused_and_the_journal_replayed() {
+    let name = unique("damaged");
+    let storage = indexeddb(&name);
+    let term = open(&storage, &recording_host(sim())).await;
+    sign_in(&term).await;
+    sales(&term, 0, 5).await;
+    wait(term.write_snapshot()).await.unwrap();
+    let before = shown(&term);
+    let journal = export(&term).unwrap();
+    close(&term).await;
+
+    // One byte changed in the middle.
+    change_snapshot(&name, "(bytes[bytes.length >> 1] ^= 1, bytes)").await;
+    record_warnings();
+    let again = open(&storage, &recording_host(sim())).await;
+    assert_eq!(shown(&again), before);
+    // Replayed in full: the export is there at once.
+    assert_eq!(export(&again).unwrap(), journal);
+    let w = warnings();
+    assert!(
+        w.iter().any(|l| l.contains("SNAPSHOT_DAMAGED")),
+        "no warning: {w:?}"
+    );
+    close(&again).await;
+
+    // Not bytes at all, and one cut short.
+    for change in [r#""not a snapshot""#, "bytes.slice(0, 100)"] {
+        change_snapshot(&name, change).await;
+        let t = open(&storage, &recording_host(sim())).await;
+        assert_eq!(shown(&t), before, "{change}");
+        assert_eq!(export(&t).unwrap(), journal, "{change}");
+        close(&t).await;
+    }
+}
+
+/// Makes IndexedDB `add` on the journal throw while `__posflowIdbFull`.
+fn fill_indexeddb() {
+    js("(() => { const add = IDBObjectStore.prototype.add; \
+        IDBObjectStore.prototype.add = function (...a) { \
+          if (globalThis.__posflowIdbFull && this.name === 'journal') throw new DOMException('quota', 'QuotaExceededError'); \
+          return add.apply(this, a); }; })()");
+}
+
+fn idb_full(full: bool) {
+    js_sys::Reflect::set(
+        &js_sys::global(),
+        &"__posflowIdbFull".into(),
+        &JsValue::from_bool(full),
+    )
+    .unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn a_storage_failure_after_a_snapshot_open_rolls_back_from_the_snapshot() {
+    fill_indexeddb();
+    let storage = indexeddb(&unique("rollback"));
+    let term = open(&storage, &recording_host(sim())).await;
+    sign_in(&term).await;
+    sales(&term, 0, 4).await;
+    wait(term.write_snapshot()).await.unwrap();
+    sales(&term, 4, 6).await;
+    close(&term).await;
+
+    let host = recording_host(sim());
+    let again = open(&storage, &host).await;
+    wait(again.history_loaded()).await.unwrap();
+    sign_in(&again).await;
+    let before = export(&again).unwrap();
+    let shown_before = shown(&again);
+    idb_full(true);
+    let err = sale(&again, "20.00", "full").await.unwrap_err();
+    idb_full(false);
+    assert_eq!(code(&err), "STORAGE_FAILED");
+    assert!(log(&host).is_empty(), "nothing was sent");
+    assert_eq!(export(&again).unwrap(), before);
+    assert_eq!(shown(&again), shown_before);
+    // Rebuilt from the snapshot and its tail, signed out as after a restart.
+    assert_eq!(
+        code(&sale(&again, "20.00", "full").await.unwrap_err()),
+        "NOT_SIGNED_IN"
+    );
+    sign_in(&again).await;
+    sale(&again, "20.00", "full").await.unwrap();
+    let journal = export(&again).unwrap();
+    close(&again).await;
+    let third = open(&storage, &recording_host(sim())).await;
+    wait(third.history_loaded()).await.unwrap();
+    assert_eq!(export(&third).unwrap(), journal);
+}
+
+#[wasm_bindgen_test]
+async fn a_settlement_writes_a_snapshot_at_idle() {
+    let storage = indexeddb(&unique("settled"));
+    let term = open(&storage, &recording_host(sim())).await;
+    sign_in(&term).await;
+    sales(&term, 0, 3).await;
+    wait(term.settle()).await.unwrap();
+    // The snapshot goes out a second after the settlement.
+    run_js("await new Promise((ok) => setTimeout(ok, 1500));").await;
+    let journal = export(&term).unwrap();
+    close(&term).await;
+    let again = open(&storage, &recording_host(sim())).await;
+    assert_eq!(code(&export(&again).unwrap_err()), "JOURNAL_LOADING");
+    wait(again.history_loaded()).await.unwrap();
+    assert_eq!(export(&again).unwrap(), journal);
+}

@@ -448,10 +448,17 @@ function openDetail(id) {
   show("detail");
 }
 
-/** The journal records about transaction `id`, oldest first. */
+/** The journal records about transaction `id`, oldest first; none while
+ *  the journal before a snapshot is still being read (JOURNAL_LOADING). */
 function historyOf(id) {
   const seq = Number(id.slice(1));
-  const exported = JSON.parse(app.term.exportJournal());
+  let exported;
+  try {
+    exported = JSON.parse(app.term.exportJournal());
+  } catch (err) {
+    if (err.code === "JOURNAL_LOADING") return [];
+    throw err;
+  }
   return exported.entries.filter((e) => {
     const r = e.record;
     return e.seq === seq || r.purpose?.txn === seq || r.txn === seq;
@@ -1060,9 +1067,21 @@ function wireTools() {
     if (Number.isFinite(days) && days > 0) clock.advanceDays(days);
   });
   clock.onChange(() => refreshAll());
-  $("export-button").addEventListener("click", () => {
-    const text = app.term.exportJournal();
-    download(`posflow-journal-${config.terminalId}-${formatDate(clock.now())}.json`, text);
+  $("export-button").addEventListener("click", async () => {
+    // After an open from a snapshot the journal before it is read in the
+    // background: wait for it (exportJournal() would throw JOURNAL_LOADING).
+    const term = app.term;
+    const button = $("export-button");
+    button.disabled = true;
+    try {
+      await term.historyLoaded;
+      const text = term.exportJournal();
+      download(`posflow-journal-${config.terminalId}-${formatDate(clock.now())}.json`, text);
+    } catch (err) {
+      showError(err);
+    } finally {
+      button.disabled = false;
+    }
   });
   $("import-file").addEventListener("change", async () => {
     const file = $("import-file").files[0];
@@ -1079,8 +1098,17 @@ const eventLog = {
     $("events").prepend(li);
     while ($("events").children.length > 300) $("events").lastChild.remove();
   },
-  load() {
-    const entries = JSON.parse(app.term.exportJournal()).entries;
+  async load() {
+    const term = app.term;
+    $("events").replaceChildren();
+    try {
+      await term.historyLoaded;
+    } catch (err) {
+      showError(err);
+      return;
+    }
+    if (app.term !== term) return;
+    const entries = JSON.parse(term.exportJournal()).entries;
     $("events").replaceChildren();
     for (const e of entries.slice(-300)) this.add(e);
   },

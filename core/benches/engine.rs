@@ -1,6 +1,7 @@
 //! Native figures of the engine (issue 9): a sale with its reply, a refund
 //! plan, a refund, and opening (replaying) journals of 1,000 / 10,000 /
-//! 100,000 records. Run with `cargo bench -p posflow-core --bench engine`.
+//! 100,000 records, from the journal or from a snapshot. Run with
+//! `cargo bench -p posflow-core --bench engine`.
 //!
 //! Per-operation figures are taken on a terminal that already holds 10,000
 //! transactions, so a cost that grew with the journal would show here.
@@ -136,5 +137,28 @@ fn replay(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, per_operation, replay);
+/// Opening from a snapshot (issue 9): checking and decoding the snapshot
+/// and rebuilding the state, with an empty tail; and taking one.
+fn snapshot(c: &mut Criterion) {
+    let mut group = c.benchmark_group("open (snapshot)");
+    group.sample_size(10);
+    for records in [1_000, 10_000, 100_000] {
+        let now = Timestamp(1_895_140_000_000);
+        let term = Terminal::open(config(), entries(records), now).unwrap();
+        let bytes = term.snapshot();
+        eprintln!("snapshot of {records} records: {} bytes", bytes.len());
+        group.bench_function(format!("{records} records, from snapshot"), |b| {
+            b.iter(|| {
+                let s = posflow_core::terminal::Snapshot::from_bytes(&bytes).unwrap();
+                Terminal::open_from_snapshot(config(), s, Vec::new(), now).unwrap()
+            })
+        });
+        group.bench_function(format!("{records} records, take snapshot"), |b| {
+            b.iter(|| term.snapshot())
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, per_operation, replay, snapshot);
 criterion_main!(benches);

@@ -44,7 +44,9 @@ pub trait Host {
 pub struct Driver<'a> {
     term: &'a mut Terminal,
     host: &'a mut dyn Host,
-    /// What has been made durable, in order: what a restart reopens from.
+    /// What has been made durable, in order: what a restart reopens from
+    /// (the entries from the journal's base on: all of them unless the
+    /// terminal was opened from a snapshot).
     pub stored: Vec<Entry<Record>>,
 }
 
@@ -74,7 +76,7 @@ impl<'a> Driver<'a> {
         // Invariant 4: the request leaves only once its record is durable.
         assert_eq!(
             self.stored.len(),
-            self.term.journal().len(),
+            self.term.journal().entries().len(),
             "persist before send"
         );
         let outcome = self.host.send(request, now);

@@ -285,6 +285,22 @@ pub enum PosError {
         /// The journal's.
         found: String,
     },
+    /// The terminal opened from a snapshot and is still reading the history
+    /// before it from storage; retry once it is loaded.
+    #[error("the journal is still loading: {loaded} of {total} records read; retry when loaded")]
+    JournalLoading {
+        /// Records read so far.
+        loaded: u64,
+        /// Records in the journal.
+        total: u64,
+    },
+    /// A snapshot failed its own check or does not fit the journal; the
+    /// journal is replayed from its start instead.
+    #[error("snapshot unusable: {what}")]
+    SnapshotDamaged {
+        /// What was wrong.
+        what: String,
+    },
     // issue 4: refund planner, fallbacks, tracking
     /// The refund plan no longer matches what the planner decides now.
     #[error("the refund plan is stale: planned {planned}, the planner now says {now}; plan again")]
@@ -418,6 +434,8 @@ impl PosError {
             PosError::TraceNumbersExhausted => "TRACE_NUMBERS_EXHAUSTED",
             PosError::JournalDamaged { .. } => "JOURNAL_DAMAGED",
             PosError::JournalMismatch { .. } => "JOURNAL_MISMATCH",
+            PosError::JournalLoading { .. } => "JOURNAL_LOADING",
+            PosError::SnapshotDamaged { .. } => "SNAPSHOT_DAMAGED",
             PosError::PlanStale { .. } => "PLAN_STALE",
             PosError::FallbackDetailsRequired { .. } => "FALLBACK_DETAILS_REQUIRED",
             PosError::RefundRejected { .. } => "REFUND_REJECTED",
@@ -433,7 +451,7 @@ impl PosError {
     }
 
     /// Every code, for tests that check each one is reachable.
-    pub const ALL_CODES: [&'static str; 37] = [
+    pub const ALL_CODES: [&'static str; 39] = [
         "INVALID_INPUT",
         "INVALID_AMOUNT",
         "UNSUPPORTED_CURRENCY",
@@ -465,6 +483,8 @@ impl PosError {
         "TRACE_NUMBERS_EXHAUSTED",
         "JOURNAL_DAMAGED",
         "JOURNAL_MISMATCH",
+        "JOURNAL_LOADING",
+        "SNAPSHOT_DAMAGED",
         "PLAN_STALE",
         "FALLBACK_DETAILS_REQUIRED",
         "REFUND_REJECTED",
@@ -595,6 +615,10 @@ impl PosError {
             PosError::JournalMismatch { expected, found } => {
                 format!("流水日志属于 {found}，不是本终端 {expected}")
             }
+            PosError::JournalLoading { loaded, total } => {
+                format!("流水日志仍在读取中（已读 {loaded} / 共 {total} 条），读取完成后重试")
+            }
+            PosError::SnapshotDamaged { what } => format!("快照不可用：{what}"),
             PosError::PlanStale { planned, now } => {
                 format!("退款方案已过期：原方案为 {planned}，现在应为 {now}，请重新规划")
             }
@@ -738,6 +762,12 @@ impl PosError {
             PosError::JournalMismatch { expected, found } => {
                 vec![("expected", expected.clone()), ("found", found.clone())]
             }
+            PosError::JournalLoading { loaded, total } => vec![
+                ("loaded", loaded.to_string()),
+                ("total", total.to_string()),
+                ("retryable", "true".to_owned()),
+            ],
+            PosError::SnapshotDamaged { what } => vec![("what", what.clone())],
             PosError::PlanStale { planned, now } => {
                 vec![("planned", planned.clone()), ("now", now.clone())]
             }

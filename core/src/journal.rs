@@ -8,6 +8,13 @@
 //!
 //! The chain detects accidental and casual damage; it is not a signature.
 //! Someone who can rewrite the whole file can rewrite every hash.
+//!
+//! A journal may start at a *base*: a terminal opened from a snapshot
+//! (`crate::terminal::snapshot`) holds only the entries after the `count`
+//! the snapshot covers, chained on from its `head`. [`Journal::len`] is still
+//! the whole count; the history before the base stays with the caller's
+//! storage, and an export of such a journal takes it from there
+//! ([`Journal::export_json_with`]).
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -49,15 +56,22 @@ pub struct Export<R> {
     pub entries: Vec<Entry<R>>,
 }
 
-/// The journal: entries in order, verified on the way in.
+/// The journal: entries in order, verified on the way in. It holds every
+/// entry, or (after a snapshot) those after its base.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Journal<R> {
+    /// How many entries come before the held ones (0: it holds them all).
+    base: u64,
+    /// The hash of entry `base - 1`, or [`GENESIS_HASH`].
+    base_head: String,
     entries: Vec<Entry<R>>,
 }
 
 impl<R> Default for Journal<R> {
     fn default() -> Self {
         Journal {
+            base: 0,
+            base_head: GENESIS_HASH.to_owned(),
             entries: Vec::new(),
         }
     }
@@ -76,13 +90,18 @@ fn hash_entry<R: Serialize>(
 ) -> serde_json::Result<[u8; 64]> {
     text.clear();
     serde_json::to_writer(&mut *text, record)?;
+    Ok(hash_text(seq, prev, text))
+}
+
+/// [`hash_entry`] of a record already written as text.
+fn hash_text(seq: u64, prev: &str, record_json: &[u8]) -> [u8; 64] {
     let mut h = Sha256::new();
     h.update(seq.to_be_bytes());
     h.update(prev.as_bytes());
-    h.update(&text);
+    h.update(record_json);
     let mut hex = [0; 64];
     hex::encode_to_slice(h.finalize(), &mut hex).expect("64 hex digits for 32 bytes");
-    Ok(hex)
+    hex
 }
 
 fn damaged(damage: JournalDamage, seq: u64, what: impl Into<String>) -> PosError {
@@ -99,32 +118,54 @@ impl<R: Serialize + DeserializeOwned + Clone> Journal<R> {
         Journal::default()
     }
 
-    /// The entries, in order.
+    /// The entries held, in order: all of them, or those from
+    /// [`Journal::base`] on.
     pub fn entries(&self) -> &[Entry<R>] {
         &self.entries
     }
 
-    /// How many entries there are.
+    /// How many entries there are, the history before the base included.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.base as usize + self.entries.len()
     }
 
     /// Whether the journal is empty.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.len() == 0
+    }
+
+    /// How many entries come before the held ones: 0 for a journal that
+    /// holds them all, a snapshot's `count` for one opened from it.
+    pub fn base(&self) -> u64 {
+        self.base
+    }
+
+    /// The hash of the last entry before the held ones, or
+    /// [`GENESIS_HASH`].
+    pub fn base_head(&self) -> &str {
+        &self.base_head
     }
 
     /// The last entry's hash, or [`GENESIS_HASH`].
     pub fn head(&self) -> &str {
         self.entries
             .last()
-            .map_or(GENESIS_HASH, |e| e.hash.as_str())
+            .map_or(self.base_head.as_str(), |e| e.hash.as_str())
+    }
+
+    /// The hash of entry `seq` when it is held (or is the base's last).
+    pub fn hash_of(&self, seq: u64) -> Option<&str> {
+        if seq.checked_add(1) == Some(self.base) {
+            return Some(&self.base_head);
+        }
+        let i = seq.checked_sub(self.base)?;
+        self.entries.get(i as usize).map(|e| e.hash.as_str())
     }
 
     /// Appends a record and returns the new entry, to be persisted by the
     /// caller before anything that depends on it happens.
     pub fn append(&mut self, record: R) -> Entry<R> {
-        let seq = self.entries.len() as u64;
+        let seq = self.len() as u64;
         let prev = self.head().to_owned();
         let mut text = Vec::with_capacity(1024);
         let hash = hash_entry(seq, &prev, &record, &mut text).expect("records serialize");
@@ -140,8 +181,42 @@ impl<R: Serialize + DeserializeOwned + Clone> Journal<R> {
 
     /// Verifies entries as a storage backend returns them, one by one.
     pub fn from_entries(entries: Vec<Entry<R>>) -> Result<Self, PosError> {
-        verify_chain(&entries)?;
-        Ok(Journal { entries })
+        Journal::from_tail(0, GENESIS_HASH, entries)
+    }
+
+    /// Verifies the entries that follow `count` entries ending in `head`
+    /// (a snapshot's), and holds only those. `from_tail(0, GENESIS_HASH, e)`
+    /// is [`Journal::from_entries`].
+    pub fn from_tail(count: u64, head: &str, entries: Vec<Entry<R>>) -> Result<Self, PosError> {
+        verify_chain(count, head, &entries)?;
+        Ok(Journal {
+            base: count,
+            base_head: head.to_owned(),
+            entries,
+        })
+    }
+
+    /// Drops the held entries before `count` (the caller's storage keeps
+    /// them) and returns them: the journal then starts at base `count`.
+    /// Nothing happens when `count` is not past the base.
+    ///
+    /// # Panics
+    ///
+    /// If `count` is beyond the journal's end.
+    pub fn forget_until(&mut self, count: u64) -> Vec<Entry<R>> {
+        assert!(
+            count as usize <= self.len(),
+            "forget past the journal's end"
+        );
+        if count <= self.base {
+            return Vec::new();
+        }
+        let cut = (count - self.base) as usize;
+        let rest = self.entries.split_off(cut);
+        let gone = std::mem::replace(&mut self.entries, rest);
+        self.base = count;
+        self.base_head = gone.last().expect("cut > 0").hash.clone();
+        gone
     }
 
     /// The entries, handed back without a copy.
@@ -150,7 +225,16 @@ impl<R: Serialize + DeserializeOwned + Clone> Journal<R> {
     }
 
     /// The export document.
+    ///
+    /// # Panics
+    ///
+    /// If the journal starts at a base: its history is not here
+    /// ([`Journal::export_json_with`]).
     pub fn export(&self) -> Export<R> {
+        assert_eq!(
+            self.base, 0,
+            "the export of a based journal needs its history"
+        );
         Export {
             format: EXPORT_FORMAT.to_owned(),
             count: self.entries.len() as u64,
@@ -160,8 +244,61 @@ impl<R: Serialize + DeserializeOwned + Clone> Journal<R> {
     }
 
     /// The export as JSON text.
+    ///
+    /// # Panics
+    ///
+    /// If the journal starts at a base ([`Journal::export_json_with`]).
     pub fn export_json(&self) -> String {
         serde_json::to_string(&self.export()).expect("journal serializes")
+    }
+
+    /// The export of the first `count` entries as JSON text, the same bytes
+    /// as [`Journal::export_json`] of a journal holding them, for a journal
+    /// whose history before the base the caller holds: `history` is the
+    /// text of entries `0..base`, one entry's JSON each, as storage keeps
+    /// them. Refused with `JOURNAL_LOADING` while fewer than `base` rows
+    /// are given, and with `JOURNAL_DAMAGED` when they do not chain into
+    /// the base.
+    pub fn export_json_with<S: AsRef<str>>(
+        &self,
+        history: &[S],
+        count: u64,
+    ) -> Result<String, PosError> {
+        if (history.len() as u64) < self.base {
+            return Err(PosError::JournalLoading {
+                loaded: history.len() as u64,
+                total: self.len() as u64,
+            });
+        }
+        let history = &history[..self.base as usize];
+        if verify_rows(0, GENESIS_HASH, history)? != self.base_head {
+            return Err(damaged(
+                JournalDamage::Dropped,
+                self.base,
+                "the history does not end where the journal's base does",
+            ));
+        }
+        let count = count.clamp(self.base, self.len() as u64);
+        let tail = &self.entries[..(count - self.base) as usize];
+        let head = match count {
+            0 => GENESIS_HASH,
+            n => self
+                .hash_of(n - 1)
+                .expect("entries base - 1 .. len are known"),
+        };
+        let mut out = export_prefix(count, head);
+        let rows = history.iter().map(|r| r.as_ref().to_owned());
+        let tail = tail
+            .iter()
+            .map(|e| serde_json::to_string(e).expect("entries serialize"));
+        for (i, row) in rows.chain(tail).enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(&row);
+        }
+        out.push_str(EXPORT_SUFFIX);
+        Ok(out)
     }
 
     /// Parses and verifies an exported journal. Any change to the text —
@@ -182,7 +319,7 @@ impl<R: Serialize + DeserializeOwned + Clone> Journal<R> {
                 format!("format {:?}, expected {EXPORT_FORMAT:?}", export.format),
             ));
         }
-        verify_chain(&export.entries)?;
+        verify_chain(0, GENESIS_HASH, &export.entries)?;
         let n = export.entries.len() as u64;
         if export.count != n {
             let damage = if export.count > n {
@@ -198,6 +335,7 @@ impl<R: Serialize + DeserializeOwned + Clone> Journal<R> {
         }
         let journal = Journal {
             entries: export.entries,
+            ..Journal::default()
         };
         if journal.head() != export.head {
             return Err(damaged(
@@ -219,13 +357,77 @@ impl<R: Serialize + DeserializeOwned + Clone> Journal<R> {
     }
 }
 
-fn verify_chain<R: Serialize>(entries: &[Entry<R>]) -> Result<(), PosError> {
-    let mut prev = GENESIS_HASH;
+/// The text of an export up to its first entry: what
+/// [`Journal::export_json`] writes before the entries, which follow joined
+/// by `,`, then [`EXPORT_SUFFIX`].
+pub fn export_prefix(count: u64, head: &str) -> String {
+    // The field order and spelling of `Export`, as serde_json writes it.
+    format!(r#"{{"format":"{EXPORT_FORMAT}","count":{count},"head":"{head}","entries":["#)
+}
+
+/// What follows the last entry of an export.
+pub const EXPORT_SUFFIX: &str = "]}";
+
+/// Checks entry texts as storage keeps them (one entry's JSON each, as
+/// [`Journal::append`] made it) against the chain without parsing their
+/// records: `rows` are entries `from`, `from + 1`, … and `prev` is the hash
+/// of entry `from - 1` (or [`GENESIS_HASH`]). Returns the hash of the last
+/// row (`prev` when there is none). Each row's hash covers the exact bytes
+/// of its record, so any change to a row is found.
+pub fn verify_rows<S: AsRef<str>>(from: u64, prev: &str, rows: &[S]) -> Result<String, PosError> {
+    let mut prev = prev.to_owned();
+    for (i, row) in rows.iter().enumerate() {
+        let seq = from + i as u64;
+        let (row_seq, row_prev, hash, record) = split_row(row.as_ref())
+            .ok_or_else(|| damaged(JournalDamage::Malformed, seq, "not a journal entry"))?;
+        if row_seq != seq {
+            return Err(damaged(
+                JournalDamage::Dropped,
+                seq,
+                format!("expected record {seq}, found record {row_seq}"),
+            ));
+        }
+        if hash.as_bytes() != hash_text(seq, row_prev, record.as_bytes()) {
+            return Err(damaged(
+                JournalDamage::Changed,
+                seq,
+                "content does not match its hash",
+            ));
+        }
+        if row_prev != prev {
+            return Err(damaged(
+                JournalDamage::Dropped,
+                seq,
+                "does not follow the record before it",
+            ));
+        }
+        hash.clone_into(&mut prev);
+    }
+    Ok(prev)
+}
+
+/// `{"seq":N,"prev":"…","hash":"…","record":…}` → its four parts.
+fn split_row(row: &str) -> Option<(u64, &str, &str, &str)> {
+    let rest = row.strip_prefix(r#"{"seq":"#)?;
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    let seq = rest[..digits].parse().ok()?;
+    let rest = rest[digits..].strip_prefix(r#","prev":""#)?;
+    let (prev, rest) = (rest.get(..64)?, rest.get(64..)?);
+    let rest = rest.strip_prefix(r#"","hash":""#)?;
+    let (hash, rest) = (rest.get(..64)?, rest.get(64..)?);
+    let record = rest.strip_prefix(r#"","record":"#)?.strip_suffix('}')?;
+    let hex = |s: &str| s.bytes().all(|b| b.is_ascii_hexdigit());
+    (hex(prev) && hex(hash)).then_some((seq, prev, hash, record))
+}
+
+/// Verifies `entries` as entries `from`, `from + 1`, … following `head`.
+fn verify_chain<R: Serialize>(from: u64, head: &str, entries: &[Entry<R>]) -> Result<(), PosError> {
+    let mut prev = head;
     let mut text = Vec::with_capacity(1024);
     for (i, entry) in entries.iter().enumerate() {
-        let i = i as u64;
+        let i = from + i as u64;
         if entry.seq != i {
-            let later = entries.iter().skip(i as usize + 1).any(|e| e.seq == i);
+            let later = entries.iter().any(|e| e.seq == i);
             let damage = if later || entry.seq < i {
                 JournalDamage::Reordered
             } else {
@@ -323,5 +525,84 @@ mod tests {
         let text = j.export_json();
         assert_eq!(damage_of(&text[..text.len() / 2]), JournalDamage::Malformed);
         assert_eq!(damage_of("[]"), JournalDamage::Malformed);
+    }
+
+    #[test]
+    fn a_based_journal_continues_the_chain_and_exports_with_its_history() {
+        let full = sample(6);
+        let rows: Vec<String> = full
+            .entries()
+            .iter()
+            .map(|e| serde_json::to_string(e).unwrap())
+            .collect();
+        // The prefix is the export's own text up to its entries.
+        let text = full.export_json();
+        assert!(text.starts_with(&export_prefix(6, full.head())));
+        assert_eq!(
+            text,
+            format!(
+                "{}{}{EXPORT_SUFFIX}",
+                export_prefix(6, full.head()),
+                rows.join(",")
+            )
+        );
+        assert_eq!(verify_rows(0, GENESIS_HASH, &rows).unwrap(), full.head());
+
+        let mut based = full.clone();
+        assert_eq!(based.forget_until(4), full.entries()[..4]);
+        assert_eq!(
+            (based.base(), based.len(), based.entries().len()),
+            (4, 6, 2)
+        );
+        assert_eq!(based.head(), full.head());
+        assert_eq!(based.hash_of(3), Some(full.entries()[3].hash.as_str()));
+        assert_eq!(based.hash_of(2), None);
+        let tail = Journal::from_tail(4, based.base_head(), full.entries()[4..].to_vec()).unwrap();
+        assert_eq!(tail, based);
+        assert_eq!(based.export_json_with(&rows[..4], 6).unwrap(), text);
+        assert_eq!(
+            based.export_json_with(&rows[..4], 5).unwrap(),
+            Journal::from_entries(full.entries()[..5].to_vec())
+                .unwrap()
+                .export_json()
+        );
+        let mut a = based.clone();
+        let mut b = full.clone();
+        assert_eq!(a.append("more".into()), b.append("more".into()));
+        assert!(matches!(
+            based.export_json_with(&rows[..3], 6),
+            Err(PosError::JournalLoading {
+                loaded: 3,
+                total: 6
+            })
+        ));
+    }
+
+    #[test]
+    fn rows_are_checked_byte_for_byte() {
+        let j = sample(3);
+        let rows: Vec<String> = j
+            .entries()
+            .iter()
+            .map(|e| serde_json::to_string(e).unwrap())
+            .collect();
+        let damage = |rows: &[String]| match verify_rows(0, GENESIS_HASH, rows) {
+            Err(PosError::JournalDamaged { damage, .. }) => damage,
+            other => panic!("expected damage, got {other:?}"),
+        };
+        let mut changed = rows.clone();
+        changed[1] = changed[1].replace("record 1", "record 9");
+        assert_eq!(damage(&changed), JournalDamage::Changed);
+        let mut spaced = rows.clone();
+        spaced[1] = spaced[1].replace(r#""record":"#, r#""record": "#);
+        assert_eq!(damage(&spaced), JournalDamage::Changed);
+        assert_eq!(
+            damage(&[rows[0].clone(), rows[2].clone()]),
+            JournalDamage::Dropped
+        );
+        assert_eq!(
+            damage(&[rows[0][..20].to_owned()]),
+            JournalDamage::Malformed
+        );
     }
 }

@@ -201,6 +201,12 @@ impl Money {
         Ok(Money::from_decimal(amount, currency))
     }
 
+    /// `minor` minor units of `currency` (fen for CNY): the inverse of
+    /// [`Money::minor_units`], for compact encodings such as snapshots.
+    pub fn from_minor_units(minor: i64, currency: Currency) -> Money {
+        Money::from_decimal(Decimal::new(minor, currency.minor_units()), currency)
+    }
+
     /// Zero in `currency`, for totals and remaining headroom.
     pub fn zero(currency: Currency) -> Money {
         Money::from_decimal(Decimal::ZERO, currency)

@@ -50,6 +50,9 @@ use crate::policy::Policy;
 use crate::record::{Kind, Outcome, Purpose, Record, Request, Resolution, TxnId};
 use crate::time::Timestamp;
 
+pub mod snapshot;
+pub use snapshot::{Snapshot, SNAPSHOT_FORMAT};
+
 /// Who the terminal is and what rules it runs.
 #[derive(Debug, Clone)]
 pub struct TerminalConfig {
@@ -954,6 +957,21 @@ impl Terminal {
         entries: Vec<Entry<Record>>,
         now: Timestamp,
     ) -> Result<Terminal, PosError> {
+        let mut terminal = Terminal::replay(config, entries, now)?;
+        terminal.recover(now);
+        Ok(terminal)
+    }
+
+    /// Opens a terminal on `entries` without recovering: an exchange that
+    /// was outstanding stays so, and whoever was signed in stays signed in.
+    /// The state is exactly what the journal says, as for a
+    /// [`Terminal::snapshot`] of a journal prefix; anything that runs
+    /// commands opens with [`Terminal::open`].
+    pub fn replay(
+        config: TerminalConfig,
+        entries: Vec<Entry<Record>>,
+        now: Timestamp,
+    ) -> Result<Terminal, PosError> {
         config.validate()?;
         let journal = Journal::from_entries(entries)?;
         let mut terminal = Terminal {
@@ -977,16 +995,7 @@ impl Terminal {
                 currency,
                 ..
             }) => {
-                let c = &terminal.config;
-                if *merchant_id != c.merchant_id
-                    || *terminal_id != c.terminal_id
-                    || *currency != c.currency
-                {
-                    return Err(PosError::JournalMismatch {
-                        expected: format!("{}/{}/{}", c.merchant_id, c.terminal_id, c.currency),
-                        found: format!("{merchant_id}/{terminal_id}/{currency}"),
-                    });
-                }
+                snapshot::check_identity(&terminal.config, merchant_id, terminal_id, *currency)?;
                 for entry in journal.entries() {
                     terminal.state.apply(entry.seq, &entry.record);
                 }
@@ -1000,12 +1009,17 @@ impl Terminal {
                 })
             }
         }
-        if let Some(purpose) = terminal.state.outstanding {
-            terminal.no_reply(purpose, NoReply::Restart, now);
-        }
-        // A restart forgets who was signed in.
-        terminal.state.signed_in = None;
         Ok(terminal)
+    }
+
+    /// What a restart does after replay: an exchange that was outstanding
+    /// gets no reply (a financial request becomes in doubt, so its reversal
+    /// goes out first), and nobody is signed in.
+    fn recover(&mut self, now: Timestamp) {
+        if let Some(purpose) = self.state.outstanding {
+            self.no_reply(purpose, NoReply::Restart, now);
+        }
+        self.state.signed_in = None;
     }
 
     /// The configuration.

@@ -40,7 +40,7 @@ use posflow_core::planner::mask_account;
 use posflow_core::policy::Forbidden;
 use posflow_core::prelude::*;
 use posflow_core::record::{Outcome as Fate, Request, Resolution};
-use posflow_core::terminal::{ReplyEffect, Submitted};
+use posflow_core::terminal::{ReplyEffect, Snapshot, Submitted};
 use posflow_core::time::DAY_MS;
 use NextStep::*;
 use RefundStatus::{Accepted, Credited, Failed, Returned};
@@ -432,6 +432,11 @@ enum Step {
     OpenTampered,
     /// Imports the exported journal cut in the middle.
     ImportCut,
+    /// Reads the terminal's snapshot with one byte changed.
+    SnapshotDamaged,
+    /// Opens from the terminal's snapshot and exports before the history
+    /// before it is given.
+    ExportWithoutHistory,
     /// `Terminal::halt`, as the binding does after a panic.
     Halt,
     /// Reopens on a journal where every trace number is held by an offline
@@ -687,6 +692,10 @@ fn rows() -> Vec<Row> {
         row("journals: another terminal's is refused, a changed or cut one is damaged", vec![
             Run(sale("100.00", "k1")), OpenAs(Cfg::OtherTerminal), ExpectErr("JOURNAL_MISMATCH"), OpenTampered,
             ExpectErr("JOURNAL_DAMAGED"), ImportCut, ExpectErr("JOURNAL_DAMAGED"), Restart, Expect(1, Approved),
+        ]),
+        row("snapshots: a damaged one is refused; an export before the history is loaded is refused", vec![
+            Run(sale("100.00", "k1")), SnapshotDamaged, ExpectErr("SNAPSHOT_DAMAGED"), ExportWithoutHistory,
+            ExpectErr("JOURNAL_LOADING"), Expect(1, Approved),
         ]),
         row("a halted terminal refuses work until it is reopened", vec![
             Run(sale("100.00", "k1")), Halt, Run(sale("5.00", "k2")), ExpectErr("INTERNAL"), SignIn("01", "1234"),
@@ -1258,6 +1267,21 @@ impl World {
             ImportCut => {
                 let text = self.term.journal().export_json();
                 Journal::<Record>::import_json(&text[..text.len() / 2]).map(|_| Outcome::Unit)
+            }
+            SnapshotDamaged => {
+                let mut bytes = self.term.snapshot();
+                let middle = bytes.len() / 2;
+                bytes[middle] ^= 1;
+                Snapshot::from_bytes(&bytes).map(|_| Outcome::Unit)
+            }
+            ExportWithoutHistory => {
+                let snapshot =
+                    Snapshot::from_bytes(&self.term.snapshot()).expect("a sound snapshot");
+                Terminal::open_from_snapshot(self.cfg.config(), snapshot, Vec::new(), now)
+                    .expect("opens from its own snapshot")
+                    .journal()
+                    .export_json_with::<&str>(&[], u64::MAX)
+                    .map(|_| Outcome::Unit)
             }
             Halt => {
                 assert!(self.term.outstanding().is_none(), "halt only when idle");

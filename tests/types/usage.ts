@@ -10,6 +10,7 @@ import init, {
   type PosEvent,
   type RefundOut,
   type SettlementReport,
+  type SnapshotWritten,
   type TerminalConfig,
   type TxnRecord,
 } from "posflow";
@@ -80,6 +81,9 @@ export async function shift(): Promise<string> {
   const report: SettlementReport = await term.settle();
   const approved: TxnRecord[] = term.transactions({ state: "approved", kind: "sale" });
   term.off("event", onEvent);
+  const written: SnapshotWritten | null = await term.writeSnapshot();
+  console.log(written?.records, written?.serializeMs);
+  await term.historyLoaded;
   const backup: string = term.exportJournal();
   await term.close();
   try {

@@ -1,0 +1,473 @@
+//! `open` costs the tail, not the history (issue 9): on IndexedDB the
+//! terminal opens from the stored snapshot and the journal rows after it,
+//! reads the rows before it in the background (for `exportJournal`), and
+//! writes a new snapshot when that pays.
+//!
+//! - **Open.** Read the snapshot row; check it (the core's own checksum,
+//!   format and shape), that the stored row `count - 1` is its head, and
+//!   open the core from it and the rows from `count` on. Anything wrong —
+//!   no snapshot, a damaged one, one that does not fit the rows — is said on
+//!   the console and the journal is replayed from its start instead: a bad
+//!   snapshot is never used, and never stops a terminal whose journal is
+//!   sound.
+//! - **History.** The core then holds only the tail; the rows before it
+//!   are read in chunks in the background, checked against the chain
+//!   (`verify_rows`: SHA-256 over each row's bytes, ending at the
+//!   snapshot's head) and kept as the JS strings IndexedDB returned.
+//!   `exportJournal()` joins them with the tail: the same bytes as the
+//!   core's `export_json`. Until they are all read it throws
+//!   `JOURNAL_LOADING` (retryable, `details.loaded` / `details.total`);
+//!   `term.historyLoaded` resolves when they are.
+//! - **Writing.** A snapshot covers only durable rows and is taken inside
+//!   the command queue (no command is half-way), then written in the
+//!   background: after an open that replayed more than
+//!   [`LONG_REPLAY`] records, after a settlement, and once
+//!   [`SNAPSHOT_EVERY`] records have become durable since the last one.
+//!   When the history is at hand, the core then forgets the entries the
+//!   new snapshot covers (they move to the history's strings), so memory
+//!   holds one copy of the journal.
+//! - **Rollback.** When a storage failure rolls a command back, the core
+//!   is rebuilt from the snapshot its base stands on (kept as bytes) and its
+//!   own tail, not from the history.
+
+use std::rc::Rc;
+
+use posflow_core::error::{JournalDamage, Locale, PosError};
+use posflow_core::journal::{export_prefix, verify_rows, EXPORT_SUFFIX, GENESIS_HASH};
+use posflow_core::terminal::{Snapshot, Terminal as CoreTerminal, TerminalConfig};
+use posflow_core::time::Timestamp;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+
+use crate::error::{set, BindingError};
+use crate::storage::{self, Storage};
+use crate::terminal::{queued, Shared};
+
+/// An open that replayed more records than this writes a snapshot.
+pub(crate) const LONG_REPLAY: u64 = 1_000;
+
+/// Records made durable since the last snapshot before the next is written
+/// at idle. Opening then replays at most about this many (~25 ms in
+/// Chromium); writing one at 100,000 records costs a few hundred ms.
+pub(crate) const SNAPSHOT_EVERY: u64 = 1_000;
+
+/// Rows read and checked per step of the background history load.
+const HISTORY_CHUNK: u64 = 10_000;
+
+/// How long a scheduled snapshot waits before queueing, so that it lands
+/// between bursts of commands rather than inside one.
+const IDLE_MS: i32 = 1_000;
+
+/// Where the journal before the core's base stands.
+enum Status {
+    /// Being read; `exportJournal` answers `JOURNAL_LOADING`.
+    Loading,
+    /// Every row before the base is in `rows`.
+    Loaded,
+    /// It could not be read or did not verify.
+    Failed(PosError),
+}
+
+/// The journal the core does not hold, and the snapshots.
+pub(crate) struct History {
+    /// Rows `0..rows.length()` as stored (entry JSON strings). Once loaded,
+    /// at least the core's base.
+    rows: js_sys::Array,
+    status: Status,
+    /// Settles when the status leaves `Loading`.
+    loaded: js_sys::Promise,
+    settle: Option<(js_sys::Function, js_sys::Function)>,
+    /// The snapshot the core's base stands on, for a rollback.
+    base_snapshot: Option<js_sys::Uint8Array>,
+    /// Records the newest stored snapshot covers (0: none).
+    snapshot_count: u64,
+    /// A snapshot write is scheduled or under way.
+    scheduled: bool,
+}
+
+impl History {
+    fn new(rows: js_sys::Array, status: Status) -> History {
+        let mut settle = None;
+        let loaded = js_sys::Promise::new(&mut |resolve, reject| settle = Some((resolve, reject)));
+        // Nobody need wait: a rejection nobody awaits is not an error.
+        storage::ignore_rejection(loaded.clone());
+        let mut history = History {
+            rows,
+            status: Status::Loading,
+            loaded,
+            settle,
+            base_snapshot: None,
+            snapshot_count: 0,
+            scheduled: false,
+        };
+        history.set_status(status, Locale::default());
+        history
+    }
+
+    /// A terminal that holds its whole journal (memory, localStorage, an
+    /// import): nothing to load.
+    pub(crate) fn complete() -> History {
+        History::new(js_sys::Array::new(), Status::Loaded)
+    }
+
+    fn set_status(&mut self, status: Status, locale: Locale) {
+        if let (Some((resolve, reject)), false) =
+            (self.settle.as_ref(), matches!(status, Status::Loading))
+        {
+            let _ = match &status {
+                Status::Failed(e) => reject.call1(&JsValue::NULL, &crate::error::to_js(e, locale)),
+                _ => resolve.call0(&JsValue::NULL),
+            };
+            self.settle = None;
+        }
+        self.status = status;
+    }
+
+    /// `term.historyLoaded`.
+    pub(crate) fn loaded(&self) -> js_sys::Promise {
+        self.loaded.clone()
+    }
+
+    /// The export of the first `count` entries (`count` at least the core's
+    /// base): the history's rows, then the core's own entries.
+    pub(crate) fn export(
+        &self,
+        core: &CoreTerminal,
+        count: u64,
+    ) -> Result<js_sys::JsString, PosError> {
+        let journal = core.journal();
+        let base = journal.base();
+        match &self.status {
+            Status::Loading => {
+                return Err(PosError::JournalLoading {
+                    loaded: u64::from(self.rows.length()).min(base),
+                    total: journal.len() as u64,
+                })
+            }
+            Status::Failed(e) => return Err(e.clone()),
+            Status::Loaded => {}
+        }
+        debug_assert!(u64::from(self.rows.length()) >= base);
+        let count = count.clamp(base, journal.len() as u64);
+        let head = journal
+            .hash_of(count - 1)
+            .expect("count is at least the base, which is at least 1");
+        let rows = self.rows.slice(0, base as u32);
+        let tail: Vec<String> = journal.entries()[..(count - base) as usize]
+            .iter()
+            .map(entry_json)
+            .collect();
+        let mut out = js_sys::JsString::from(export_prefix(count, head)).concat(&rows.join(","));
+        if !tail.is_empty() {
+            out = out.concat(&",".into()).concat(&tail.join(",").into());
+        }
+        Ok(out.concat(&EXPORT_SUFFIX.into()))
+    }
+}
+
+/// The core opened on IndexedDB, with what `open` needs to know.
+pub(crate) struct Opened {
+    pub(crate) core: CoreTerminal,
+    /// Rows durable in storage.
+    pub(crate) durable: usize,
+    pub(crate) history: History,
+    /// Records replayed (the tail after the snapshot, or every row).
+    pub(crate) replayed: u64,
+}
+
+/// An entry's row text, as `src/storage.rs` stores it.
+fn entry_json(entry: &posflow_core::journal::Entry<posflow_core::record::Record>) -> String {
+    serde_json::to_string(entry).expect("journal entries serialize")
+}
+
+fn warn(text: &str) {
+    web_sys::console::warn_1(&JsValue::from_str(text));
+}
+
+/// Opens the core from the stored snapshot and the rows after it, or by
+/// replaying every row when there is no usable snapshot.
+pub(crate) async fn open(
+    storage: &Storage,
+    config: &TerminalConfig,
+    now: Timestamp,
+) -> Result<Opened, BindingError> {
+    match storage.read_snapshot().await {
+        Ok(None) => {}
+        Ok(Some(value)) => match from_snapshot(storage, config, value, now).await {
+            Ok(opened) => return Ok(opened),
+            Err(e) => warn(&format!(
+                "posflow: the stored snapshot is not used ({}); replaying the journal from its \
+                 start",
+                e.describe()
+            )),
+        },
+        Err(e) => warn(&format!(
+            "posflow: the snapshot could not be read ({}); replaying the journal from its start",
+            e.describe()
+        )),
+    }
+    let rows = storage.read_rows(0, None).await?;
+    let entries = storage::parse_rows(0, &rows)?;
+    let replayed = entries.len() as u64;
+    let core = CoreTerminal::open(config.clone(), entries, now)?;
+    Ok(Opened {
+        core,
+        durable: replayed as usize,
+        history: History::new(rows, Status::Loaded),
+        replayed,
+    })
+}
+
+async fn from_snapshot(
+    storage: &Storage,
+    config: &TerminalConfig,
+    value: JsValue,
+    now: Timestamp,
+) -> Result<Opened, BindingError> {
+    let unusable = |what: &str| PosError::SnapshotDamaged { what: what.into() };
+    let bytes: js_sys::Uint8Array = value
+        .dyn_into()
+        .map_err(|_| unusable("the stored row is not a Uint8Array"))?;
+    let snapshot = read(&bytes)?;
+    let count = snapshot.count();
+    let tail = storage.read_tail(count).await?;
+    let head = format!(r#""hash":"{}""#, snapshot.head());
+    match tail.last_covered {
+        Some(row) if row.contains(&head) => {}
+        Some(_) => {
+            return Err(unusable(&format!("row {} is not its last record", count - 1)).into())
+        }
+        None => {
+            return Err(unusable(&format!(
+                "it covers {count} records, row {} is not stored",
+                count - 1
+            ))
+            .into())
+        }
+    }
+    let entries = storage::parse_rows(count, &tail.rows)?;
+    let replayed = entries.len() as u64;
+    let core = CoreTerminal::open_from_snapshot(config.clone(), snapshot, entries, now)?;
+    let mut history = History::new(js_sys::Array::new(), Status::Loading);
+    history.base_snapshot = Some(bytes);
+    history.snapshot_count = count;
+    Ok(Opened {
+        core,
+        durable: (count + replayed) as usize,
+        history,
+        replayed,
+    })
+}
+
+/// Checks and decodes snapshot bytes.
+fn read(bytes: &js_sys::Uint8Array) -> Result<Snapshot, PosError> {
+    Snapshot::from_bytes(&bytes.to_vec())
+}
+
+/// Reads and checks the rows before the core's base in the background,
+/// then resolves `historyLoaded`. Stops if the terminal closes.
+pub(crate) fn load_in_background(shared: Rc<Shared>) {
+    wasm_bindgen_futures::spawn_local(async move {
+        let status = match load(&shared).await {
+            Ok(()) => Status::Loaded,
+            Err(e) => {
+                warn(&format!(
+                    "posflow: the journal before the snapshot could not be read: {e}; \
+                     exportJournal() is refused"
+                ));
+                Status::Failed(e)
+            }
+        };
+        shared
+            .history
+            .borrow_mut()
+            .set_status(status, shared.locale);
+    });
+}
+
+async fn load(shared: &Rc<Shared>) -> Result<(), PosError> {
+    let (base, head) = {
+        let core = shared.core.borrow();
+        (core.journal().base(), core.journal().base_head().to_owned())
+    };
+    let mut prev = GENESIS_HASH.to_owned();
+    let mut from = 0;
+    while from < base {
+        let to = (from + HISTORY_CHUNK).min(base);
+        let storage = shared.storage.borrow().clone();
+        let Some(storage) = storage.filter(|_| !shared.closed.get()) else {
+            return Err(PosError::Internal {
+                what: "the terminal closed while its journal was loading".into(),
+            });
+        };
+        let rows = storage
+            .read_rows(from, Some(to))
+            .await
+            .map_err(|e| match e {
+                BindingError::Core(e) => e,
+                other => PosError::Internal {
+                    what: other.describe(),
+                },
+            })?;
+        if u64::from(rows.length()) != to - from {
+            return Err(PosError::JournalDamaged {
+                damage: JournalDamage::Truncated,
+                seq: from + u64::from(rows.length()),
+                what: format!("rows {from}..{to} are not all stored"),
+            });
+        }
+        let texts: Vec<String> = rows
+            .iter()
+            .map(|r| r.as_string().unwrap_or_default())
+            .collect();
+        prev = verify_rows(from, &prev, &texts)?;
+        let mut history = shared.history.borrow_mut();
+        history.rows = history.rows.concat(&rows);
+        from = to;
+    }
+    if prev != head {
+        return Err(PosError::JournalDamaged {
+            damage: JournalDamage::Dropped,
+            seq: base,
+            what: "the stored journal does not end where the snapshot does".into(),
+        });
+    }
+    Ok(())
+}
+
+/// Rebuilds the core as it stood at `entries` records after a storage
+/// failure, from the snapshot its base stands on and its own tail.
+pub(crate) fn reopen(
+    shared: &Shared,
+    core: &CoreTerminal,
+    entries: usize,
+    now: Timestamp,
+) -> Result<CoreTerminal, PosError> {
+    let journal = core.journal();
+    let base = journal.base() as usize;
+    let history = shared.history.borrow();
+    let bytes = history
+        .base_snapshot
+        .as_ref()
+        .ok_or_else(|| PosError::Internal {
+            what: "no snapshot under the journal's base".into(),
+        })?;
+    let snapshot = read(bytes)?;
+    let tail = journal.entries()[..entries - base].to_vec();
+    CoreTerminal::open_from_snapshot(core.config().clone(), snapshot, tail, now)
+}
+
+fn now_ms() -> f64 {
+    js_sys::Reflect::get(&js_sys::global(), &"performance".into())
+        .ok()
+        .and_then(|p| {
+            let now = js_sys::Reflect::get(&p, &"now".into()).ok()?;
+            now.dyn_ref::<js_sys::Function>()?.call0(&p).ok()?.as_f64()
+        })
+        .unwrap_or_else(js_sys::Date::now)
+}
+
+/// Records became durable: a snapshot is due once enough have.
+pub(crate) fn note_durable(shared: &Rc<Shared>, durable: usize) {
+    let due = {
+        let h = shared.history.borrow();
+        !h.scheduled && (durable as u64).saturating_sub(h.snapshot_count) >= SNAPSHOT_EVERY
+    };
+    if due {
+        schedule(shared);
+    }
+}
+
+/// Writes a snapshot soon, at idle, if this terminal writes them.
+pub(crate) fn schedule(shared: &Rc<Shared>) {
+    let writes = shared.read_only.is_none()
+        && shared
+            .storage
+            .borrow()
+            .as_ref()
+            .is_some_and(|s| s.keeps_snapshots());
+    if !writes || std::mem::replace(&mut shared.history.borrow_mut().scheduled, true) {
+        return;
+    }
+    let shared = shared.clone();
+    wasm_bindgen_futures::spawn_local(async move {
+        sleep(IDLE_MS).await;
+        if let Err(e) = queued(&shared, write(&shared, false)).await {
+            warn(&format!(
+                "posflow: a snapshot was not written: {}",
+                e.describe()
+            ));
+        }
+        shared.history.borrow_mut().scheduled = false;
+    });
+}
+
+async fn sleep(ms: i32) {
+    let timer = js_sys::Promise::new(&mut |resolve, _| {
+        let set_timeout = js_sys::Reflect::get(&js_sys::global(), &"setTimeout".into())
+            .ok()
+            .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
+        match set_timeout {
+            Some(f) => {
+                let _ = f.call2(&JsValue::NULL, &resolve, &JsValue::from(ms));
+            }
+            None => {
+                let _ = resolve.call0(&JsValue::NULL);
+            }
+        }
+    });
+    let _ = JsFuture::from(timer).await;
+}
+
+/// `writeSnapshot()`: a snapshot of what is durable, written now (unless
+/// `force` is false and the stored one covers it already). Run it in the
+/// command queue. `null` when nothing was written: this terminal writes no
+/// snapshots (not IndexedDB, read-only, closed), an append is still
+/// pending, or there was nothing new.
+pub(crate) async fn write(shared: &Rc<Shared>, force: bool) -> Result<JsValue, BindingError> {
+    let storage = shared.storage.borrow().clone();
+    let storage = match storage {
+        Some(s) if s.keeps_snapshots() && shared.read_only.is_none() && !shared.closed.get() => s,
+        _ => return Ok(JsValue::NULL),
+    };
+    let t0 = now_ms();
+    let (bytes, count) = {
+        let core = shared.core.borrow();
+        let count = core.journal().len();
+        let covered = shared.history.borrow().snapshot_count >= count as u64;
+        if !shared.all_durable(count) || (covered && !force) {
+            return Ok(JsValue::NULL);
+        }
+        (js_sys::Uint8Array::from(&core.snapshot()[..]), count as u64)
+    };
+    let t1 = now_ms();
+    storage.write_snapshot(&bytes).await?;
+    let t2 = now_ms();
+    {
+        let mut history = shared.history.borrow_mut();
+        history.snapshot_count = history.snapshot_count.max(count);
+        if matches!(history.status, Status::Loaded) {
+            // The history is at hand: the core forgets what the snapshot
+            // covers, and its rows join the history's strings.
+            let mut core = shared.core.borrow_mut();
+            let base = core.journal().base();
+            let have = u64::from(history.rows.length());
+            if count > base && have >= base {
+                let gone = core.forget_history(count);
+                for entry in gone.iter().skip((have - base) as usize) {
+                    history.rows.push(&JsValue::from_str(&entry_json(entry)));
+                }
+                if u64::from(history.rows.length()) > count {
+                    history.rows = history.rows.slice(0, count as u32);
+                }
+                history.base_snapshot = Some(bytes.clone());
+            }
+        }
+    }
+    let info = js_sys::Object::new();
+    set(&info, "records", &JsValue::from_f64(count as f64));
+    set(&info, "bytes", &JsValue::from_f64(bytes.length() as f64));
+    set(&info, "serializeMs", &JsValue::from_f64(t1 - t0));
+    set(&info, "writeMs", &JsValue::from_f64(t2 - t1));
+    Ok(info.into())
+}
