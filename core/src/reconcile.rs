@@ -64,7 +64,7 @@
 //! The day balances when no item is unexplained.
 
 use std::borrow::Cow;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
@@ -1168,6 +1168,16 @@ pub enum Category {
     Unresolved,
 }
 
+// `Category::ALL` lists the categories in declaration order, so a
+// category's discriminant is its row in the summary.
+const _: () = {
+    let mut i = 0;
+    while i < Category::ALL.len() {
+        assert!(Category::ALL[i] as usize == i);
+        i += 1;
+    }
+};
+
 impl Category {
     /// Every category, in report order.
     pub const ALL: [Category; 9] = [
@@ -1531,6 +1541,44 @@ fn txn_rrn(t: &Transaction) -> Option<&str> {
     }
 }
 
+/// Statement lines sorted by a key, each key's lines in file order: a
+/// binary search finds them. Sorting rather than hashing: no per-key
+/// allocation, and no input slows it beyond `n log n`.
+struct LineIndex<K> {
+    entries: Vec<(K, u32)>,
+}
+
+impl<K: Ord> LineIndex<K> {
+    fn new(lines: impl Iterator<Item = (K, usize)>) -> Self {
+        let mut entries: Vec<(K, u32)> = lines
+            .map(|(k, i)| (k, u32::try_from(i).expect("fewer than 2^32 lines")))
+            .collect();
+        // (key, line) pairs are distinct: unstable sorting keeps file order
+        // within a key.
+        entries.sort_unstable();
+        LineIndex { entries }
+    }
+
+    /// The lines of `key`, in file order.
+    fn lines<'s>(&'s self, key: &K) -> impl Iterator<Item = usize> + 's {
+        let from = self.entries.partition_point(|(k, _)| k < key);
+        let rest = &self.entries[from..];
+        let len = rest.partition_point(|(k, _)| k == key);
+        rest[..len].iter().map(|&(_, i)| i as usize)
+    }
+}
+
+/// The first of `candidates` not used yet and of a type compatible with
+/// `kind`.
+fn first_unused(
+    mut candidates: impl Iterator<Item = usize>,
+    used: &[bool],
+    lines: &[StatementLine],
+    kind: Kind,
+) -> Option<usize> {
+    candidates.find(|&i| !used[i] && same_kind(lines[i].kind, kind))
+}
+
 /// Reconciles the terminal's journal with the acquirer's statement.
 ///
 /// Each terminal record looks for an unused line of this terminal with a
@@ -1572,29 +1620,26 @@ pub fn reconcile(
     let offset = cfg.policy.utc_offset_minutes;
     let currency = cfg.currency;
 
-    let mut by_batch: HashMap<(BatchNo, TraceNo), Vec<usize>> = HashMap::new();
-    let mut by_trace: HashMap<(TraceNo, Date), Vec<usize>> = HashMap::new();
-    let mut by_rrn: HashMap<&str, Vec<usize>> = HashMap::new();
     let mut other_terminal_lines = 0u32;
     let mut ours = vec![false; statement.lines.len()];
+    let mut ours_count = 0;
     for (i, l) in statement.lines.iter().enumerate() {
         if !ours_merchant(l) || l.terminal_id != cfg.terminal_id {
             other_terminal_lines += 1;
             continue;
         }
         ours[i] = true;
-        by_batch
-            .entry((l.batch_no, l.trace_no))
-            .or_default()
-            .push(i);
-        by_trace.entry((l.trace_no, l.date)).or_default().push(i);
-        if let Some(rrn) = &l.rrn {
-            by_rrn.entry(rrn.as_str()).or_default().push(i);
-        }
+        ours_count += 1;
     }
+    let our_lines = || statement.lines.iter().enumerate().filter(|&(i, _)| ours[i]);
+    // Most records find their line by batch and trace; the other two
+    // indexes are built the first time one does not.
+    let by_batch = LineIndex::new(our_lines().map(|(i, l)| ((l.batch_no, l.trace_no), i)));
+    let mut by_trace = None;
+    let mut by_rrn = None;
 
     let mut used = vec![false; statement.lines.len()];
-    let mut items = Vec::new();
+    let mut items = Vec::with_capacity(term.transactions().size_hint().0 + ours_count);
     let mut credited = Vec::new();
     let mut returned = Vec::new();
     let mut terminal_net = SignedMoney::zero(currency);
@@ -1602,29 +1647,34 @@ pub fn reconcile(
     // A fallback refund is settled outside the card network: no acquirer
     // line will ever show it (its confirmation reference is its proof).
     for t in term.transactions().filter(|t| t.request.fallback.is_none()) {
-        let date = t.request.at.local_date(offset);
         let kind = t.request.kind;
-        let pick = |candidates: Option<&Vec<usize>>, used: &[bool]| {
-            candidates.and_then(|c| {
-                c.iter()
-                    .copied()
-                    .find(|&i| !used[i] && same_kind(statement.lines[i].kind, kind))
-            })
-        };
-        let by_batch = pick(
-            by_batch.get(&(t.request.batch_no, t.request.trace_no)),
+        let date = || t.request.at.local_date(offset);
+        let found = match first_unused(
+            by_batch.lines(&(t.request.batch_no, t.request.trace_no)),
             &used,
-        )
-        .map(|i| (i, MatchedBy::BatchAndTrace));
-        let found =
-            by_batch.or_else(
-                || match pick(by_trace.get(&(t.request.trace_no, date)), &used) {
+            &statement.lines,
+            kind,
+        ) {
+            Some(i) => Some((i, MatchedBy::BatchAndTrace)),
+            None => {
+                let by_trace = by_trace.get_or_insert_with(|| {
+                    LineIndex::new(our_lines().map(|(i, l)| ((l.trace_no, l.date), i)))
+                });
+                let key = (t.request.trace_no, date());
+                match first_unused(by_trace.lines(&key), &used, &statement.lines, kind) {
                     Some(i) => Some((i, MatchedBy::TraceAndDate)),
-                    None => txn_rrn(t)
-                        .and_then(|r| pick(by_rrn.get(r), &used))
-                        .map(|i| (i, MatchedBy::Rrn)),
-                },
-            );
+                    None => txn_rrn(t).and_then(|r| {
+                        let by_rrn = by_rrn.get_or_insert_with(|| {
+                            LineIndex::new(
+                                our_lines().filter_map(|(i, l)| l.rrn.as_deref().map(|r| (r, i))),
+                            )
+                        });
+                        first_unused(by_rrn.lines(&r), &used, &statement.lines, kind)
+                            .map(|i| (i, MatchedBy::Rrn))
+                    }),
+                }
+            }
+        };
         let (category, finding, line) = match found {
             Some((i, by)) => {
                 used[i] = true;
@@ -1632,7 +1682,7 @@ pub fn reconcile(
                 let (c, f) = classify(t, l);
                 (c, f, Some((l, by)))
             }
-            None if statement.dates.contains(&date) => match missing(t) {
+            None if statement.dates.contains(&date()) => match missing(t) {
                 Some((c, f)) => (c, f, None),
                 None => continue,
             },
@@ -1722,10 +1772,7 @@ pub fn reconcile(
         .collect();
     let mut unexplained = 0u32;
     for item in &items {
-        let slot = &mut per_category[Category::ALL
-            .iter()
-            .position(|c| *c == item.category)
-            .expect("every category is listed")];
+        let slot = &mut per_category[item.category as usize];
         slot.count += 1;
         if let Some(a) = item.terminal_amount {
             slot.terminal_amount = slot.terminal_amount.checked_add(a)?;
