@@ -1288,6 +1288,46 @@ pub struct NextStep {
 }
 
 impl Finding {
+    /// Every finding.
+    pub const ALL: [Finding; 15] = [
+        Finding::Agreed,
+        Finding::NothingMoved,
+        Finding::NotOnStatement,
+        Finding::AdviceNotSent,
+        Finding::NotOnTerminal,
+        Finding::NotApprovedOnTerminal,
+        Finding::AmountDiffers,
+        Finding::Returned,
+        Finding::Reversed,
+        Finding::Declined,
+        Finding::RefundCredited,
+        Finding::RefundReturned,
+        Finding::RefundPending,
+        Finding::InDoubtAcquirerHasIt,
+        Finding::InDoubtAcquirerHasNot,
+    ];
+
+    /// The snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Finding::Agreed => "agreed",
+            Finding::NothingMoved => "nothing_moved",
+            Finding::NotOnStatement => "not_on_statement",
+            Finding::AdviceNotSent => "advice_not_sent",
+            Finding::NotOnTerminal => "not_on_terminal",
+            Finding::NotApprovedOnTerminal => "not_approved_on_terminal",
+            Finding::AmountDiffers => "amount_differs",
+            Finding::Returned => "returned",
+            Finding::Reversed => "reversed",
+            Finding::Declined => "declined",
+            Finding::RefundCredited => "refund_credited",
+            Finding::RefundReturned => "refund_returned",
+            Finding::RefundPending => "refund_pending",
+            Finding::InDoubtAcquirerHasIt => "in_doubt_acquirer_has_it",
+            Finding::InDoubtAcquirerHasNot => "in_doubt_acquirer_has_not",
+        }
+    }
+
     /// What to do about it.
     pub fn next_step(self) -> NextStep {
         let (zh, en) = match self {
@@ -1368,6 +1408,24 @@ pub enum MatchedBy {
     TraceAndDate,
     /// Retrieval reference number.
     Rrn,
+}
+
+impl MatchedBy {
+    /// Every way.
+    pub const ALL: [MatchedBy; 3] = [
+        MatchedBy::BatchAndTrace,
+        MatchedBy::TraceAndDate,
+        MatchedBy::Rrn,
+    ];
+
+    /// The snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MatchedBy::BatchAndTrace => "batch_and_trace",
+            MatchedBy::TraceAndDate => "trace_and_date",
+            MatchedBy::Rrn => "rrn",
+        }
+    }
 }
 
 /// One finding of the reconciliation.
@@ -1879,6 +1937,29 @@ mod tests {
         );
         assert_eq!(parse_card("6222 0202"), None);
         assert_eq!(parse_card("62220202"), None);
+    }
+
+    #[test]
+    fn names_are_the_serde_names() {
+        fn json<T: Serialize>(v: &T) -> String {
+            serde_json::to_value(v)
+                .unwrap()
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+        for c in Category::ALL {
+            assert_eq!(json(&c), c.as_str());
+        }
+        for f in Finding::ALL {
+            assert_eq!(json(&f), f.as_str());
+        }
+        for m in MatchedBy::ALL {
+            assert_eq!(json(&m), m.as_str());
+        }
+        for s in LineStatus::ALL {
+            assert_eq!(json(&s), s.as_str());
+        }
     }
 
     #[test]
