@@ -359,9 +359,9 @@ fn push_ascii(out: &mut String, json: &str) {
 /// One item as [`Items`] serializes it.
 fn push_item(out: &mut String, i: &reconcile::ReconItem) {
     out.push_str("{\"category\":");
-    push_str_value(out, i.category.as_str());
+    push_name(out, i.category.as_str());
     out.push_str(",\"finding\":");
-    push_str_value(out, i.finding.as_str());
+    push_name(out, i.finding.as_str());
     out.push_str(",\"txn\":");
     push_option(out, i.txn, |out, id| {
         out.push_str("\"T");
@@ -369,7 +369,7 @@ fn push_item(out: &mut String, i: &reconcile::ReconItem) {
         out.push('"');
     });
     out.push_str(",\"kind\":");
-    push_str_value(out, i.kind.as_str());
+    push_name(out, i.kind.as_str());
     out.push_str(",\"batchNo\":\"");
     push_int(out, u64::from(i.batch_no.get()), 6);
     out.push_str("\",\"traceNo\":\"");
@@ -383,10 +383,18 @@ fn push_item(out: &mut String, i: &reconcile::ReconItem) {
     out.push_str(",\"acquirerAmount\":");
     push_option(out, i.acquirer_amount, push_money);
     out.push_str(",\"acquirerStatus\":");
-    push_option(out, i.acquirer_status.map(|s| s.as_str()), push_str_value);
+    push_option(out, i.acquirer_status.map(|s| s.as_str()), push_name);
     out.push_str(",\"matchedBy\":");
-    push_option(out, i.matched_by.map(|m| m.as_str()), push_str_value);
+    push_option(out, i.matched_by.map(|m| m.as_str()), push_name);
     out.push('}');
+}
+
+/// One of the core's snake_case names, which need no escaping.
+fn push_name(out: &mut String, name: &'static str) {
+    debug_assert!(name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'));
+    out.push('"');
+    out.push_str(name);
+    out.push('"');
 }
 
 fn push_option<T>(out: &mut String, value: Option<T>, push: impl FnOnce(&mut String, T)) {
