@@ -1926,6 +1926,28 @@ mod tests {
     }
 
     #[test]
+    fn a_break_of_the_csv_rules_anywhere_comes_before_a_bad_value() {
+        // Records are read one at a time; the error is still the one a
+        // split of the whole file first would give.
+        let header = COLUMNS.map(|c| c.csv()).join(",");
+        let good = "20261123,100100,898440350480001,10000001,000001,000001,000000000001,\
+                    123456,622202*********3445,sale,100.00,0.38,settled";
+        let bad_amount = good.replace("100.00", "abc");
+        let field = |text: &str| {
+            let err = Statement::from_csv(text, Currency::Cny).unwrap_err();
+            let d = err.details();
+            let get = |k| d.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone());
+            (get("line"), get("field"))
+        };
+        let text = format!("{header}\n{bad_amount}\n{good}\n{good},\"open\n");
+        assert_eq!(field(&text), (Some("4".into()), Some("field 14".into())));
+        let text = format!("{header}\n{bad_amount}\n{good}\n");
+        assert_eq!(field(&text), (Some("2".into()), Some("amount".into())));
+        let text = format!("date\n{good}\n{good}\"\n");
+        assert_eq!(field(&text), (Some("3".into()), Some("field 13".into())));
+    }
+
+    #[test]
     fn cards_are_kept_masked_only() {
         assert_eq!(
             parse_card("622202*********3445").unwrap(),
