@@ -1640,12 +1640,13 @@ fn first_unused(
 /// Reconciles the terminal's journal with the acquirer's statement.
 ///
 /// Each terminal record looks for an unused line of this terminal with a
-/// compatible type: first by trace number and local date (of the record's
-/// request, at `policy.utc_offset_minutes`), then by RRN. Records of the
-/// statement's dates that find none are "terminal only" (or unresolved);
-/// records of other dates that find none are left out. Lines of this
-/// terminal left over are "acquirer only" when money moved. Runs in time
-/// linear in records plus lines (hash maps, no scans per record).
+/// compatible type: first by batch and trace number, then by trace number
+/// and local date (of the record's request, at
+/// `policy.utc_offset_minutes`), then by RRN. Records of the statement's
+/// dates that find none are "terminal only" (or unresolved); records of
+/// other dates that find none are left out. Lines of this terminal left
+/// over are "acquirer only" when money moved. Runs in (records + lines) ×
+/// log(lines): sorted indexes searched by bisection, no scan per record.
 ///
 /// Errors: `CURRENCY_MISMATCH` when the statement is in another currency;
 /// `STATEMENT_NOT_FOR_TERMINAL` when it has lines but none of this merchant.
