@@ -19,6 +19,18 @@ export type TxnState = "sent" | "in_doubt" | "manual_review" | "approved" | "par
 /** A transaction's kind. */
 export type TxnKind = "sale" | "void" | "refund" | "pre_auth" | "pre_auth_cancel" | "completion" | "completion_advice" | "completion_void";
 
+/** Where `reconcile` put a terminal record or a statement line. */
+export type ReconCategory = "matched" | "terminal_only" | "acquirer_only" | "amount_mismatch" | "returned_or_reversed" | "refund_credited" | "refund_returned" | "refund_pending" | "unresolved";
+
+/** Why an item is in its category; the report's `nextSteps[finding]` says what to do. */
+export type ReconFinding = "agreed" | "nothing_moved" | "not_on_statement" | "advice_not_sent" | "not_on_terminal" | "not_approved_on_terminal" | "amount_differs" | "returned" | "reversed" | "declined" | "refund_credited" | "refund_returned" | "refund_pending" | "in_doubt_acquirer_has_it" | "in_doubt_acquirer_has_not";
+
+/** What the acquirer's statement says became of a line (清算状态). */
+export type LineStatus = "settled" | "pending" | "reversed" | "returned" | "declined";
+
+/** How `reconcile` found a record's statement line. */
+export type MatchedBy = "batch_and_trace" | "trace_and_date" | "rrn";
+
 /** The language of messages and receipts. */
 export type Locale = "zh-CN" | "en";
 
@@ -132,6 +144,19 @@ mod tests {
             .unwrap();
         let line = super::TYPES[start..].lines().next().unwrap();
         line.split('"').skip(1).step_by(2).collect()
+    }
+
+    #[test]
+    fn the_reconciliation_unions_list_every_value() {
+        use posflow_core::reconcile::{Category, Finding, LineStatus, MatchedBy};
+        let categories: Vec<_> = Category::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(union("ReconCategory"), categories);
+        let findings: Vec<_> = Finding::ALL.iter().map(|f| f.as_str()).collect();
+        assert_eq!(union("ReconFinding"), findings);
+        let statuses: Vec<_> = LineStatus::ALL.iter().map(|s| s.as_str()).collect();
+        assert_eq!(union("LineStatus"), statuses);
+        let ways: Vec<_> = MatchedBy::ALL.iter().map(|m| m.as_str()).collect();
+        assert_eq!(union("MatchedBy"), ways);
     }
 
     #[test]

@@ -111,6 +111,24 @@ async fn the_acquirers_statement_reconciles_to_nothing_unexplained() {
     assert!(credited
         .iter()
         .all(|id| id.as_string().is_some_and(|s| s.starts_with('T'))));
+    // Amounts are decimal strings in the report's currency; each finding's
+    // next step is given once, in both languages, not on every item.
+    assert_eq!(text(&report, "currency"), "CNY");
+    let items = js_sys::Array::from(&get(&report, "items"));
+    let next_steps = get(&report, "nextSteps");
+    for item in items.iter() {
+        assert!(text(&item, "txn").starts_with('T'));
+        assert!(text(&item, "terminalAmount").contains('.'));
+        assert!(get(&item, "nextStep").is_undefined());
+        let step = get(&next_steps, &text(&item, "finding"));
+        assert!(!text(&step, "zh").is_empty() && !text(&step, "en").is_empty());
+    }
+    let matched = get(
+        &js_sys::Array::from(&get(&summary, "perCategory")).get(0),
+        "terminalAmount",
+    );
+    assert_eq!(matched.as_string().as_deref(), Some("100.00"));
+    assert!(get(&summary, "terminalNet").as_string().is_some());
 
     // The same statement as CSV text; and a malformed one names its line.
     let csv = "date,time,merchant_id,terminal_id,batch_no,trace_no,rrn,auth_code,card_no,type,amount,fee,status\n\

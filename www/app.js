@@ -813,9 +813,9 @@ function renderSettlement(report) {
 
 // ---------------------------------------------------------------- reconciliation
 
-/** `{ amount, currency }` from the module, shown as it came (never parsed). */
-function moneyOf(m) {
-  return m ? money(m.amount, m.currency) : "—";
+/** A decimal string of the report, in its currency, shown as it came (never parsed). */
+function moneyOf(amount, currency) {
+  return amount == null ? "—" : money(amount, currency);
 }
 
 /** The ids of `credited` / `returned` (older builds give journal numbers). */
@@ -862,7 +862,8 @@ function renderReconciliation({ report, source, at }) {
   box.dataset.balanced = String(summary.balanced);
   box.dataset.unexplained = String(summary.unexplained);
   const zh = getLocale() !== "en";
-  const nextStep = (step) => (zh ? step.zh : step.en);
+  const nextStep = (finding) => (zh ? report.nextSteps[finding].zh : report.nextSteps[finding].en);
+  const amount = (a) => moneyOf(a, report.currency);
   const byCategory = new Map(summary.perCategory.map((c) => [c.category, []]));
   for (const item of report.items) {
     if (!byCategory.has(item.category)) byCategory.set(item.category, []);
@@ -872,8 +873,8 @@ function renderReconciliation({ report, source, at }) {
     cell("category", t("recon_category"), label(categoryLabels, c.category),
       isUnexplained(c.category) && c.count > 0 ? el("span", { className: "badge", dataset: { value: "unexplained" } }, t("recon_unexplained_badge")) : null),
     cell("count", t("count"), String(c.count)),
-    cell("terminalAmount", t("recon_terminal_amount"), moneyOf(c.terminalAmount)),
-    cell("acquirerAmount", t("recon_acquirer_amount"), moneyOf(c.acquirerAmount)));
+    cell("terminalAmount", t("recon_terminal_amount"), amount(c.terminalAmount)),
+    cell("acquirerAmount", t("recon_acquirer_amount"), amount(c.acquirerAmount)));
   const itemRow = (item) => {
     const open = item.txn
       ? el("button", { type: "button", className: "link", textContent: item.txn, dataset: { open: item.txn } })
@@ -884,10 +885,10 @@ function renderReconciliation({ report, source, at }) {
       cell("kind", t("kind"), label(kindLabels, item.kind)),
       cell("traceNo", t("trace"), `${item.batchNo}/${item.traceNo}`),
       cell("rrn", t("rrn"), item.rrn ?? "—"),
-      cell("terminalAmount", t("recon_terminal_amount"), moneyOf(item.terminalAmount)),
-      cell("acquirerAmount", t("recon_acquirer_amount"), moneyOf(item.acquirerAmount)),
+      cell("terminalAmount", t("recon_terminal_amount"), amount(item.terminalAmount)),
+      cell("acquirerAmount", t("recon_acquirer_amount"), amount(item.acquirerAmount)),
       cell("acquirerStatus", t("recon_acquirer_status"), item.acquirerStatus ? label(lineStatusLabels, item.acquirerStatus) : "—"),
-      cell("nextStep", t("next_step"), el("span", { className: "next-step" }, nextStep(item.nextStep))));
+      cell("nextStep", t("next_step"), el("span", { className: "next-step" }, nextStep(item.finding))));
   };
   const itemHead = () => el("thead", {}, el("tr", {}, ...["recon_record", "kind", "trace", "rrn", "recon_terminal_amount",
     "recon_acquirer_amount", "recon_acquirer_status", "next_step"].map((k) => el("th", { scope: "col" }, t(k)))));
@@ -903,9 +904,9 @@ function renderReconciliation({ report, source, at }) {
       ` ${t("recon_source")}: ${source} · ${report.dates.join(", ") || "—"}`),
     el("dl", { className: "fields" },
       field("unexplained", t("recon_unexplained"), String(summary.unexplained)),
-      field("terminalNet", t("recon_terminal_net"), moneyOf(summary.terminalNet)),
-      field("acquirerNet", t("recon_acquirer_net"), moneyOf(summary.acquirerNet)),
-      field("fees", t("recon_fees"), moneyOf(summary.fees)),
+      field("terminalNet", t("recon_terminal_net"), amount(summary.terminalNet)),
+      field("acquirerNet", t("recon_acquirer_net"), amount(summary.acquirerNet)),
+      field("fees", t("recon_fees"), amount(summary.fees)),
       field("credited", t("recon_credited"), String(report.credited.length), { ids: report.credited.map(txnId).join(" ") }),
       field("returned", t("recon_returned"), String(report.returned.length), { ids: report.returned.map(txnId).join(" ") }),
       field("otherTerminalLines", t("recon_other_lines"), String(summary.otherTerminalLines)),

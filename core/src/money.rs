@@ -247,7 +247,7 @@ impl Money {
         let sum = self
             .amount
             .checked_add(other.amount)
-            .ok_or(PosError::Internal {
+            .ok_or_else(|| PosError::Internal {
                 what: "money overflow".into(),
             })?;
         Ok(Money::from_decimal(sum, self.currency))

@@ -63,7 +63,8 @@
 //!
 //! The day balances when no item is unexplained.
 
-use std::collections::{BTreeSet, HashMap};
+use std::borrow::Cow;
+use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
@@ -368,28 +369,49 @@ struct LineFields<'a> {
 
 impl<'a> LineFields<'a> {
     fn get(&self, c: Column) -> &'a str {
-        let i = COLUMNS
-            .iter()
-            .position(|x| *x == c)
-            .expect("every column is listed");
-        self.values[i]
+        self.values[c as usize]
     }
 }
 
-fn parse_date(text: &str) -> Option<Date> {
-    let digits: String = match text.len() {
-        8 => text.to_owned(),
-        10 if text.as_bytes()[4] == b'-' && text.as_bytes()[7] == b'-' => {
-            format!("{}{}{}", &text[..4], &text[5..7], &text[8..])
-        }
-        _ => return None,
-    };
-    if !digits.bytes().all(|b| b.is_ascii_digit()) {
+// `COLUMNS` lists the columns in declaration order, so a column's
+// discriminant is its position (what `LineFields::get` and the CSV header
+// rely on).
+const _: () = {
+    let mut i = 0;
+    while i < COLUMNS.len() {
+        assert!(COLUMNS[i] as usize == i);
+        i += 1;
+    }
+};
+
+/// The value of ASCII digits (the caller has checked them).
+fn digits_value(digits: &[u8]) -> u32 {
+    digits.iter().fold(0, |n, d| n * 10 + u32::from(d - b'0'))
+}
+
+/// `N` ASCII digits from `text` of `N` digits, or of `N + 2` characters with
+/// `sep` after the 4th (dates) or 2nd (times) digit and two digits later.
+fn separated_digits<const N: usize>(text: &str, sep: u8, first: usize) -> Option<[u8; N]> {
+    let b = text.as_bytes();
+    let mut digits = [0u8; N];
+    if b.len() == N {
+        digits.copy_from_slice(b);
+    } else if b.len() == N + 2 && b[first] == sep && b[first + 3] == sep {
+        digits[..first].copy_from_slice(&b[..first]);
+        digits[first..first + 2].copy_from_slice(&b[first + 1..first + 3]);
+        digits[first + 2..].copy_from_slice(&b[first + 4..]);
+    } else {
         return None;
     }
-    let year: i32 = digits[..4].parse().ok()?;
-    let month: u32 = digits[4..6].parse().ok()?;
-    let day: u32 = digits[6..].parse().ok()?;
+    digits.iter().all(u8::is_ascii_digit).then_some(digits)
+}
+
+fn parse_date(text: &str) -> Option<Date> {
+    // Digits only: no allocation per line (this runs once per statement line).
+    let digits: [u8; 8] = separated_digits(text, b'-', 4)?;
+    let year = digits_value(&digits[..4]) as i32;
+    let month = digits_value(&digits[4..6]);
+    let day = digits_value(&digits[6..]);
     let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
     let days_in_month = match month {
         1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
@@ -404,20 +426,11 @@ fn parse_date(text: &str) -> Option<Date> {
 }
 
 fn parse_time(text: &str) -> Option<LocalTime> {
-    let digits: String = match text.len() {
-        6 => text.to_owned(),
-        8 if text.as_bytes()[2] == b':' && text.as_bytes()[5] == b':' => {
-            format!("{}{}{}", &text[..2], &text[3..5], &text[6..])
-        }
-        _ => return None,
-    };
-    if !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
+    let digits: [u8; 6] = separated_digits(text, b':', 2)?;
     let t = LocalTime {
-        hour: digits[..2].parse().ok()?,
-        minute: digits[2..4].parse().ok()?,
-        second: digits[4..].parse().ok()?,
+        hour: digits_value(&digits[..2]),
+        minute: digits_value(&digits[2..4]),
+        second: digits_value(&digits[4..]),
     };
     (t.hour < 24 && t.minute < 60 && t.second < 60).then_some(t)
 }
@@ -457,6 +470,11 @@ fn parse_money(text: &str, currency: Currency, allow_zero: bool) -> Option<(Mone
         Some(rest) => (true, rest),
         None => (false, text),
     };
+    // Many files write a zero fee on every line: answer it without the error
+    // `Money::parse` builds for zero.
+    if allow_zero && is_plain_zero(digits, currency) {
+        return Some((Money::zero(currency), false));
+    }
     match Money::parse(digits, currency) {
         Ok(m) => Some((m, negative)),
         Err(PosError::InvalidAmount {
@@ -465,6 +483,20 @@ fn parse_money(text: &str, currency: Currency, allow_zero: bool) -> Option<(Mone
         }) if allow_zero => Some((Money::zero(currency), false)),
         Err(_) => None,
     }
+}
+
+/// Whether `text` is a zero `Money::parse` would read as zero (and refuse
+/// as not positive): `0`, `0.0`, `00.00` …, within the currency's decimals.
+fn is_plain_zero(text: &str, currency: Currency) -> bool {
+    let zeros = |s: &str| !s.is_empty() && s.bytes().all(|b| b == b'0');
+    // Short ones only, well inside `Money::parse`'s length limit.
+    text.len() <= 16
+        && match text.split_once('.') {
+            Some((int, frac)) => {
+                zeros(int) && zeros(frac) && frac.len() <= currency.minor_units() as usize
+            }
+            None => zeros(text),
+        }
 }
 
 fn check_line(
@@ -573,55 +605,98 @@ fn check_line(
     })
 }
 
-/// One CSV record: the line it starts on and its fields.
-type Record = (u64, Vec<String>);
+/// Where CSV text breaks RFC 4180: the line, the 0-based field index, and
+/// what was expected.
+type CsvError = (u64, usize, &'static str);
 
-/// Splits CSV text into records (RFC 4180 quoting). Errors name the line
-/// and the 0-based field index.
-fn csv_records(text: &str) -> Result<Vec<Record>, (u64, usize, &'static str)> {
-    let bytes = text.as_bytes();
-    let mut records = Vec::new();
-    let mut line: u64 = 1;
-    let mut i = 0;
-    while i < bytes.len() {
-        // Skip empty lines.
-        if bytes[i] == b'\n' {
-            line += 1;
-            i += 1;
-            continue;
+/// An RFC 4180 reader yielding one record at a time. Fields borrow from the
+/// text; only a quoted field holding `""` is copied. A statement of 100,000
+/// lines is read without a string allocated per field.
+struct CsvReader<'a> {
+    text: &'a str,
+    /// The next byte to read.
+    at: usize,
+    /// The line of `at`.
+    line: u64,
+}
+
+impl<'a> CsvReader<'a> {
+    fn new(text: &'a str) -> Self {
+        CsvReader {
+            text,
+            at: 0,
+            line: 1,
         }
-        if bytes[i] == b'\r' && bytes.get(i + 1) == Some(&b'\n') {
-            line += 1;
-            i += 2;
-            continue;
+    }
+
+    /// Reads the next record into `fields` (cleared first) and returns the
+    /// line it starts on, or `None` at the end of the text. Errors name the
+    /// line and the 0-based field index.
+    fn next_record(&mut self, fields: &mut Vec<Cow<'a, str>>) -> Result<Option<u64>, CsvError> {
+        fields.clear();
+        let text = self.text;
+        let bytes = text.as_bytes();
+        let mut i = self.at;
+        let mut line = self.line;
+        // Skip empty lines.
+        loop {
+            match bytes.get(i) {
+                None => {
+                    self.at = i;
+                    self.line = line;
+                    return Ok(None);
+                }
+                Some(b'\n') => {
+                    line += 1;
+                    i += 1;
+                }
+                Some(b'\r') if bytes.get(i + 1) == Some(&b'\n') => {
+                    line += 1;
+                    i += 2;
+                }
+                Some(_) => break,
+            }
         }
         let start_line = line;
-        let mut fields = Vec::new();
-        let mut field: Vec<u8> = Vec::new();
+        // Splitting only at ASCII bytes keeps each field valid UTF-8.
         loop {
             // At the start of a field.
             if bytes.get(i) == Some(&b'"') {
                 i += 1;
-                loop {
+                let start = i;
+                // The field so far, once a `""` made it differ from the text.
+                let mut unescaped: Option<String> = None;
+                let mut copied_to = start;
+                let field = loop {
                     match bytes.get(i) {
                         None => return Err((start_line, fields.len(), "a closing quote")),
                         Some(b'"') if bytes.get(i + 1) == Some(&b'"') => {
-                            field.push(b'"');
+                            // Keep the first quote of the pair, skip the second.
+                            unescaped
+                                .get_or_insert_with(String::new)
+                                .push_str(&text[copied_to..=i]);
                             i += 2;
+                            copied_to = i;
                         }
                         Some(b'"') => {
+                            let field = match unescaped.take() {
+                                None => Cow::Borrowed(&text[start..i]),
+                                Some(mut s) => {
+                                    s.push_str(&text[copied_to..i]);
+                                    Cow::Owned(s)
+                                }
+                            };
                             i += 1;
-                            break;
+                            break field;
                         }
                         Some(&b) => {
                             if b == b'\n' {
                                 line += 1;
                             }
-                            field.push(b);
                             i += 1;
                         }
                     }
-                }
+                };
                 // Only spaces may follow the closing quote.
                 while matches!(bytes.get(i), Some(b' ' | b'\t')) {
                     i += 1;
@@ -629,7 +704,9 @@ fn csv_records(text: &str) -> Result<Vec<Record>, (u64, usize, &'static str)> {
                 if !matches!(bytes.get(i), None | Some(b',' | b'\n' | b'\r')) {
                     return Err((line, fields.len(), "a comma or line end after a quote"));
                 }
+                fields.push(field);
             } else {
+                let start = i;
                 while let Some(&b) = bytes.get(i) {
                     if b == b',' || b == b'\n' || (b == b'\r' && bytes.get(i + 1) == Some(&b'\n')) {
                         break;
@@ -637,12 +714,10 @@ fn csv_records(text: &str) -> Result<Vec<Record>, (u64, usize, &'static str)> {
                     if b == b'"' {
                         return Err((line, fields.len(), "no quote inside an unquoted field"));
                     }
-                    field.push(b);
                     i += 1;
                 }
+                fields.push(Cow::Borrowed(&text[start..i]));
             }
-            // Splitting only at ASCII bytes keeps each field valid UTF-8.
-            fields.push(String::from_utf8(std::mem::take(&mut field)).expect("split at ASCII"));
             match bytes.get(i) {
                 Some(b',') => i += 1,
                 Some(b'\r') => {
@@ -658,7 +733,37 @@ fn csv_records(text: &str) -> Result<Vec<Record>, (u64, usize, &'static str)> {
                 _ => break,
             }
         }
-        records.push((start_line, fields));
+        self.at = i;
+        self.line = line;
+        Ok(Some(start_line))
+    }
+
+    /// The first break of the CSV rules in the rest of the text, if any.
+    fn rest_error(&mut self) -> Option<CsvError> {
+        let mut fields = Vec::new();
+        loop {
+            match self.next_record(&mut fields) {
+                Ok(Some(_)) => {}
+                Ok(None) => return None,
+                Err(e) => return Some(e),
+            }
+        }
+    }
+}
+
+fn csv_malformed((line, index, expected): CsvError) -> PosError {
+    malformed(line, &format!("field {}", index + 1), expected, "")
+}
+
+/// Splits CSV text into records (RFC 4180 quoting): the line each starts
+/// on and its fields.
+#[cfg(test)]
+fn csv_records(text: &str) -> Result<Vec<(u64, Vec<String>)>, CsvError> {
+    let mut reader = CsvReader::new(text);
+    let mut fields = Vec::new();
+    let mut records = Vec::new();
+    while let Some(line) = reader.next_record(&mut fields)? {
+        records.push((line, fields.drain(..).map(Cow::into_owned).collect()));
     }
     Ok(records)
 }
@@ -666,8 +771,19 @@ fn csv_records(text: &str) -> Result<Vec<Record>, (u64, usize, &'static str)> {
 /// A value as the CSV reader sees it: trimmed, without one leading `` ` ``
 /// or `'`.
 fn clean(value: &str) -> &str {
-    let v = value.trim_matches(|c| c == ' ' || c == '\t');
-    v.strip_prefix(['`', '\'']).unwrap_or(v)
+    // By bytes: only ASCII is cut off, so every cut is a char boundary.
+    let b = value.as_bytes();
+    let (mut start, mut end) = (0, b.len());
+    while start < end && matches!(b[start], b' ' | b'\t') {
+        start += 1;
+    }
+    while end > start && matches!(b[end - 1], b' ' | b'\t') {
+        end -= 1;
+    }
+    if start < end && matches!(b[start], b'`' | b'\'') {
+        start += 1;
+    }
+    &value[start..end]
 }
 
 impl Statement {
@@ -683,18 +799,26 @@ impl Statement {
     /// Reads the CSV format of the module docs, in `currency`.
     pub fn from_csv(text: &str, currency: Currency) -> Result<Statement, PosError> {
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-        let records = csv_records(text).map_err(|(line, index, expected)| {
-            malformed(line, &format!("field {}", index + 1), expected, "")
-        })?;
-        let mut records = records.into_iter();
-        let Some((header_line, header)) = records.next() else {
+        let mut reader = CsvReader::new(text);
+        // One record at a time; a break of the CSV rules anywhere in the
+        // file is reported before any bad value, as when the whole file was
+        // split first.
+        let read = Self::read_csv(&mut reader, currency);
+        read.map_err(|e| reader.rest_error().map_or(e, csv_malformed))
+    }
+
+    /// [`Statement::from_csv`] up to the first error; `reader` is left where
+    /// it stopped.
+    fn read_csv(reader: &mut CsvReader<'_>, currency: Currency) -> Result<Statement, PosError> {
+        let mut header = Vec::new();
+        let Some(header_line) = reader.next_record(&mut header).map_err(csv_malformed)? else {
             return Err(malformed(1, "header", "a header row", "an empty file"));
         };
         // Column → position in the row.
         let mut positions: [Option<usize>; 13] = [None; 13];
         for (pos, name) in header.iter().enumerate() {
             if let Some(c) = Column::from_header(clean(name)) {
-                let slot = &mut positions[COLUMNS.iter().position(|x| *x == c).expect("listed")];
+                let slot = &mut positions[c as usize];
                 if slot.is_some() {
                     return Err(malformed(header_line, c.csv(), "one such column", "two"));
                 }
@@ -713,7 +837,13 @@ impl Statement {
             })?;
         }
         let mut statement = Statement::new(currency);
-        for (line, row) in records {
+        // A guess that saves regrowing the vector: lines of the format are
+        // about 100 bytes.
+        statement
+            .lines
+            .reserve((reader.text.len() - reader.at) / 100);
+        let mut row = Vec::with_capacity(header.len());
+        while let Some(line) = reader.next_record(&mut row).map_err(csv_malformed)? {
             if row.len() != header.len() {
                 let field = header.get(row.len()).map_or("(extra field)", |h| clean(h));
                 return Err(malformed(
@@ -1038,6 +1168,16 @@ pub enum Category {
     Unresolved,
 }
 
+// `Category::ALL` lists the categories in declaration order, so a
+// category's discriminant is its row in the summary.
+const _: () = {
+    let mut i = 0;
+    while i < Category::ALL.len() {
+        assert!(Category::ALL[i] as usize == i);
+        i += 1;
+    }
+};
+
 impl Category {
     /// Every category, in report order.
     pub const ALL: [Category; 9] = [
@@ -1148,6 +1288,46 @@ pub struct NextStep {
 }
 
 impl Finding {
+    /// Every finding.
+    pub const ALL: [Finding; 15] = [
+        Finding::Agreed,
+        Finding::NothingMoved,
+        Finding::NotOnStatement,
+        Finding::AdviceNotSent,
+        Finding::NotOnTerminal,
+        Finding::NotApprovedOnTerminal,
+        Finding::AmountDiffers,
+        Finding::Returned,
+        Finding::Reversed,
+        Finding::Declined,
+        Finding::RefundCredited,
+        Finding::RefundReturned,
+        Finding::RefundPending,
+        Finding::InDoubtAcquirerHasIt,
+        Finding::InDoubtAcquirerHasNot,
+    ];
+
+    /// The snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Finding::Agreed => "agreed",
+            Finding::NothingMoved => "nothing_moved",
+            Finding::NotOnStatement => "not_on_statement",
+            Finding::AdviceNotSent => "advice_not_sent",
+            Finding::NotOnTerminal => "not_on_terminal",
+            Finding::NotApprovedOnTerminal => "not_approved_on_terminal",
+            Finding::AmountDiffers => "amount_differs",
+            Finding::Returned => "returned",
+            Finding::Reversed => "reversed",
+            Finding::Declined => "declined",
+            Finding::RefundCredited => "refund_credited",
+            Finding::RefundReturned => "refund_returned",
+            Finding::RefundPending => "refund_pending",
+            Finding::InDoubtAcquirerHasIt => "in_doubt_acquirer_has_it",
+            Finding::InDoubtAcquirerHasNot => "in_doubt_acquirer_has_not",
+        }
+    }
+
     /// What to do about it.
     pub fn next_step(self) -> NextStep {
         let (zh, en) = match self {
@@ -1228,6 +1408,24 @@ pub enum MatchedBy {
     TraceAndDate,
     /// Retrieval reference number.
     Rrn,
+}
+
+impl MatchedBy {
+    /// Every way.
+    pub const ALL: [MatchedBy; 3] = [
+        MatchedBy::BatchAndTrace,
+        MatchedBy::TraceAndDate,
+        MatchedBy::Rrn,
+    ];
+
+    /// The snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MatchedBy::BatchAndTrace => "batch_and_trace",
+            MatchedBy::TraceAndDate => "trace_and_date",
+            MatchedBy::Rrn => "rrn",
+        }
+    }
 }
 
 /// One finding of the reconciliation.
@@ -1401,15 +1599,54 @@ fn txn_rrn(t: &Transaction) -> Option<&str> {
     }
 }
 
+/// Statement lines sorted by a key, each key's lines in file order: a
+/// binary search finds them. Sorting rather than hashing: no per-key
+/// allocation, and no input slows it beyond `n log n`.
+struct LineIndex<K> {
+    entries: Vec<(K, u32)>,
+}
+
+impl<K: Ord> LineIndex<K> {
+    fn new(lines: impl Iterator<Item = (K, usize)>) -> Self {
+        let mut entries: Vec<(K, u32)> = lines
+            .map(|(k, i)| (k, u32::try_from(i).expect("fewer than 2^32 lines")))
+            .collect();
+        // (key, line) pairs are distinct: unstable sorting keeps file order
+        // within a key.
+        entries.sort_unstable();
+        LineIndex { entries }
+    }
+
+    /// The lines of `key`, in file order.
+    fn lines<'s>(&'s self, key: &K) -> impl Iterator<Item = usize> + 's {
+        let from = self.entries.partition_point(|(k, _)| k < key);
+        let rest = &self.entries[from..];
+        let len = rest.partition_point(|(k, _)| k == key);
+        rest[..len].iter().map(|&(_, i)| i as usize)
+    }
+}
+
+/// The first of `candidates` not used yet and of a type compatible with
+/// `kind`.
+fn first_unused(
+    mut candidates: impl Iterator<Item = usize>,
+    used: &[bool],
+    lines: &[StatementLine],
+    kind: Kind,
+) -> Option<usize> {
+    candidates.find(|&i| !used[i] && same_kind(lines[i].kind, kind))
+}
+
 /// Reconciles the terminal's journal with the acquirer's statement.
 ///
 /// Each terminal record looks for an unused line of this terminal with a
-/// compatible type: first by trace number and local date (of the record's
-/// request, at `policy.utc_offset_minutes`), then by RRN. Records of the
-/// statement's dates that find none are "terminal only" (or unresolved);
-/// records of other dates that find none are left out. Lines of this
-/// terminal left over are "acquirer only" when money moved. Runs in time
-/// linear in records plus lines (hash maps, no scans per record).
+/// compatible type: first by batch and trace number, then by trace number
+/// and local date (of the record's request, at
+/// `policy.utc_offset_minutes`), then by RRN. Records of the statement's
+/// dates that find none are "terminal only" (or unresolved); records of
+/// other dates that find none are left out. Lines of this terminal left
+/// over are "acquirer only" when money moved. Runs in (records + lines) ×
+/// log(lines): sorted indexes searched by bisection, no scan per record.
 ///
 /// Errors: `CURRENCY_MISMATCH` when the statement is in another currency;
 /// `STATEMENT_NOT_FOR_TERMINAL` when it has lines but none of this merchant.
@@ -1442,29 +1679,26 @@ pub fn reconcile(
     let offset = cfg.policy.utc_offset_minutes;
     let currency = cfg.currency;
 
-    let mut by_batch: HashMap<(BatchNo, TraceNo), Vec<usize>> = HashMap::new();
-    let mut by_trace: HashMap<(TraceNo, Date), Vec<usize>> = HashMap::new();
-    let mut by_rrn: HashMap<&str, Vec<usize>> = HashMap::new();
     let mut other_terminal_lines = 0u32;
     let mut ours = vec![false; statement.lines.len()];
+    let mut ours_count = 0;
     for (i, l) in statement.lines.iter().enumerate() {
         if !ours_merchant(l) || l.terminal_id != cfg.terminal_id {
             other_terminal_lines += 1;
             continue;
         }
         ours[i] = true;
-        by_batch
-            .entry((l.batch_no, l.trace_no))
-            .or_default()
-            .push(i);
-        by_trace.entry((l.trace_no, l.date)).or_default().push(i);
-        if let Some(rrn) = &l.rrn {
-            by_rrn.entry(rrn.as_str()).or_default().push(i);
-        }
+        ours_count += 1;
     }
+    let our_lines = || statement.lines.iter().enumerate().filter(|&(i, _)| ours[i]);
+    // Most records find their line by batch and trace; the other two
+    // indexes are built the first time one does not.
+    let by_batch = LineIndex::new(our_lines().map(|(i, l)| ((l.batch_no, l.trace_no), i)));
+    let mut by_trace = None;
+    let mut by_rrn = None;
 
     let mut used = vec![false; statement.lines.len()];
-    let mut items = Vec::new();
+    let mut items = Vec::with_capacity(term.transactions().size_hint().0 + ours_count);
     let mut credited = Vec::new();
     let mut returned = Vec::new();
     let mut terminal_net = SignedMoney::zero(currency);
@@ -1472,29 +1706,34 @@ pub fn reconcile(
     // A fallback refund is settled outside the card network: no acquirer
     // line will ever show it (its confirmation reference is its proof).
     for t in term.transactions().filter(|t| t.request.fallback.is_none()) {
-        let date = t.request.at.local_date(offset);
         let kind = t.request.kind;
-        let pick = |candidates: Option<&Vec<usize>>, used: &[bool]| {
-            candidates.and_then(|c| {
-                c.iter()
-                    .copied()
-                    .find(|&i| !used[i] && same_kind(statement.lines[i].kind, kind))
-            })
-        };
-        let by_batch = pick(
-            by_batch.get(&(t.request.batch_no, t.request.trace_no)),
+        let date = || t.request.at.local_date(offset);
+        let found = match first_unused(
+            by_batch.lines(&(t.request.batch_no, t.request.trace_no)),
             &used,
-        )
-        .map(|i| (i, MatchedBy::BatchAndTrace));
-        let found =
-            by_batch.or_else(
-                || match pick(by_trace.get(&(t.request.trace_no, date)), &used) {
+            &statement.lines,
+            kind,
+        ) {
+            Some(i) => Some((i, MatchedBy::BatchAndTrace)),
+            None => {
+                let by_trace = by_trace.get_or_insert_with(|| {
+                    LineIndex::new(our_lines().map(|(i, l)| ((l.trace_no, l.date), i)))
+                });
+                let key = (t.request.trace_no, date());
+                match first_unused(by_trace.lines(&key), &used, &statement.lines, kind) {
                     Some(i) => Some((i, MatchedBy::TraceAndDate)),
-                    None => txn_rrn(t)
-                        .and_then(|r| pick(by_rrn.get(r), &used))
-                        .map(|i| (i, MatchedBy::Rrn)),
-                },
-            );
+                    None => txn_rrn(t).and_then(|r| {
+                        let by_rrn = by_rrn.get_or_insert_with(|| {
+                            LineIndex::new(
+                                our_lines().filter_map(|(i, l)| l.rrn.as_deref().map(|r| (r, i))),
+                            )
+                        });
+                        first_unused(by_rrn.lines(&r), &used, &statement.lines, kind)
+                            .map(|i| (i, MatchedBy::Rrn))
+                    }),
+                }
+            }
+        };
         let (category, finding, line) = match found {
             Some((i, by)) => {
                 used[i] = true;
@@ -1502,7 +1741,7 @@ pub fn reconcile(
                 let (c, f) = classify(t, l);
                 (c, f, Some((l, by)))
             }
-            None if statement.dates.contains(&date) => match missing(t) {
+            None if statement.dates.contains(&date()) => match missing(t) {
                 Some((c, f)) => (c, f, None),
                 None => continue,
             },
@@ -1592,10 +1831,7 @@ pub fn reconcile(
         .collect();
     let mut unexplained = 0u32;
     for item in &items {
-        let slot = &mut per_category[Category::ALL
-            .iter()
-            .position(|c| *c == item.category)
-            .expect("every category is listed")];
+        let slot = &mut per_category[item.category as usize];
         slot.count += 1;
         if let Some(a) = item.terminal_amount {
             slot.terminal_amount = slot.terminal_amount.checked_add(a)?;
@@ -1691,6 +1927,28 @@ mod tests {
     }
 
     #[test]
+    fn a_break_of_the_csv_rules_anywhere_comes_before_a_bad_value() {
+        // Records are read one at a time; the error is still the one a
+        // split of the whole file first would give.
+        let header = COLUMNS.map(|c| c.csv()).join(",");
+        let good = "20261123,100100,898440350480001,10000001,000001,000001,000000000001,\
+                    123456,622202*********3445,sale,100.00,0.38,settled";
+        let bad_amount = good.replace("100.00", "abc");
+        let field = |text: &str| {
+            let err = Statement::from_csv(text, Currency::Cny).unwrap_err();
+            let d = err.details();
+            let get = |k| d.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone());
+            (get("line"), get("field"))
+        };
+        let text = format!("{header}\n{bad_amount}\n{good}\n{good},\"open\n");
+        assert_eq!(field(&text), (Some("4".into()), Some("field 14".into())));
+        let text = format!("{header}\n{bad_amount}\n{good}\n");
+        assert_eq!(field(&text), (Some("2".into()), Some("amount".into())));
+        let text = format!("date\n{good}\n{good}\"\n");
+        assert_eq!(field(&text), (Some("3".into()), Some("field 13".into())));
+    }
+
+    #[test]
     fn cards_are_kept_masked_only() {
         assert_eq!(
             parse_card("622202*********3445").unwrap(),
@@ -1702,6 +1960,29 @@ mod tests {
         );
         assert_eq!(parse_card("6222 0202"), None);
         assert_eq!(parse_card("62220202"), None);
+    }
+
+    #[test]
+    fn names_are_the_serde_names() {
+        fn json<T: Serialize>(v: &T) -> String {
+            serde_json::to_value(v)
+                .unwrap()
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+        for c in Category::ALL {
+            assert_eq!(json(&c), c.as_str());
+        }
+        for f in Finding::ALL {
+            assert_eq!(json(&f), f.as_str());
+        }
+        for m in MatchedBy::ALL {
+            assert_eq!(json(&m), m.as_str());
+        }
+        for s in LineStatus::ALL {
+            assert_eq!(json(&s), s.as_str());
+        }
     }
 
     #[test]

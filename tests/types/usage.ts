@@ -6,8 +6,12 @@ import init, {
   SimulatedAcquirer,
   type HostReply,
   type HostRequest,
+  type NextStepText,
   type PosError,
   type PosEvent,
+  type ReconCategory,
+  type ReconItem,
+  type ReconReport,
   type RefundOut,
   type SettlementReport,
   type SnapshotWritten,
@@ -79,6 +83,16 @@ export async function shift(): Promise<string> {
   const lines = term.receipt(pre.id, { copy: "merchant", width: 32 });
   console.log(action, latest, tracked.length, lines);
   const report: SettlementReport = await term.settle();
+  const rec: ReconReport = await term.reconcile(host.statement("10000001"));
+  const open: ReconItem[] = rec.items.filter((i) => i.category !== "matched");
+  for (const item of open) {
+    const category: ReconCategory = item.category;
+    const step: NextStepText = rec.nextSteps[item.finding];
+    const amount: string = item.terminalAmount ?? item.acquirerAmount ?? "—";
+    console.log(category, item.txn ?? item.line, `${amount} ${rec.currency}`, step.zh, step.en);
+  }
+  const net: string = rec.summary.terminalNet;
+  console.log(rec.summary.balanced, net, rec.credited.length);
   const approved: TxnRecord[] = term.transactions({ state: "approved", kind: "sale" });
   term.off("event", onEvent);
   const written: SnapshotWritten | null = await term.writeSnapshot();
