@@ -113,8 +113,8 @@ impl SimulatedAcquirer {
         }
     }
 
-    /// Hands this acquirer to a terminal that calls it directly (see
-    /// [`direct`]); not part of the API.
+    /// Hands this acquirer to a terminal that calls it directly, without
+    /// the JS round trip of `send`; not part of the API.
     #[wasm_bindgen(js_name = "__posflowLink", skip_typescript)]
     pub fn link(&self) {
         HANDOFF.with(|h| *h.borrow_mut() = Some(self.inner.clone()));
