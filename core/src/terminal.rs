@@ -1869,17 +1869,8 @@ impl Terminal {
                 req
             }
             Purpose::Settlement { batch_no } => HostRequest {
-                message: MessageType::Settlement,
-                merchant_id: self.config.merchant_id.clone(),
-                terminal_id: self.config.terminal_id.clone(),
-                trace_no: self.state.next_trace,
-                batch_no,
-                amount: None,
-                card: None,
-                original: None,
                 summary: self.state.pending_summary.clone(),
-                upload: None,
-                sent_at: now,
+                ..self.batch_request(MessageType::Settlement, batch_no, now)
             },
             Purpose::Upload { batch_no, from } => {
                 let u = self
@@ -1891,32 +1882,37 @@ impl Terminal {
                 let chunk = &u.records
                     [from.min(u.records.len())..(from + UPLOAD_CHUNK).min(u.records.len())];
                 HostRequest {
-                    message: MessageType::BatchUpload,
-                    merchant_id: self.config.merchant_id.clone(),
-                    terminal_id: self.config.terminal_id.clone(),
-                    trace_no: self.state.next_trace,
-                    batch_no,
-                    amount: None,
-                    card: None,
-                    original: None,
-                    summary: None,
                     upload: Some(chunk.iter().map(|id| self.upload_record(*id)).collect()),
-                    sent_at: now,
+                    ..self.batch_request(MessageType::BatchUpload, batch_no, now)
                 }
             }
             Purpose::UploadEnd { batch_no } => HostRequest {
-                message: MessageType::BatchUploadEnd,
-                merchant_id: self.config.merchant_id.clone(),
-                terminal_id: self.config.terminal_id.clone(),
-                trace_no: self.state.next_trace,
-                batch_no,
-                amount: None,
-                card: None,
-                original: None,
                 summary: self.state.upload.as_ref().map(|u| u.summary.clone()),
-                upload: None,
-                sent_at: now,
+                ..self.batch_request(MessageType::BatchUploadEnd, batch_no, now)
             },
+        }
+    }
+
+    /// A request about a whole batch (settlement, batch upload): no amount,
+    /// card or original; the caller adds the summary or the records.
+    fn batch_request(
+        &self,
+        message: MessageType,
+        batch_no: BatchNo,
+        now: Timestamp,
+    ) -> HostRequest {
+        HostRequest {
+            message,
+            merchant_id: self.config.merchant_id.clone(),
+            terminal_id: self.config.terminal_id.clone(),
+            trace_no: self.state.next_trace,
+            batch_no,
+            amount: None,
+            card: None,
+            original: None,
+            summary: None,
+            upload: None,
+            sent_at: now,
         }
     }
 

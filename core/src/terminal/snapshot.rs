@@ -33,7 +33,7 @@
 //! `Card`, `TxnState` or `State` fails to compile here until the format
 //! (and its tag) says how to keep it.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -615,24 +615,14 @@ impl Reader<'_> {
         let n = usize::try_from(self.u()?).ok()?;
         // Not more than the bytes could hold: a bound before allocating.
         let capacity = n.min(self.bytes.len());
+        // A restart forgets who was signed in: `signed_in` is never stored.
         let mut state = State {
             batch_no,
             next_trace,
-            txns: BTreeMap::new(),
-            children: HashMap::new(),
             keys: HashMap::with_capacity(capacity),
             rrns: HashMap::with_capacity(capacity),
-            voucher_refunds: HashMap::new(),
             traces: HashMap::with_capacity(capacity.min(999_999)),
-            batches: HashMap::new(),
-            open: BTreeSet::new(),
-            outstanding: None,
-            pending_summary: None,
-            upload: None,
-            // A restart forgets who was signed in: never stored.
-            signed_in: None,
-            pins: HashMap::new(),
-            closed: Vec::new(),
+            ..State::new()
         };
         let mut last = None;
         for _ in 0..n {
