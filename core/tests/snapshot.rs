@@ -9,6 +9,9 @@
 //! fault rates for the seed (timeouts, lost, duplicated, late replies),
 //! with restarts, wrong PINs, settlements and clock jumps.
 
+mod common;
+
+use common::SplitMix64;
 use posflow_core::error::PosError;
 use posflow_core::journal::{verify_rows, Entry, Journal, GENESIS_HASH};
 use posflow_core::planner::{RefundOriginal, Voucher};
@@ -25,23 +28,6 @@ const PANS: [&str; 3] = [
     "4761340000000019",
     "6228480402564890018",
 ];
-
-/// A small deterministic generator (SplitMix64).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 fn approval(id: &str, pin: &str) -> ApprovalInput {
     ApprovalInput {
@@ -60,11 +46,11 @@ fn cny(fen: u64) -> Money {
 fn operate(
     term: &mut Terminal,
     host: &mut SimulatedAcquirer,
-    rng: &mut Rng,
+    rng: &mut SplitMix64,
     now: Timestamp,
 ) -> Vec<Entry<Record>> {
     let ids: Vec<TxnId> = term.transactions().map(|t| t.id).collect();
-    let pick = |rng: &mut Rng| {
+    let pick = |rng: &mut SplitMix64| {
         ids.get(rng.below(ids.len().max(1) as u64) as usize)
             .copied()
     };
@@ -73,7 +59,7 @@ fn operate(
         .filter(|t| t.request.kind == Kind::PreAuth)
         .map(|t| t.id)
         .collect();
-    let pre_auth = |rng: &mut Rng| {
+    let pre_auth = |rng: &mut SplitMix64| {
         let n = pre_auths.len().max(1) as u64;
         pre_auths.get(rng.below(n) as usize).copied()
     };
@@ -211,7 +197,7 @@ fn operate(
 /// A seeded day: the journal as stored, the acquirer after it, and the
 /// time it ended.
 fn day(seed: u64, ops: u32) -> (Vec<Entry<Record>>, SimulatedAcquirer, Timestamp) {
-    let mut rng = Rng(seed);
+    let mut rng = SplitMix64(seed);
     let mut host = SimulatedAcquirer::new(seed);
     host.set_fault_rates(Swarm::of_seed(seed).rates).unwrap();
     let mut now = T0;
@@ -276,7 +262,7 @@ fn go_on(
     now: Timestamp,
 ) -> Result<(), String> {
     let (mut ha, mut hb) = (host.clone(), host.clone());
-    let (mut ra, mut rb) = (Rng(seed ^ 0xABCD), Rng(seed ^ 0xABCD));
+    let (mut ra, mut rb) = (SplitMix64(seed ^ 0xABCD), SplitMix64(seed ^ 0xABCD));
     let mut now = now;
     for _ in 0..25 {
         now = Timestamp(now.0 + 1 + ra.below(600_000) as i64);
@@ -448,7 +434,7 @@ fn a_damaged_snapshot_is_refused() {
         Err(e) => panic!("{e}"),
         Ok(_) => panic!("a damaged snapshot was accepted"),
     };
-    let mut rng = Rng(7);
+    let mut rng = SplitMix64(7);
     for _ in 0..400 {
         let i = rng.below(bytes.len() as u64) as usize;
         let mut changed = bytes.clone();

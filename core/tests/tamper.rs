@@ -21,7 +21,7 @@
 
 mod common;
 
-use common::{fast_config, Recorder};
+use common::{fast_config, Recorder, SplitMix64};
 use posflow_core::acquirer::Fault;
 use posflow_core::error::JournalDamage;
 use posflow_core::journal::{Export, Journal};
@@ -30,23 +30,6 @@ use posflow_core::prelude::*;
 const MUTATIONS: u64 = 10_000;
 const DEFAULT_SEED: u64 = 0x5EED_2026_1122;
 const T0: Timestamp = Timestamp(1_795_365_000_000);
-
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n` (n > 0; the modulo bias is irrelevant here).
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
 
 /// A day at a till, through the Driver, as `export_json` hands it out.
 fn realistic_day() -> Journal<Record> {
@@ -227,14 +210,14 @@ fn mutate(
 ) -> (Mutation, String, String, Option<JournalDamage>) {
     let n = export.entries.len();
     let encode = |e: &Export<Record>| serde_json::to_string(e).unwrap();
-    let kind = ALL[rng.below(ALL.len())];
+    let kind = ALL[rng.index(ALL.len())];
     let (text, what, damage) = match kind {
         Mutation::ChangeChar => {
             let chars: Vec<char> = text.chars().collect();
-            let at = rng.below(chars.len());
+            let at = rng.index(chars.len());
             let mut to = chars[at];
             while to == chars[at] {
-                to = char::from(b' ' + rng.below(95) as u8);
+                to = char::from(b' ' + rng.index(95) as u8);
             }
             let mut changed = chars.clone();
             changed[at] = to;
@@ -242,8 +225,8 @@ fn mutate(
             (changed.into_iter().collect(), what, None)
         }
         Mutation::DropRecord => {
-            let i = rng.below(n);
-            let fix_count = rng.below(2) == 1;
+            let i = rng.index(n);
+            let fix_count = rng.index(2) == 1;
             let mut e = export.clone();
             e.entries.remove(i);
             if fix_count {
@@ -258,10 +241,10 @@ fn mutate(
             (encode(&e), what, Some(damage))
         }
         Mutation::SwapRecords => {
-            let i = rng.below(n);
-            let mut j = rng.below(n);
+            let i = rng.index(n);
+            let mut j = rng.index(n);
             while j == i {
-                j = rng.below(n);
+                j = rng.index(n);
             }
             let mut e = export.clone();
             e.entries.swap(i, j);
@@ -272,7 +255,7 @@ fn mutate(
             )
         }
         Mutation::DuplicateRecord => {
-            let i = rng.below(n);
+            let i = rng.index(n);
             let mut e = export.clone();
             let copy = e.entries[i].clone();
             e.entries.insert(i + 1, copy);
@@ -283,7 +266,7 @@ fn mutate(
             )
         }
         Mutation::CutText => {
-            let mut at = rng.below(text.len());
+            let mut at = rng.index(text.len());
             while !text.is_char_boundary(at) {
                 at -= 1;
             }
@@ -294,8 +277,8 @@ fn mutate(
             )
         }
         Mutation::CutRecords => {
-            let keep = rng.below(n);
-            let fix_count = rng.below(2) == 1;
+            let keep = rng.index(n);
+            let fix_count = rng.index(2) == 1;
             let mut e = export.clone();
             e.entries.truncate(keep);
             if fix_count {

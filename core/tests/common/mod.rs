@@ -1,6 +1,6 @@
-//! What the scenario table, the model and the tamper test share: a fast
-//! terminal configuration, a host that records the wire, and the replay check
-//! of DESIGN.md invariant 7.
+//! What the scenario table, the model, the tamper and snapshot tests share: a
+//! fast terminal configuration, a host that records the wire, the replay
+//! check of DESIGN.md invariant 7, and a seeded generator.
 //!
 //! Each test file uses a different part of this, hence the `dead_code` allow.
 #![allow(dead_code)]
@@ -222,4 +222,27 @@ pub fn compare_replay(term: &Terminal, replayed: &Terminal, now: Timestamp) -> R
         ));
     }
     Ok(())
+}
+
+/// A small deterministic generator (SplitMix64) for seeded tests.
+pub struct SplitMix64(pub u64);
+
+impl SplitMix64 {
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `0..n` (n > 0; the modulo bias is irrelevant here).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    /// An index into something `len` long (len > 0).
+    pub fn index(&mut self, len: usize) -> usize {
+        self.below(len as u64) as usize
+    }
 }
