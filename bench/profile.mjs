@@ -10,7 +10,7 @@ import http from "node:http";
 import { existsSync, readFileSync, statSync, writeFileSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+import { launchChromium } from "../scripts/chromium.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const pkg = path.resolve(process.argv[2] ?? path.join(root, "target/bench/pkg-profiling"));
@@ -28,11 +28,7 @@ const server = await new Promise((resolve) => {
   });
   s.listen(0, "127.0.0.1", () => resolve(s));
 });
-const browser = await chromium.launch({
-  executablePath: "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
+const browser = await launchChromium();
 const page = await browser.newPage();
 page.on("pageerror", (e) => console.error("page error:", e));
 page.on("console", (m) => { if (m.type() === "error") console.error("console:", m.text()); });
