@@ -101,9 +101,22 @@ impl<'a> Driver<'a> {
         }
     }
 
-    /// Runs a command: flush first, then the command, then its exchange.
+    /// Runs a command: flush first, then [`Driver::submit`].
     pub fn run(&mut self, command: Command, key: &str, now: Timestamp) -> Result<TxnId, PosError> {
         self.flush(now);
+        self.submit(command, key, now)
+    }
+
+    /// Runs a command without flushing first: the command, then its
+    /// exchange. A flush round retries what failed in the last one, and may
+    /// deliver a late reply that arrived during it, so a caller that judges
+    /// the terminal between a flush and a command uses this.
+    pub fn submit(
+        &mut self,
+        command: Command,
+        key: &str,
+        now: Timestamp,
+    ) -> Result<TxnId, PosError> {
         let result = self.term.execute(command, key, now);
         self.persist();
         let submitted = result?;

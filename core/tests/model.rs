@@ -1222,13 +1222,17 @@ impl Sim {
 
     /// Runs a command through the Driver and compares with the prediction.
     fn run(&mut self, cmd: MCmd, key: String) -> Result<(), String> {
-        // Flush first, as the Driver does, so the prediction sees what the
-        // terminal will see; the Driver's own flush then finds nothing.
+        // Flush first, as `Driver::run` does, and predict on what that
+        // flush left; then submit without a second flush. A second round
+        // would retry a step that failed in the first (an upload, an
+        // advice) and deliver a late reply that arrived during it, so the
+        // terminal would judge the command on a state the prediction never
+        // saw.
         self.flush()?;
         let predicted = self.model.predict(&cmd, &key, self.now);
         let from = self.host.log.len();
         let command = self.command(&cmd);
-        let result = self.with_driver(|d, now| d.run(command, &key, now));
+        let result = self.with_driver(|d, now| d.submit(command, &key, now));
         let sent = self.financial_sends_since(from);
         if let MCmd::Refund { o, cents } = &cmd {
             let plan = self.model.plan(*o, Some(*cents), self.now);
@@ -2045,6 +2049,39 @@ fn review_resolved_as_approved() {
     run_case(&ops).unwrap();
     let seen = SEEN.with(|s| s.borrow().clone());
     assert!(seen.contains_key("resolved Approved"), "{seen:?}");
+}
+
+/// The case CI found: a batch upload's step answers late, during the flush
+/// before a sale. The sale is judged on what that flush left (the upload
+/// still pending), not on a second flush that would take the late answer
+/// and finish the upload first.
+#[test]
+fn a_sale_waits_for_an_upload_answered_late() {
+    let ops = [
+        Op::PreAuth { cents: 1, card: 0 },
+        Op::Fault(Fault::Decline("05".into())),
+        Op::Complete {
+            pick: 0,
+            any: false,
+            permille: 500,
+            advice: true,
+        },
+        Op::Fault(Fault::DuplicateReply),
+        Op::Fault(Fault::Timeout),
+        Op::Settle,
+        Op::Fault(Fault::LateReply),
+        Op::Sale { cents: 1, card: 0 },
+        Op::Sale { cents: 2, card: 0 },
+    ];
+    SEEN.with(|s| s.borrow_mut().clear());
+    run_case(&ops).unwrap();
+    let seen = SEEN.with(|s| s.borrow().clone());
+    assert_eq!(seen.get("BATCH_UPLOAD_PENDING"), Some(&1), "{seen:?}");
+    assert_eq!(seen.get("accepted Sale"), Some(&1), "{seen:?}");
+    assert!(
+        seen.contains_key("batch uploaded after an unbalanced settlement"),
+        "{seen:?}"
+    );
 }
 
 /// Invariant 6 through the model, on a path too rare for the random cases:
