@@ -7,7 +7,7 @@ use wasm_bindgen::prelude::*;
 /// An error thrown to JS: one of the core's, or one that exists only
 /// because the binding talks to a browser. The binding's codes are stable
 /// like the core's.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) enum BindingError {
     /// Anything the core decided.
     Core(PosError),

@@ -64,8 +64,9 @@ enum Status {
     Loading,
     /// Every row before the base is in `rows`.
     Loaded,
-    /// It could not be read or did not verify.
-    Failed(PosError),
+    /// It could not be read or did not verify, or the terminal closed
+    /// first (`TERMINAL_CLOSED`).
+    Failed(BindingError),
 }
 
 /// The journal the core does not hold, and the snapshots.
@@ -115,7 +116,7 @@ impl History {
             (self.settle.as_ref(), matches!(status, Status::Loading))
         {
             let _ = match &status {
-                Status::Failed(e) => reject.call1(&JsValue::NULL, &crate::error::to_js(e, locale)),
+                Status::Failed(e) => reject.call1(&JsValue::NULL, &e.to_js(locale)),
                 _ => resolve.call0(&JsValue::NULL),
             };
             self.settle = None;
@@ -134,7 +135,7 @@ impl History {
         &self,
         core: &CoreTerminal,
         count: u64,
-    ) -> Result<js_sys::JsString, PosError> {
+    ) -> Result<js_sys::JsString, BindingError> {
         let journal = core.journal();
         let base = journal.base();
         match &self.status {
@@ -142,7 +143,8 @@ impl History {
                 return Err(PosError::JournalLoading {
                     loaded: u64::from(self.rows.length()).min(base),
                     total: journal.len() as u64,
-                })
+                }
+                .into())
             }
             Status::Failed(e) => return Err(e.clone()),
             Status::Loaded => {}
@@ -270,10 +272,12 @@ pub(crate) fn load_in_background(shared: Rc<Shared>) {
     wasm_bindgen_futures::spawn_local(async move {
         let status = match load(&shared).await {
             Ok(()) => Status::Loaded,
+            Err(BindingError::Closed) => Status::Failed(BindingError::Closed),
             Err(e) => {
                 warn(&format!(
-                    "posflow: the journal before the snapshot could not be read: {e}; \
-                     exportJournal() is refused"
+                    "posflow: the journal before the snapshot could not be read: {}; \
+                     exportJournal() is refused",
+                    e.describe()
                 ));
                 Status::Failed(e)
             }
@@ -285,7 +289,7 @@ pub(crate) fn load_in_background(shared: Rc<Shared>) {
     });
 }
 
-async fn load(shared: &Rc<Shared>) -> Result<(), PosError> {
+async fn load(shared: &Rc<Shared>) -> Result<(), BindingError> {
     let (base, head) = {
         let core = shared.core.borrow();
         (core.journal().base(), core.journal().base_head().to_owned())
@@ -296,25 +300,21 @@ async fn load(shared: &Rc<Shared>) -> Result<(), PosError> {
         let to = (from + HISTORY_CHUNK).min(base);
         let storage = shared.storage.borrow().clone();
         let Some(storage) = storage.filter(|_| !shared.closed.get()) else {
-            return Err(PosError::Internal {
-                what: "the terminal closed while its journal was loading".into(),
-            });
+            return Err(BindingError::Closed);
         };
-        let rows = storage
-            .read_rows(from, Some(to))
-            .await
-            .map_err(|e| match e {
-                BindingError::Core(e) => e,
-                other => PosError::Internal {
-                    what: other.describe(),
-                },
-            })?;
+        let read = storage.read_rows(from, Some(to)).await;
+        // A close during the read may also be why it failed.
+        if shared.closed.get() {
+            return Err(BindingError::Closed);
+        }
+        let rows = read?;
         if u64::from(rows.length()) != to - from {
             return Err(PosError::JournalDamaged {
                 damage: JournalDamage::Truncated,
                 seq: from + u64::from(rows.length()),
                 what: format!("rows {from}..{to} are not all stored"),
-            });
+            }
+            .into());
         }
         let texts: Vec<String> = rows
             .iter()
@@ -330,7 +330,8 @@ async fn load(shared: &Rc<Shared>) -> Result<(), PosError> {
             damage: JournalDamage::Dropped,
             seq: base,
             what: "the stored journal does not end where the snapshot does".into(),
-        });
+        }
+        .into());
     }
     Ok(())
 }

@@ -1108,8 +1108,9 @@ impl Terminal {
 
     /// `historyLoaded`: resolves once `exportJournal()` can answer — at
     /// once, except after an open from a snapshot, while the journal
-    /// before it is read in the background; rejects (`JOURNAL_DAMAGED`, …)
-    /// if it cannot be read.
+    /// before it is read in the background; rejects if it cannot be read
+    /// (`JOURNAL_DAMAGED`, `STORAGE_FAILED`) or the terminal closes first
+    /// (`TERMINAL_CLOSED`).
     ///
     /// ```js
     /// await term.historyLoaded;

@@ -330,6 +330,29 @@ async fn reopening_from_a_snapshot_is_the_terminal_and_the_export_waits_for_the_
     assert_eq!(export(&third).unwrap(), longer);
 }
 
+#[wasm_bindgen_test]
+async fn closing_while_the_history_loads_rejects_history_loaded_as_closed() {
+    let storage = indexeddb(&unique("snap-close"));
+    let term = open(&storage, &recording_host(sim())).await;
+    sign_in(&term).await;
+    sales(&term, 0, 4).await;
+    wait(term.write_snapshot()).await.unwrap();
+    close(&term).await;
+
+    let again = open(&storage, &recording_host(sim())).await;
+    let loaded = again.history_loaded();
+    // Closed before the rows before the snapshot have been read.
+    close(&again).await;
+    let err = wait(loaded).await.unwrap_err();
+    assert_eq!(code(&err), "TERMINAL_CLOSED");
+
+    // Nothing was lost: the next open loads the whole history.
+    let third = open(&storage, &recording_host(sim())).await;
+    wait(third.history_loaded()).await.unwrap();
+    assert!(journal_count(&export(&third).unwrap()) > 8);
+    close(&third).await;
+}
+
 fn journal_count(journal: &str) -> u32 {
     get(&js_sys::JSON::parse(journal).unwrap(), "count")
         .as_f64()
