@@ -100,6 +100,12 @@ async fn a_plan_says_void_then_refund_then_fallback() {
     assert_eq!(later.length(), 0);
     let bad = term.transactions(json(r#"{"from":1.5}"#)).unwrap_err();
     assert_eq!(text(&bad, "code"), "INVALID_INPUT");
+    // The refused value is named.
+    assert!(
+        text(&bad, "message").contains("1.5"),
+        "{}",
+        text(&bad, "message")
+    );
     let list = js_sys::Array::from(&term.refunds(JsValue::UNDEFINED).unwrap());
     assert_eq!(list.length(), 1);
     assert_eq!(text(&list.get(0), "status"), "accepted");
