@@ -38,6 +38,7 @@ pub mod receipt;
 pub mod reconcile;
 pub mod record;
 pub mod sim;
+mod tagged;
 pub mod terminal;
 pub mod time;
 pub mod totals;

@@ -2,13 +2,14 @@
 //! these, applied by [`crate::terminal`]'s single `apply`; replaying them is
 //! the terminal.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::card::Card;
 use crate::host::{BatchNo, NoReply, SettlementSummary, TraceNo};
 use crate::money::{Currency, Money};
 use crate::operator::ApprovalRecord;
 use crate::planner::{FallbackRecord, Voucher};
+use crate::tagged::{self, Tagged};
 use crate::time::Timestamp;
 
 /// A transaction's id: the journal sequence number of the record that
@@ -172,8 +173,8 @@ impl Outcome {
     }
 }
 
-/// What an exchange with the host was for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// What an exchange with the host was for. Deserialize is by hand, below.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(tag = "for", rename_all = "snake_case")]
 pub enum Purpose {
     /// The financial request that created `txn`.
@@ -246,8 +247,8 @@ pub enum Resolution {
     Reversed,
 }
 
-/// One journal record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One journal record. Deserialize is by hand, below.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Record {
     /// The first record: whose journal this is.
@@ -427,5 +428,350 @@ impl Record {
             Record::RefundOutcome { .. } => "refund_outcome",
             Record::ReviewResolved { .. } => "review_resolved",
         }
+    }
+}
+
+// Purposes and records are read by hand (see `crate::tagged`): serde's
+// derive for an internally tagged enum buffers every object, and was the
+// largest item in the wasm. The `*Fields` structs below mirror the
+// variants' fields only to derive a plain struct reader; each `variant`
+// match names every tag, and each guard names every variant, so a new
+// variant fails to compile until it is read.
+
+/// A purpose's `"for"`.
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum PurposeFor {
+    Request,
+    Reversal,
+    Query,
+    Advice,
+    Settlement,
+    Upload,
+    UploadEnd,
+}
+
+const _: fn(&Purpose) -> PurposeFor = |purpose| match purpose {
+    Purpose::Request { .. } => PurposeFor::Request,
+    Purpose::Reversal { .. } => PurposeFor::Reversal,
+    Purpose::Query { .. } => PurposeFor::Query,
+    Purpose::Advice { .. } => PurposeFor::Advice,
+    Purpose::Settlement { .. } => PurposeFor::Settlement,
+    Purpose::Upload { .. } => PurposeFor::Upload,
+    Purpose::UploadEnd { .. } => PurposeFor::UploadEnd,
+};
+
+#[derive(Deserialize)]
+struct TxnFields {
+    txn: TxnId,
+}
+
+#[derive(Deserialize)]
+struct ReversalFields {
+    txn: TxnId,
+    attempt: u32,
+}
+
+#[derive(Deserialize)]
+struct BatchFields {
+    batch_no: BatchNo,
+}
+
+#[derive(Deserialize)]
+struct UploadFields {
+    batch_no: BatchNo,
+    from: u32,
+}
+
+impl<'de> Deserialize<'de> for Purpose {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        tagged::deserialize(deserializer)
+    }
+}
+
+impl<'de> Tagged<'de> for Purpose {
+    const TAG: &'static str = "for";
+    const EXPECTING: &'static str = "what an exchange was for";
+    type Tag = PurposeFor;
+
+    fn variant<D: Deserializer<'de>>(tag: PurposeFor, rest: D) -> Result<Self, D::Error> {
+        Ok(match tag {
+            PurposeFor::Request => {
+                let TxnFields { txn } = Deserialize::deserialize(rest)?;
+                Purpose::Request { txn }
+            }
+            PurposeFor::Reversal => {
+                let ReversalFields { txn, attempt } = Deserialize::deserialize(rest)?;
+                Purpose::Reversal { txn, attempt }
+            }
+            PurposeFor::Query => {
+                let TxnFields { txn } = Deserialize::deserialize(rest)?;
+                Purpose::Query { txn }
+            }
+            PurposeFor::Advice => {
+                let TxnFields { txn } = Deserialize::deserialize(rest)?;
+                Purpose::Advice { txn }
+            }
+            PurposeFor::Settlement => {
+                let BatchFields { batch_no } = Deserialize::deserialize(rest)?;
+                Purpose::Settlement { batch_no }
+            }
+            PurposeFor::Upload => {
+                let UploadFields { batch_no, from } = Deserialize::deserialize(rest)?;
+                Purpose::Upload { batch_no, from }
+            }
+            PurposeFor::UploadEnd => {
+                let BatchFields { batch_no } = Deserialize::deserialize(rest)?;
+                Purpose::UploadEnd { batch_no }
+            }
+        })
+    }
+}
+
+/// A record's `"type"`.
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum RecordType {
+    Opened,
+    SignedIn,
+    PinRejected,
+    OperatorLocked,
+    Requested,
+    Sent,
+    SettlementSent,
+    Answered,
+    Unanswered,
+    LateReply,
+    ManualReview,
+    RefundOutcome,
+    ReviewResolved,
+}
+
+const _: fn(&Record) -> RecordType = |record| match record {
+    Record::Opened { .. } => RecordType::Opened,
+    Record::SignedIn { .. } => RecordType::SignedIn,
+    Record::PinRejected { .. } => RecordType::PinRejected,
+    Record::OperatorLocked { .. } => RecordType::OperatorLocked,
+    Record::Requested(_) => RecordType::Requested,
+    Record::Sent { .. } => RecordType::Sent,
+    Record::SettlementSent { .. } => RecordType::SettlementSent,
+    Record::Answered { .. } => RecordType::Answered,
+    Record::Unanswered { .. } => RecordType::Unanswered,
+    Record::LateReply { .. } => RecordType::LateReply,
+    Record::ManualReview { .. } => RecordType::ManualReview,
+    Record::RefundOutcome { .. } => RecordType::RefundOutcome,
+    Record::ReviewResolved { .. } => RecordType::ReviewResolved,
+};
+
+#[derive(Deserialize)]
+struct OpenedFields {
+    merchant_id: String,
+    terminal_id: String,
+    currency: Currency,
+    at: Timestamp,
+}
+
+/// Signed in, PIN rejected.
+#[derive(Deserialize)]
+struct OperatorFields {
+    operator_id: String,
+    at: Timestamp,
+}
+
+#[derive(Deserialize)]
+struct OperatorLockedFields {
+    operator_id: String,
+    until: Timestamp,
+    at: Timestamp,
+}
+
+#[derive(Deserialize)]
+struct SentFields {
+    purpose: Purpose,
+    at: Timestamp,
+}
+
+#[derive(Deserialize)]
+struct SettlementSentFields {
+    batch_no: BatchNo,
+    summary: SettlementSummary,
+    at: Timestamp,
+}
+
+#[derive(Deserialize)]
+struct AnsweredFields {
+    purpose: Purpose,
+    code: String,
+    rrn: Option<String>,
+    auth_code: Option<String>,
+    balanced: Option<bool>,
+    at: Timestamp,
+}
+
+#[derive(Deserialize)]
+struct UnansweredFields {
+    purpose: Purpose,
+    cause: NoReply,
+    at: Timestamp,
+}
+
+#[derive(Deserialize)]
+struct LateReplyFields {
+    txn: TxnId,
+    code: String,
+    at: Timestamp,
+}
+
+#[derive(Deserialize)]
+struct ManualReviewFields {
+    txn: TxnId,
+    at: Timestamp,
+}
+
+#[derive(Deserialize)]
+struct RefundOutcomeFields {
+    txn: TxnId,
+    outcome: Outcome,
+    reference: Option<String>,
+    operator_id: Option<String>,
+    approvals: Vec<ApprovalRecord>,
+    at: Timestamp,
+}
+
+#[derive(Deserialize)]
+struct ReviewResolvedFields {
+    txn: TxnId,
+    resolution: Resolution,
+    approvals: Vec<ApprovalRecord>,
+    at: Timestamp,
+}
+
+impl<'de> Deserialize<'de> for Record {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        tagged::deserialize(deserializer)
+    }
+}
+
+impl<'de> Tagged<'de> for Record {
+    const TAG: &'static str = "type";
+    const EXPECTING: &'static str = "a journal record";
+    type Tag = RecordType;
+
+    fn variant<D: Deserializer<'de>>(tag: RecordType, rest: D) -> Result<Self, D::Error> {
+        Ok(match tag {
+            RecordType::Opened => {
+                let OpenedFields {
+                    merchant_id,
+                    terminal_id,
+                    currency,
+                    at,
+                } = Deserialize::deserialize(rest)?;
+                Record::Opened {
+                    merchant_id,
+                    terminal_id,
+                    currency,
+                    at,
+                }
+            }
+            RecordType::SignedIn => {
+                let OperatorFields { operator_id, at } = Deserialize::deserialize(rest)?;
+                Record::SignedIn { operator_id, at }
+            }
+            RecordType::PinRejected => {
+                let OperatorFields { operator_id, at } = Deserialize::deserialize(rest)?;
+                Record::PinRejected { operator_id, at }
+            }
+            RecordType::OperatorLocked => {
+                let OperatorLockedFields {
+                    operator_id,
+                    until,
+                    at,
+                } = Deserialize::deserialize(rest)?;
+                Record::OperatorLocked {
+                    operator_id,
+                    until,
+                    at,
+                }
+            }
+            RecordType::Requested => Record::Requested(Deserialize::deserialize(rest)?),
+            RecordType::Sent => {
+                let SentFields { purpose, at } = Deserialize::deserialize(rest)?;
+                Record::Sent { purpose, at }
+            }
+            RecordType::SettlementSent => {
+                let SettlementSentFields {
+                    batch_no,
+                    summary,
+                    at,
+                } = Deserialize::deserialize(rest)?;
+                Record::SettlementSent {
+                    batch_no,
+                    summary,
+                    at,
+                }
+            }
+            RecordType::Answered => {
+                let AnsweredFields {
+                    purpose,
+                    code,
+                    rrn,
+                    auth_code,
+                    balanced,
+                    at,
+                } = Deserialize::deserialize(rest)?;
+                Record::Answered {
+                    purpose,
+                    code,
+                    rrn,
+                    auth_code,
+                    balanced,
+                    at,
+                }
+            }
+            RecordType::Unanswered => {
+                let UnansweredFields { purpose, cause, at } = Deserialize::deserialize(rest)?;
+                Record::Unanswered { purpose, cause, at }
+            }
+            RecordType::LateReply => {
+                let LateReplyFields { txn, code, at } = Deserialize::deserialize(rest)?;
+                Record::LateReply { txn, code, at }
+            }
+            RecordType::ManualReview => {
+                let ManualReviewFields { txn, at } = Deserialize::deserialize(rest)?;
+                Record::ManualReview { txn, at }
+            }
+            RecordType::RefundOutcome => {
+                let RefundOutcomeFields {
+                    txn,
+                    outcome,
+                    reference,
+                    operator_id,
+                    approvals,
+                    at,
+                } = Deserialize::deserialize(rest)?;
+                Record::RefundOutcome {
+                    txn,
+                    outcome,
+                    reference,
+                    operator_id,
+                    approvals,
+                    at,
+                }
+            }
+            RecordType::ReviewResolved => {
+                let ReviewResolvedFields {
+                    txn,
+                    resolution,
+                    approvals,
+                    at,
+                } = Deserialize::deserialize(rest)?;
+                Record::ReviewResolved {
+                    txn,
+                    resolution,
+                    approvals,
+                    at,
+                }
+            }
+        })
     }
 }
