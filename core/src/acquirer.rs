@@ -66,6 +66,7 @@ use crate::host::{
     BatchNo, HostReply, HostRequest, MessageType, NoReply, OriginalRef, SettlementSummary, TraceNo,
 };
 use crate::money::Money;
+use crate::tagged;
 use crate::time::Timestamp;
 
 /// A misbehaviour for the next request.
@@ -344,8 +345,8 @@ pub struct UploadOutcome {
     pub dropped: u32,
 }
 
-/// How a statement line ended.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// How a statement line ended. Deserialize is by hand, below.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum LineStatus {
     /// Approved and standing.
@@ -364,8 +365,9 @@ pub enum LineStatus {
     },
 }
 
-/// One line of the acquirer's statement file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One line of the acquirer's statement file. Deserialize is by hand,
+/// below.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StatementLine {
     /// Batch.
@@ -391,6 +393,129 @@ pub struct StatementLine {
     pub status: LineStatus,
     /// When the host processed it.
     pub at: Timestamp,
+}
+
+// Statement lines and their statuses are read by hand: serde's derive for
+// a flattened, internally tagged enum buffers every line into its `Content`
+// tree and reads it again, code that was among the largest in the wasm.
+// `LineFields` and `StatusFields` mirror the lines' flat JSON only to derive
+// a plain struct reader; the guard names every status, so a new one fails
+// to compile until it is read.
+
+/// A line's `"status"`.
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum StatusName {
+    Approved,
+    Declined,
+    Reversed,
+    Returned,
+}
+
+const _: fn(&LineStatus) -> StatusName = |status| match status {
+    LineStatus::Approved => StatusName::Approved,
+    LineStatus::Declined { .. } => StatusName::Declined,
+    LineStatus::Reversed => StatusName::Reversed,
+    LineStatus::Returned { .. } => StatusName::Returned,
+};
+
+#[derive(Deserialize)]
+struct StatusFields {
+    status: StatusName,
+    code: Option<String>,
+    reason: Option<ReturnReason>,
+}
+
+impl StatusFields {
+    /// The status, which has a code if and only if it is declined and a
+    /// reason if and only if it is returned.
+    fn status<E: serde::de::Error>(self) -> Result<LineStatus, E> {
+        let StatusFields {
+            status,
+            mut code,
+            mut reason,
+        } = self;
+        let status = match status {
+            StatusName::Approved => LineStatus::Approved,
+            StatusName::Declined => LineStatus::Declined {
+                code: code.take().ok_or_else(|| E::missing_field("code"))?,
+            },
+            StatusName::Reversed => LineStatus::Reversed,
+            StatusName::Returned => LineStatus::Returned {
+                reason: reason.take().ok_or_else(|| E::missing_field("reason"))?,
+            },
+        };
+        if code.is_some() {
+            return Err(E::custom(r#"only a "declined" line has a code"#));
+        }
+        if reason.is_some() {
+            return Err(E::custom(r#"only a "returned" line has a reason"#));
+        }
+        Ok(status)
+    }
+}
+
+impl<'de> Deserialize<'de> for LineStatus {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        tagged::from_object::<StatusFields, _>(deserializer, "a line status")?.status()
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LineFields {
+    batch_no: BatchNo,
+    trace_no: TraceNo,
+    message: MessageType,
+    amount: Option<Money>,
+    masked_pan: Option<String>,
+    method: Option<PaymentMethod>,
+    foreign: bool,
+    rrn: Option<String>,
+    auth_code: Option<String>,
+    status: StatusName,
+    code: Option<String>,
+    reason: Option<ReturnReason>,
+    at: Timestamp,
+}
+
+impl<'de> Deserialize<'de> for StatementLine {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let LineFields {
+            batch_no,
+            trace_no,
+            message,
+            amount,
+            masked_pan,
+            method,
+            foreign,
+            rrn,
+            auth_code,
+            status,
+            code,
+            reason,
+            at,
+        } = tagged::from_object(deserializer, "a statement line")?;
+        let status = StatusFields {
+            status,
+            code,
+            reason,
+        }
+        .status()?;
+        Ok(StatementLine {
+            batch_no,
+            trace_no,
+            message,
+            amount,
+            masked_pan,
+            method,
+            foreign,
+            rrn,
+            auth_code,
+            status,
+            at,
+        })
+    }
 }
 
 /// A batch as the acquirer settled it.

@@ -86,3 +86,27 @@ impl Visitor<'_> for TagKey {
         }
     }
 }
+
+/// Reads a derived struct `T` from an object only. The derive also reads an
+/// array of the fields in order, which the readers this replaces (a tagged
+/// enum, a struct with a flattened field) refused.
+pub(crate) fn from_object<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+    deserializer: D,
+    expecting: &'static str,
+) -> Result<T, D::Error> {
+    deserializer.deserialize_map(ObjectVisitor(expecting, PhantomData))
+}
+
+struct ObjectVisitor<T>(&'static str, PhantomData<T>);
+
+impl<'de, T: Deserialize<'de>> Visitor<'de> for ObjectVisitor<T> {
+    type Value = T;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(self.0)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+        T::deserialize(MapAccessDeserializer::new(map))
+    }
+}

@@ -1,11 +1,12 @@
-//! The JSON of journal records, pinned.
+//! The JSON of journal records and acquirer statement lines, pinned.
 //!
-//! Their deserializers are written by hand (serde's derive for tagged
-//! enums buffers every object, and was the largest code in the
+//! Their deserializers are written by hand (serde's derive for tagged and
+//! flattened enums buffers every object, and was the largest code in the
 //! wasm), while serialization stays derived. The texts below were written
 //! by the derived serializer and read by the derived deserializer before
 //! the change; each must still read, and write back byte for byte.
 
+use posflow_core::acquirer::{LineStatus, StatementLine};
 use posflow_core::record::{Purpose, Record};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -48,6 +49,21 @@ const PURPOSES: [&str; 7] = [
     r#"{"for":"upload_end","batch_no":"000002"}"#,
 ];
 
+/// One statement line of each status, and a status alone.
+const LINES: [&str; 4] = [
+    r#"{"batchNo":"000001","traceNo":"000001","message":"sale","amount":{"amount":"100.00","currency":"CNY"},"maskedPan":"622202*********3445","method":"bank_card","foreign":false,"rrn":"123456789012","authCode":"A1B2C3","status":"approved","at":1700000000000}"#,
+    r#"{"batchNo":"000001","traceNo":"000002","message":"refund","amount":null,"maskedPan":null,"method":null,"foreign":false,"rrn":null,"authCode":null,"status":"declined","code":"51","at":1700000000001}"#,
+    r#"{"batchNo":"000001","traceNo":"000003","message":"sale","amount":{"amount":"1.00","currency":"CNY"},"maskedPan":"622202*********0073","method":"bank_card","foreign":true,"rrn":"123456789013","authCode":"A1B2C4","status":"reversed","at":1700000000002}"#,
+    r#"{"batchNo":"000002","traceNo":"000004","message":"refund","amount":{"amount":"1.00","currency":"CNY"},"maskedPan":"622202*********0072","method":"bank_card","foreign":false,"rrn":"123456789014","authCode":null,"status":"returned","reason":"card_cancelled","at":1700000000003}"#,
+];
+
+const STATUSES: [&str; 4] = [
+    r#"{"status":"approved"}"#,
+    r#"{"status":"declined","code":"05"}"#,
+    r#"{"status":"reversed"}"#,
+    r#"{"status":"returned","reason":"batch_not_uploaded"}"#,
+];
+
 /// Reads `text`, writes it back identical, and reads that back equal.
 fn pinned<T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug>(text: &str) -> T {
     let value: T = serde_json::from_str(text).unwrap_or_else(|e| panic!("{text}: {e}"));
@@ -87,6 +103,17 @@ fn every_purpose_keeps_its_format() {
 }
 
 #[test]
+fn every_line_status_keeps_its_format() {
+    let lines: Vec<StatementLine> = LINES.iter().map(|t| pinned(t)).collect();
+    let statuses: Vec<LineStatus> = STATUSES.iter().map(|t| pinned(t)).collect();
+    let of_lines: Vec<LineStatus> = lines.into_iter().map(|l| l.status).collect();
+    assert_eq!(of_lines[0], statuses[0]);
+    assert_eq!(of_lines[2], statuses[2]);
+    assert!(matches!(of_lines[1], LineStatus::Declined { ref code } if code == "51"));
+    assert!(matches!(of_lines[3], LineStatus::Returned { .. }));
+}
+
+#[test]
 fn optional_fields_may_be_left_out_and_unknown_ones_are_ignored() {
     // As with the derived readers: a missing `Option` is `None`, and
     // fields no variant has are skipped.
@@ -106,6 +133,11 @@ fn optional_fields_may_be_left_out_and_unknown_ones_are_ignored() {
     assert_eq!(
         serde_json::from_str::<Purpose>(extra).unwrap(),
         serde_json::from_str::<Purpose>(PURPOSES[3]).unwrap()
+    );
+    let line = LINES[0].replace(r#""at":"#, r#""note":"x","at":"#);
+    assert_eq!(
+        serde_json::from_str::<StatementLine>(&line).unwrap(),
+        serde_json::from_str::<StatementLine>(LINES[0]).unwrap()
     );
 }
 
@@ -144,5 +176,31 @@ fn malformed_records_are_refused() {
         r#"{"txn":4}"#,
     ] {
         refused::<Purpose>(text);
+    }
+}
+
+#[test]
+fn inconsistent_line_statuses_are_refused() {
+    let cases: [(&str, &str); 6] = [
+        (r#"{"status":"declined"}"#, "missing field `code`"),
+        (r#"{"status":"returned"}"#, "missing field `reason`"),
+        (r#"{"status":"approved","code":"05"}"#, "code"),
+        (
+            r#"{"status":"reversed","reason":"card_cancelled"}"#,
+            "reason",
+        ),
+        (r#"{"status":"settled"}"#, "unknown variant `settled`"),
+        (r#"{"code":"05"}"#, "missing field `status`"),
+    ];
+    assert!(refused::<LineStatus>(r#"["declined","05"]"#).contains("invalid type"));
+    let array =
+        r#"["000001","000001","sale",null,null,null,false,null,null,"approved",null,null,1]"#;
+    assert!(refused::<StatementLine>(array).contains("invalid type"));
+    for (text, expected) in cases {
+        let error = refused::<LineStatus>(text);
+        assert!(error.contains(expected), "{text}: {error}");
+        let line = LINES[0].replace(r#""status":"approved""#, &text[1..text.len() - 1]);
+        let error = refused::<StatementLine>(&line);
+        assert!(error.contains(expected), "{line}: {error}");
     }
 }
