@@ -10,8 +10,9 @@ use posflow_core::operator::ApprovalInput;
 use posflow_core::record::TxnId;
 use posflow_core::terminal::{BatchClose, Command, OriginalSelector, TxnState, TxnView};
 use posflow_core::time::Timestamp;
-use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
+use serde::de::{DeserializeOwned, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
 use tsify::Tsify;
 use wasm_bindgen::JsValue;
 
@@ -137,12 +138,40 @@ impl OriginalRef {
     }
 }
 
+// Deserialize is by hand: serde's derive for an untagged enum buffers the
+// input into its `Content` tree and tries each variant on it, code the wasm
+// otherwise does without. `#[serde(untagged)]` stays for Tsify's type,
+// `Approval | Approval[]`.
 /// One approval, or two for dual control.
-#[derive(Deserialize, Tsify)]
+#[derive(Tsify)]
 #[serde(untagged)]
 pub(crate) enum Approvals {
     One(Approval),
     Many(Vec<Approval>),
+}
+
+impl<'de> Deserialize<'de> for Approvals {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(ApprovalsVisitor)
+    }
+}
+
+struct ApprovalsVisitor;
+
+impl<'de> Visitor<'de> for ApprovalsVisitor {
+    type Value = Approvals;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an approval { operatorId, pin } or a list of them")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Approvals, A::Error> {
+        Approval::deserialize(MapAccessDeserializer::new(map)).map(Approvals::One)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Approvals, A::Error> {
+        Vec::deserialize(SeqAccessDeserializer::new(seq)).map(Approvals::Many)
+    }
 }
 
 #[derive(Deserialize, Tsify)]
@@ -438,5 +467,70 @@ pub(crate) fn timestamp(field: &str, ms: f64) -> Result<Timestamp, PosError> {
             "milliseconds since the epoch",
             &ms.to_string(),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What `approval` reads as, or the error: serde's message when the JSON
+    /// is refused, the error code when the list is.
+    fn read(json: &str) -> Result<Vec<(String, String)>, String> {
+        let parsed: Approvals = serde_json::from_str(json).map_err(|e| e.to_string())?;
+        let list = parsed.approvals().map_err(|e| e.code().to_owned())?;
+        Ok(list.into_iter().map(|a| (a.operator_id, a.pin)).collect())
+    }
+
+    fn pair(id: &str, pin: &str) -> (String, String) {
+        (id.to_owned(), pin.to_owned())
+    }
+
+    #[test]
+    fn approvals_are_one_object_or_a_list_of_up_to_two() {
+        let one = r#"{"operatorId":"09","pin":"1234"}"#;
+        let two = r#"{"operatorId":"10","pin":"5678"}"#;
+        assert_eq!(read(one), Ok(vec![pair("09", "1234")]));
+        assert_eq!(read(&format!("[{one}]")), Ok(vec![pair("09", "1234")]));
+        assert_eq!(
+            read(&format!("[{one},{two}]")),
+            Ok(vec![pair("09", "1234"), pair("10", "5678")])
+        );
+        assert_eq!(read("[]"), Ok(vec![]));
+        assert_eq!(
+            read(&format!("[{one},{two},{one}]")),
+            Err("INVALID_INPUT".to_owned())
+        );
+    }
+
+    #[test]
+    fn approvals_refuse_other_shapes() {
+        let cases = [
+            (
+                r#"{"operatorId":"09","pin":"1234","role":"admin"}"#,
+                "unknown field `role`",
+            ),
+            (
+                r#"[{"operatorId":"09","pin":"1234","x":1}]"#,
+                "unknown field `x`",
+            ),
+            (r#"{"operatorId":"09"}"#, "missing field `pin`"),
+            (r#"{"operatorId":"09","pin":1234}"#, "invalid type: integer"),
+            ("[5]", "invalid type: integer"),
+            // The untagged derive read this as one approval's fields in
+            // order; it is neither an approval nor a list of them.
+            (r#"["09","1234"]"#, "invalid type: string"),
+            ("5", "invalid type: integer `5`, expected an approval"),
+            (
+                r#""09""#,
+                "invalid type: string \"09\", expected an approval",
+            ),
+            ("true", "invalid type"),
+            ("null", "invalid type"),
+        ];
+        for (json, expected) in cases {
+            let error = read(json).expect_err(json);
+            assert!(error.contains(expected), "{json}: {error}");
+        }
     }
 }
