@@ -298,6 +298,10 @@ struct MTxn {
     host_lied: bool,
     /// An offline advice the host refused: approved here, unknown there.
     advice_refused: bool,
+    /// The host answered an attempt of this advice with 94: it had it from
+    /// an attempt whose answer was lost, and what it said then is not on
+    /// the wire (the harness reads it from the ledger, see `Sim::learn`).
+    advice_duplicate: bool,
     /// The card it was paid with (`PANS`); acts on an original use its card.
     card: usize,
     /// The code it was declined with.
@@ -815,6 +819,7 @@ impl Model {
             key: key.to_owned(),
             host_lied: false,
             advice_refused: false,
+            advice_duplicate: false,
             card,
             code: None,
             fallback,
@@ -964,6 +969,7 @@ impl Model {
                             // 94: it already has it (an earlier attempt that
                             // timed out); anything else: it refused it.
                             self.txns[i].advice_refused = code != "00" && code != "94";
+                            self.txns[i].advice_duplicate = code == "94";
                             if self.txns[i].advice_refused {
                                 saw("advice refused by the host");
                             }
@@ -1146,6 +1152,21 @@ impl Sim {
                 Wire::Replies(_) | Wire::NoReply(_) => {}
             }
             self.model.on_wire(&wire, self.now)?;
+        }
+        // A 94 to an advice: the host took it on an attempt whose answer was
+        // lost. It may have refused it then (a made-up query answer hid
+        // that the pre-auth was already completed); the terminal cannot
+        // know, so neither does the wire, and the ledger says which.
+        for t in &mut self.model.txns {
+            if std::mem::take(&mut t.advice_duplicate) {
+                let refused = self.host.inner.ledger().any(|p| {
+                    p.batch_no.get() == t.batch && p.trace_no.get() == t.trace && p.code != "00"
+                });
+                if refused {
+                    t.advice_refused = true;
+                    saw("advice refused on an attempt whose answer was lost");
+                }
+            }
         }
         if let Some(open) = &self.model.current {
             return Err(format!("an exchange left open: {open:?}"));
@@ -2078,6 +2099,60 @@ fn a_sale_waits_for_an_upload_answered_late() {
     let seen = SEEN.with(|s| s.borrow().clone());
     assert_eq!(seen.get("BATCH_UPLOAD_PENDING"), Some(&1), "{seen:?}");
     assert_eq!(seen.get("accepted Sale"), Some(&1), "{seen:?}");
+    assert!(
+        seen.contains_key("batch uploaded after an unbalanced settlement"),
+        "{seen:?}"
+    );
+}
+
+/// The second case a long soak found: a query's made-up decline hides that
+/// a completion went through, so the terminal then advises another
+/// completion of the same pre-auth. The host refuses that advice (12), the
+/// answer is lost, and the retry is answered 94 (it has it). The terminal
+/// keeps the advice, as it must; the model learns the refusal from the
+/// ledger and expects the batch to settle unbalanced.
+#[test]
+fn an_advice_refused_on_a_lost_attempt_then_answered_94() {
+    let ops = [
+        Op::PreAuth {
+            cents: 837,
+            card: 1,
+        },
+        Op::Fault(Fault::LateReply),
+        Op::Fault(Fault::Decline("12".into())),
+        Op::Complete {
+            pick: 0,
+            any: false,
+            permille: 945,
+            advice: false,
+        },
+        Op::Restart { sign_in: false },
+        Op::Query { pick: 0 },
+        Op::Restart { sign_in: true },
+        Op::Fault(Fault::Timeout),
+        Op::Complete {
+            pick: 0,
+            any: false,
+            permille: 849,
+            advice: true,
+        },
+        Op::Sale {
+            cents: 8770,
+            card: 1,
+        },
+        Op::Sale {
+            cents: 100,
+            card: 1,
+        },
+        Op::Settle,
+    ];
+    SEEN.with(|s| s.borrow_mut().clear());
+    run_case(&ops).unwrap();
+    let seen = SEEN.with(|s| s.borrow().clone());
+    assert!(
+        seen.contains_key("advice refused on an attempt whose answer was lost"),
+        "{seen:?}"
+    );
     assert!(
         seen.contains_key("batch uploaded after an unbalanced settlement"),
         "{seen:?}"
