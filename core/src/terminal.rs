@@ -586,17 +586,41 @@ impl State {
             | Record::RefundOutcome { .. } => None,
         };
         if let Some(id) = touched {
-            let t = &self.txns[&id];
-            let open = t.advice_pending
-                || matches!(
-                    t.state,
-                    TxnState::Sent | TxnState::InDoubt { .. } | TxnState::ManualReview { .. }
-                );
-            if open {
-                self.open.insert(id);
-            } else {
-                self.open.remove(&id);
-            }
+            self.index_open(id);
+        }
+    }
+
+    /// Files `id` in the indexes of requests (key, trace number, batch,
+    /// original, voucher): for a `requested` record, and for each
+    /// transaction a snapshot holds, in id order (journal order).
+    fn index_request(&mut self, id: TxnId, request: &Request) {
+        self.keys.insert(request.key.clone(), id);
+        self.traces.entry(request.trace_no).or_default().push(id);
+        self.batches.entry(request.batch_no).or_default().push(id);
+        if let Some(original) = request.original {
+            self.children.entry(original).or_default().push(id);
+        }
+        if let Some(voucher) = &request.voucher {
+            self.voucher_refunds
+                .entry(voucher.rrn.clone())
+                .or_default()
+                .push(id);
+        }
+    }
+
+    /// Files `id` in the `open` index, or takes it out, as its transaction
+    /// now is.
+    fn index_open(&mut self, id: TxnId) {
+        let t = &self.txns[&id];
+        let open = t.advice_pending
+            || matches!(
+                t.state,
+                TxnState::Sent | TxnState::InDoubt { .. } | TxnState::ManualReview { .. }
+            );
+        if open {
+            self.open.insert(id);
+        } else {
+            self.open.remove(&id);
         }
     }
 
@@ -628,18 +652,7 @@ impl State {
             Record::Requested(request) => {
                 let id = TxnId(seq);
                 self.approvals_used(&request.approvals);
-                self.keys.insert(request.key.clone(), id);
-                self.traces.entry(request.trace_no).or_default().push(id);
-                self.batches.entry(request.batch_no).or_default().push(id);
-                if let Some(original) = request.original {
-                    self.children.entry(original).or_default().push(id);
-                }
-                if let Some(voucher) = &request.voucher {
-                    self.voucher_refunds
-                        .entry(voucher.rrn.clone())
-                        .or_default()
-                        .push(id);
-                }
+                self.index_request(id, request);
                 self.next_trace = request.trace_no.next();
                 let advice = request.kind == Kind::CompletionAdvice;
                 let state = if request.fallback.is_some() {

@@ -607,8 +607,8 @@ impl Reader<'_> {
         })
     }
 
-    /// The state, its indexes rebuilt as `apply` builds them (transactions
-    /// in id order are requests in journal order).
+    /// The state, its indexes rebuilt by the indexing `apply` does
+    /// (transactions in id order are requests in journal order).
     fn state(&mut self, count: u64) -> Option<State> {
         let batch_no = self.batch()?;
         let next_trace = self.trace()?;
@@ -632,29 +632,9 @@ impl Reader<'_> {
                 return None;
             }
             last = Some(id);
-            let r = &t.request;
-            state.keys.insert(r.key.clone(), id);
-            state.traces.entry(r.trace_no).or_default().push(id);
-            state.batches.entry(r.batch_no).or_default().push(id);
-            if let Some(original) = r.original {
-                state.children.entry(original).or_default().push(id);
-            }
-            if let Some(voucher) = &r.voucher {
-                state
-                    .voucher_refunds
-                    .entry(voucher.rrn.clone())
-                    .or_default()
-                    .push(id);
-            }
-            let open = t.advice_pending
-                || matches!(
-                    t.state,
-                    TxnState::Sent | TxnState::InDoubt { .. } | TxnState::ManualReview { .. }
-                );
-            if open {
-                state.open.insert(id);
-            }
+            state.index_request(id, &t.request);
             state.txns.insert(id, t);
+            state.index_open(id);
         }
         for _ in 0..self.u()? {
             let rrn = self.str()?;
