@@ -433,10 +433,24 @@ impl Record {
 
 // Purposes and records are read by hand (see `crate::tagged`): serde's
 // derive for an internally tagged enum buffers every object, and was the
-// largest item in the wasm. The `*Fields` structs below mirror the
-// variants' fields only to derive a plain struct reader; each `variant`
-// match names every tag, and each guard names every variant, so a new
-// variant fails to compile until it is read.
+// largest item in the wasm. Each `variant` match names every tag, and each
+// guard names every variant, so a new variant fails to compile until it is
+// read.
+
+/// Reads a struct variant's fields from `rest`, the object after its tag,
+/// through a derived struct reader, and builds the variant. The fields are
+/// written as the variant declares them, with their types: a misspelt or
+/// missing one does not compile.
+macro_rules! read_variant {
+    ($rest:expr, $enum:ident::$variant:ident { $($field:ident: $ty:ty),+ $(,)? }) => {{
+        #[derive(Deserialize)]
+        struct Fields {
+            $($field: $ty,)+
+        }
+        let Fields { $($field),+ } = Deserialize::deserialize($rest)?;
+        $enum::$variant { $($field),+ }
+    }};
+}
 
 /// A purpose's `"for"`.
 #[derive(Deserialize)]
@@ -461,28 +475,6 @@ const _: fn(&Purpose) -> PurposeFor = |purpose| match purpose {
     Purpose::UploadEnd { .. } => PurposeFor::UploadEnd,
 };
 
-#[derive(Deserialize)]
-struct TxnFields {
-    txn: TxnId,
-}
-
-#[derive(Deserialize)]
-struct ReversalFields {
-    txn: TxnId,
-    attempt: u32,
-}
-
-#[derive(Deserialize)]
-struct BatchFields {
-    batch_no: BatchNo,
-}
-
-#[derive(Deserialize)]
-struct UploadFields {
-    batch_no: BatchNo,
-    from: u32,
-}
-
 impl<'de> Deserialize<'de> for Purpose {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         tagged::deserialize(deserializer)
@@ -496,34 +488,27 @@ impl<'de> Tagged<'de> for Purpose {
 
     fn variant<D: Deserializer<'de>>(tag: PurposeFor, rest: D) -> Result<Self, D::Error> {
         Ok(match tag {
-            PurposeFor::Request => {
-                let TxnFields { txn } = Deserialize::deserialize(rest)?;
-                Purpose::Request { txn }
-            }
-            PurposeFor::Reversal => {
-                let ReversalFields { txn, attempt } = Deserialize::deserialize(rest)?;
-                Purpose::Reversal { txn, attempt }
-            }
-            PurposeFor::Query => {
-                let TxnFields { txn } = Deserialize::deserialize(rest)?;
-                Purpose::Query { txn }
-            }
-            PurposeFor::Advice => {
-                let TxnFields { txn } = Deserialize::deserialize(rest)?;
-                Purpose::Advice { txn }
-            }
+            PurposeFor::Request => read_variant!(rest, Purpose::Request { txn: TxnId }),
+            PurposeFor::Reversal => read_variant!(
+                rest,
+                Purpose::Reversal {
+                    txn: TxnId,
+                    attempt: u32
+                }
+            ),
+            PurposeFor::Query => read_variant!(rest, Purpose::Query { txn: TxnId }),
+            PurposeFor::Advice => read_variant!(rest, Purpose::Advice { txn: TxnId }),
             PurposeFor::Settlement => {
-                let BatchFields { batch_no } = Deserialize::deserialize(rest)?;
-                Purpose::Settlement { batch_no }
+                read_variant!(rest, Purpose::Settlement { batch_no: BatchNo })
             }
-            PurposeFor::Upload => {
-                let UploadFields { batch_no, from } = Deserialize::deserialize(rest)?;
-                Purpose::Upload { batch_no, from }
-            }
-            PurposeFor::UploadEnd => {
-                let BatchFields { batch_no } = Deserialize::deserialize(rest)?;
-                Purpose::UploadEnd { batch_no }
-            }
+            PurposeFor::Upload => read_variant!(
+                rest,
+                Purpose::Upload {
+                    batch_no: BatchNo,
+                    from: u32
+                }
+            ),
+            PurposeFor::UploadEnd => read_variant!(rest, Purpose::UploadEnd { batch_no: BatchNo }),
         })
     }
 }
@@ -563,89 +548,6 @@ const _: fn(&Record) -> RecordType = |record| match record {
     Record::ReviewResolved { .. } => RecordType::ReviewResolved,
 };
 
-#[derive(Deserialize)]
-struct OpenedFields {
-    merchant_id: String,
-    terminal_id: String,
-    currency: Currency,
-    at: Timestamp,
-}
-
-/// Signed in, PIN rejected.
-#[derive(Deserialize)]
-struct OperatorFields {
-    operator_id: String,
-    at: Timestamp,
-}
-
-#[derive(Deserialize)]
-struct OperatorLockedFields {
-    operator_id: String,
-    until: Timestamp,
-    at: Timestamp,
-}
-
-#[derive(Deserialize)]
-struct SentFields {
-    purpose: Purpose,
-    at: Timestamp,
-}
-
-#[derive(Deserialize)]
-struct SettlementSentFields {
-    batch_no: BatchNo,
-    summary: SettlementSummary,
-    at: Timestamp,
-}
-
-#[derive(Deserialize)]
-struct AnsweredFields {
-    purpose: Purpose,
-    code: String,
-    rrn: Option<String>,
-    auth_code: Option<String>,
-    balanced: Option<bool>,
-    at: Timestamp,
-}
-
-#[derive(Deserialize)]
-struct UnansweredFields {
-    purpose: Purpose,
-    cause: NoReply,
-    at: Timestamp,
-}
-
-#[derive(Deserialize)]
-struct LateReplyFields {
-    txn: TxnId,
-    code: String,
-    at: Timestamp,
-}
-
-#[derive(Deserialize)]
-struct ManualReviewFields {
-    txn: TxnId,
-    at: Timestamp,
-}
-
-#[derive(Deserialize)]
-struct RefundOutcomeFields {
-    txn: TxnId,
-    outcome: Outcome,
-    reference: Option<String>,
-    operator_id: Option<String>,
-    approvals: Vec<ApprovalRecord>,
-    at: Timestamp,
-}
-
-#[derive(Deserialize)]
-struct ReviewResolvedFields {
-    txn: TxnId,
-    resolution: Resolution,
-    approvals: Vec<ApprovalRecord>,
-    at: Timestamp,
-}
-
 impl<'de> Deserialize<'de> for Record {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         tagged::deserialize(deserializer)
@@ -659,119 +561,107 @@ impl<'de> Tagged<'de> for Record {
 
     fn variant<D: Deserializer<'de>>(tag: RecordType, rest: D) -> Result<Self, D::Error> {
         Ok(match tag {
-            RecordType::Opened => {
-                let OpenedFields {
-                    merchant_id,
-                    terminal_id,
-                    currency,
-                    at,
-                } = Deserialize::deserialize(rest)?;
+            RecordType::Opened => read_variant!(
+                rest,
                 Record::Opened {
-                    merchant_id,
-                    terminal_id,
-                    currency,
-                    at,
+                    merchant_id: String,
+                    terminal_id: String,
+                    currency: Currency,
+                    at: Timestamp,
                 }
-            }
-            RecordType::SignedIn => {
-                let OperatorFields { operator_id, at } = Deserialize::deserialize(rest)?;
-                Record::SignedIn { operator_id, at }
-            }
-            RecordType::PinRejected => {
-                let OperatorFields { operator_id, at } = Deserialize::deserialize(rest)?;
-                Record::PinRejected { operator_id, at }
-            }
-            RecordType::OperatorLocked => {
-                let OperatorLockedFields {
-                    operator_id,
-                    until,
-                    at,
-                } = Deserialize::deserialize(rest)?;
+            ),
+            RecordType::SignedIn => read_variant!(
+                rest,
+                Record::SignedIn {
+                    operator_id: String,
+                    at: Timestamp,
+                }
+            ),
+            RecordType::PinRejected => read_variant!(
+                rest,
+                Record::PinRejected {
+                    operator_id: String,
+                    at: Timestamp,
+                }
+            ),
+            RecordType::OperatorLocked => read_variant!(
+                rest,
                 Record::OperatorLocked {
-                    operator_id,
-                    until,
-                    at,
+                    operator_id: String,
+                    until: Timestamp,
+                    at: Timestamp,
                 }
-            }
+            ),
             RecordType::Requested => Record::Requested(Deserialize::deserialize(rest)?),
-            RecordType::Sent => {
-                let SentFields { purpose, at } = Deserialize::deserialize(rest)?;
-                Record::Sent { purpose, at }
-            }
-            RecordType::SettlementSent => {
-                let SettlementSentFields {
-                    batch_no,
-                    summary,
-                    at,
-                } = Deserialize::deserialize(rest)?;
+            RecordType::Sent => read_variant!(
+                rest,
+                Record::Sent {
+                    purpose: Purpose,
+                    at: Timestamp,
+                }
+            ),
+            RecordType::SettlementSent => read_variant!(
+                rest,
                 Record::SettlementSent {
-                    batch_no,
-                    summary,
-                    at,
+                    batch_no: BatchNo,
+                    summary: SettlementSummary,
+                    at: Timestamp,
                 }
-            }
-            RecordType::Answered => {
-                let AnsweredFields {
-                    purpose,
-                    code,
-                    rrn,
-                    auth_code,
-                    balanced,
-                    at,
-                } = Deserialize::deserialize(rest)?;
+            ),
+            RecordType::Answered => read_variant!(
+                rest,
                 Record::Answered {
-                    purpose,
-                    code,
-                    rrn,
-                    auth_code,
-                    balanced,
-                    at,
+                    purpose: Purpose,
+                    code: String,
+                    rrn: Option<String>,
+                    auth_code: Option<String>,
+                    balanced: Option<bool>,
+                    at: Timestamp,
                 }
-            }
-            RecordType::Unanswered => {
-                let UnansweredFields { purpose, cause, at } = Deserialize::deserialize(rest)?;
-                Record::Unanswered { purpose, cause, at }
-            }
-            RecordType::LateReply => {
-                let LateReplyFields { txn, code, at } = Deserialize::deserialize(rest)?;
-                Record::LateReply { txn, code, at }
-            }
-            RecordType::ManualReview => {
-                let ManualReviewFields { txn, at } = Deserialize::deserialize(rest)?;
-                Record::ManualReview { txn, at }
-            }
-            RecordType::RefundOutcome => {
-                let RefundOutcomeFields {
-                    txn,
-                    outcome,
-                    reference,
-                    operator_id,
-                    approvals,
-                    at,
-                } = Deserialize::deserialize(rest)?;
+            ),
+            RecordType::Unanswered => read_variant!(
+                rest,
+                Record::Unanswered {
+                    purpose: Purpose,
+                    cause: NoReply,
+                    at: Timestamp,
+                }
+            ),
+            RecordType::LateReply => read_variant!(
+                rest,
+                Record::LateReply {
+                    txn: TxnId,
+                    code: String,
+                    at: Timestamp,
+                }
+            ),
+            RecordType::ManualReview => read_variant!(
+                rest,
+                Record::ManualReview {
+                    txn: TxnId,
+                    at: Timestamp,
+                }
+            ),
+            RecordType::RefundOutcome => read_variant!(
+                rest,
                 Record::RefundOutcome {
-                    txn,
-                    outcome,
-                    reference,
-                    operator_id,
-                    approvals,
-                    at,
+                    txn: TxnId,
+                    outcome: Outcome,
+                    reference: Option<String>,
+                    operator_id: Option<String>,
+                    approvals: Vec<ApprovalRecord>,
+                    at: Timestamp,
                 }
-            }
-            RecordType::ReviewResolved => {
-                let ReviewResolvedFields {
-                    txn,
-                    resolution,
-                    approvals,
-                    at,
-                } = Deserialize::deserialize(rest)?;
+            ),
+            RecordType::ReviewResolved => read_variant!(
+                rest,
                 Record::ReviewResolved {
-                    txn,
-                    resolution,
-                    approvals,
-                    at,
+                    txn: TxnId,
+                    resolution: Resolution,
+                    approvals: Vec<ApprovalRecord>,
+                    at: Timestamp,
                 }
-            }
+            ),
         })
     }
 }
