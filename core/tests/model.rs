@@ -1157,11 +1157,18 @@ impl Sim {
         // lost. It may have refused it then (a made-up query answer hid
         // that the pre-auth was already completed); the terminal cannot
         // know, so neither does the wire, and the ledger says which.
+        let terminal_id = &self.term.config().terminal_id;
         for t in &mut self.model.txns {
             if std::mem::take(&mut t.advice_duplicate) {
-                let refused = self.host.inner.ledger().any(|p| {
-                    p.batch_no.get() == t.batch && p.trace_no.get() == t.trace && p.code != "00"
-                });
+                let refused = self
+                    .host
+                    .inner
+                    .posting(
+                        terminal_id,
+                        BatchNo::new(t.batch).unwrap(),
+                        TraceNo::new(t.trace).unwrap(),
+                    )
+                    .is_some_and(|p| p.code != "00");
                 if refused {
                     t.advice_refused = true;
                     saw("advice refused on an attempt whose answer was lost");
