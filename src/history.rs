@@ -40,7 +40,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
 use crate::error::{set, BindingError};
-use crate::storage::{self, Storage};
+use crate::storage::{self, entry_json, Storage};
 use crate::terminal::{queued, Shared};
 
 /// An open that replayed more records than this writes a snapshot.
@@ -175,11 +175,6 @@ pub(crate) struct Opened {
     pub(crate) history: History,
     /// Records replayed (the tail after the snapshot, or every row).
     pub(crate) replayed: u64,
-}
-
-/// An entry's row text, as `src/storage.rs` stores it.
-fn entry_json(entry: &posflow_core::journal::Entry<posflow_core::record::Record>) -> String {
-    serde_json::to_string(entry).expect("journal entries serialize")
 }
 
 fn warn(text: &str) {
