@@ -33,7 +33,7 @@ use serde::Deserialize;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{IdbDatabase, IdbRequest, IdbTransaction};
+use web_sys::{IdbDatabase, IdbTransaction};
 
 use crate::convert::bounded;
 use crate::error::BindingError;
@@ -193,19 +193,7 @@ impl Storage {
                 }
                 Ok(entries)
             }
-            Storage::IndexedDb { db, .. } => {
-                let rows = read_all(db)
-                    .await
-                    .map_err(|e| failure("read", exception_name(&e)))?;
-                rows.iter()
-                    .enumerate()
-                    .map(|(seq, row)| {
-                        let text = row.as_string().unwrap_or_default();
-                        parse_entry(seq as u64, &text)
-                    })
-                    .collect::<Result<_, _>>()
-                    .map_err(BindingError::from)
-            }
+            Storage::IndexedDb { .. } => Ok(parse_rows(0, &self.read_rows(0, None).await?)?),
         }
     }
 
@@ -289,28 +277,10 @@ async fn open_database(name: &str) -> Result<IdbDatabase, JsValue> {
     Ok(db.unchecked_into())
 }
 
-fn transaction(db: &IdbDatabase, mode: &str) -> Result<IdbTransaction, JsValue> {
-    // `durability` is not in web-sys' stable API; the browser reads it
-    // from the options object (and ignores it before Chrome 83).
-    let options = js_sys::Object::new();
-    js_sys::Reflect::set(&options, &"durability".into(), &"strict".into())?;
-    let open = js_sys::Reflect::get(db, &"transaction".into())?;
-    let open: &js_sys::Function = open.unchecked_ref();
-    let tx = open.call3(db, &STORE.into(), &mode.into(), &options)?;
-    Ok(tx.unchecked_into())
-}
-
-async fn read_all(db: &IdbDatabase) -> Result<js_sys::Array, JsValue> {
-    let tx = transaction(db, "readonly")?;
-    let request: IdbRequest = tx.object_store(STORE)?.get_all()?;
-    let rows = settled(&request, &["success", "error"]).await?;
-    Ok(rows.unchecked_into())
-}
-
 /// Adds every entry in one strict transaction; `add` refuses a `seq` that
 /// is already stored, so a second writer cannot overwrite the first.
 async fn add_all(db: &IdbDatabase, entries: &[Entry<Record>]) -> Result<(), JsValue> {
-    let tx = transaction(db, "readwrite")?;
+    let tx = transaction(db, STORE, "readwrite", "strict")?;
     let store = tx.object_store(STORE)?;
     for entry in entries {
         store.add_with_key(
@@ -322,19 +292,20 @@ async fn add_all(db: &IdbDatabase, entries: &[Entry<Record>]) -> Result<(), JsVa
     Ok(())
 }
 
-/// A transaction over `stores` (one name or an array of names); the
-/// journal's own appends use [`transaction`].
-fn transaction_on(
+/// A transaction over object store `store`.
+fn transaction(
     db: &IdbDatabase,
-    stores: &JsValue,
+    store: &str,
     mode: &str,
     durability: &str,
 ) -> Result<IdbTransaction, JsValue> {
+    // `durability` is not in web-sys' stable API; the browser reads it
+    // from the options object (and ignores it before Chrome 83).
     let options = js_sys::Object::new();
     js_sys::Reflect::set(&options, &"durability".into(), &durability.into())?;
     let open = js_sys::Reflect::get(db, &"transaction".into())?;
     let open: &js_sys::Function = open.unchecked_ref();
-    let tx = open.call3(db, stores, &mode.into(), &options)?;
+    let tx = open.call3(db, &store.into(), &mode.into(), &options)?;
     Ok(tx.unchecked_into())
 }
 
@@ -345,7 +316,7 @@ async fn rows_between(
     from: u64,
     to: Option<u64>,
 ) -> Result<js_sys::Array, JsValue> {
-    let tx = transaction_on(db, &STORE.into(), "readonly", "default")?;
+    let tx = transaction(db, STORE, "readonly", "default")?;
     let range = match to {
         None => web_sys::IdbKeyRange::lower_bound(&(from as f64).into())?,
         Some(to) => web_sys::IdbKeyRange::bound_with_lower_open_and_upper_open(
@@ -388,7 +359,7 @@ impl Storage {
     /// as stored (a `Uint8Array` unless something else wrote it).
     pub(crate) async fn read_snapshot(&self) -> Result<Option<JsValue>, BindingError> {
         let read = async {
-            let tx = transaction_on(self.idb()?, &SNAPSHOT_STORE.into(), "readonly", "default")
+            let tx = transaction(self.idb()?, SNAPSHOT_STORE, "readonly", "default")
                 .map_err(|e| failure("read snapshot", exception_name(&e)))?;
             let request = tx
                 .object_store(SNAPSHOT_STORE)
@@ -409,9 +380,9 @@ impl Storage {
         bytes: &js_sys::Uint8Array,
     ) -> Result<(), BindingError> {
         let write = async {
-            let tx = transaction_on(
+            let tx = transaction(
                 self.idb().map_err(|_| JsValue::NULL)?,
-                &SNAPSHOT_STORE.into(),
+                SNAPSHOT_STORE,
                 "readwrite",
                 "relaxed",
             )?;
@@ -429,7 +400,7 @@ impl Storage {
     pub(crate) async fn read_tail(&self, count: u64) -> Result<Tail, BindingError> {
         let db = self.idb()?;
         let read = async {
-            let tx = transaction_on(db, &STORE.into(), "readonly", "default")?;
+            let tx = transaction(db, STORE, "readonly", "default")?;
             let store = tx.object_store(STORE)?;
             let last = store.get(&((count - 1) as f64).into())?;
             let range = web_sys::IdbKeyRange::lower_bound(&(count as f64).into())?;
@@ -444,8 +415,8 @@ impl Storage {
         read.await.map_err(|e| failure("read", exception_name(&e)))
     }
 
-    /// The journal rows with `from <= seq < to` as stored (IndexedDB; the
-    /// other storages keep no snapshot, so never ask).
+    /// The journal rows with `from <= seq < to` as stored (IndexedDB only:
+    /// `load` reads the other storages).
     pub(crate) async fn read_rows(
         &self,
         from: u64,
