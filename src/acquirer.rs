@@ -195,7 +195,7 @@ pub(crate) fn deliver(inner: &RefCell<CoreAcquirer>, request: &HostRequest) -> D
 }
 
 /// A promise that resolves with `value` after `ms` milliseconds.
-fn resolve_after(ms: u32, value: JsValue) -> js_sys::Promise {
+pub(crate) fn resolve_after(ms: u32, value: JsValue) -> js_sys::Promise {
     js_sys::Promise::new(&mut |resolve, _reject| {
         let set_timeout = js_sys::Reflect::get(&js_sys::global(), &"setTimeout".into())
             .ok()

@@ -39,6 +39,7 @@ use posflow_core::time::Timestamp;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
+use crate::acquirer;
 use crate::error::{set, BindingError};
 use crate::storage::{self, entry_json, Storage};
 use crate::terminal::{queued, Shared};
@@ -56,7 +57,7 @@ const HISTORY_CHUNK: u64 = 10_000;
 
 /// How long a scheduled snapshot waits before queueing, so that it lands
 /// between bursts of commands rather than inside one.
-const IDLE_MS: i32 = 1_000;
+const IDLE_MS: u32 = 1_000;
 
 /// Where the journal before the core's base stands.
 enum Status {
@@ -387,7 +388,7 @@ pub(crate) fn schedule(shared: &Rc<Shared>) {
     }
     let shared = shared.clone();
     wasm_bindgen_futures::spawn_local(async move {
-        sleep(IDLE_MS).await;
+        let _ = JsFuture::from(acquirer::resolve_after(IDLE_MS, JsValue::UNDEFINED)).await;
         if let Err(e) = queued(&shared, write(&shared, false)).await {
             warn(&format!(
                 "posflow: a snapshot was not written: {}",
@@ -396,23 +397,6 @@ pub(crate) fn schedule(shared: &Rc<Shared>) {
         }
         shared.history.borrow_mut().scheduled = false;
     });
-}
-
-async fn sleep(ms: i32) {
-    let timer = js_sys::Promise::new(&mut |resolve, _| {
-        let set_timeout = js_sys::Reflect::get(&js_sys::global(), &"setTimeout".into())
-            .ok()
-            .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
-        match set_timeout {
-            Some(f) => {
-                let _ = f.call2(&JsValue::NULL, &resolve, &JsValue::from(ms));
-            }
-            None => {
-                let _ = resolve.call0(&JsValue::NULL);
-            }
-        }
-    });
-    let _ = JsFuture::from(timer).await;
 }
 
 /// `writeSnapshot()`: a snapshot of what is durable, written now (unless
