@@ -375,15 +375,19 @@ pub(crate) fn note_durable(shared: &Rc<Shared>, durable: usize) {
     }
 }
 
+/// The storage to write a snapshot to, if this terminal writes them: on
+/// IndexedDB, as the journal's writer, not closed.
+fn snapshot_storage(shared: &Shared) -> Option<Rc<Storage>> {
+    let storage = shared.storage.borrow().clone()?;
+    (storage.keeps_snapshots() && shared.read_only.is_none() && !shared.closed.get())
+        .then_some(storage)
+}
+
 /// Writes a snapshot soon, at idle, if this terminal writes them.
 pub(crate) fn schedule(shared: &Rc<Shared>) {
-    let writes = shared.read_only.is_none()
-        && shared
-            .storage
-            .borrow()
-            .as_ref()
-            .is_some_and(|s| s.keeps_snapshots());
-    if !writes || std::mem::replace(&mut shared.history.borrow_mut().scheduled, true) {
+    if snapshot_storage(shared).is_none()
+        || std::mem::replace(&mut shared.history.borrow_mut().scheduled, true)
+    {
         return;
     }
     let shared = shared.clone();
@@ -405,10 +409,8 @@ pub(crate) fn schedule(shared: &Rc<Shared>) {
 /// snapshots (not IndexedDB, read-only, closed), an append is still
 /// pending, or there was nothing new.
 pub(crate) async fn write(shared: &Rc<Shared>, force: bool) -> Result<JsValue, BindingError> {
-    let storage = shared.storage.borrow().clone();
-    let storage = match storage {
-        Some(s) if s.keeps_snapshots() && shared.read_only.is_none() && !shared.closed.get() => s,
-        _ => return Ok(JsValue::NULL),
+    let Some(storage) = snapshot_storage(shared) else {
+        return Ok(JsValue::NULL);
     };
     let t0 = now_ms();
     let (bytes, count) = {
