@@ -1082,17 +1082,13 @@ impl Terminal {
         shared.check_alive().map_err(|e| shared.err(e))?;
         let core = shared.core.borrow();
         let durable = shared.durability.borrow().durable;
-        let len = core.journal().len();
         if core.journal().base() > 0 {
-            let count = if shared.read_only.is_none() && durable == len {
-                len
-            } else {
-                durable.min(len)
-            };
+            // The durable records (`export` keeps the count within the
+            // journal), as below.
             return shared
                 .history
                 .borrow()
-                .export(&core, count as u64)
+                .export(&core, durable as u64)
                 .map_err(|e| shared.err(e));
         }
         let entries = core.journal().entries();
