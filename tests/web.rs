@@ -236,13 +236,18 @@ async fn a_timeout_is_in_doubt_and_the_reversal_goes_first() {
     assert_eq!(log(&host), ["sale", "reversal", "sale"]);
 }
 
+/// A memory terminal on `host` that waits 1 s for a reply, not 60.
+async fn open_with_a_1s_host_timeout(host: &JsValue) -> Terminal {
+    let config = config(r#"{ kind: "memory" }"#, host);
+    let policy = get(&config, "policy");
+    js_sys::Reflect::set(&policy, &"hostTimeoutMs".into(), &JsValue::from(1000)).unwrap();
+    Terminal::open(config).await.unwrap()
+}
+
 #[wasm_bindgen_test]
 async fn a_host_that_never_answers_times_out_in_doubt() {
     let host = hanging_host();
-    let config = config(r#"{ kind: "memory" }"#, &host);
-    let policy = get(&config, "policy");
-    js_sys::Reflect::set(&policy, &"hostTimeoutMs".into(), &JsValue::from(1000)).unwrap();
-    let term = Terminal::open(config).await.unwrap();
+    let term = open_with_a_1s_host_timeout(&host).await;
     sign_in(&term).await;
     let r = sale(&term, "10.00", "a").await.unwrap();
     assert_eq!(text(&r, "state"), "in_doubt");
@@ -616,10 +621,7 @@ async fn the_simulator_called_directly_answers_as_through_send() {
                 .call1(&JsValue::NULL, &sim)
                 .unwrap()
         };
-        let config = config(r#"{ kind: "memory" }"#, &host);
-        let policy = get(&config, "policy");
-        js_sys::Reflect::set(&policy, &"hostTimeoutMs".into(), &JsValue::from(1000)).unwrap();
-        let term = Terminal::open(config).await.unwrap();
+        let term = open_with_a_1s_host_timeout(&host).await;
         if direct {
             // Linked at open: the instance's `send` is no longer asked.
             js_sys::Reflect::set(
@@ -666,10 +668,7 @@ async fn a_hang_after_a_quick_reply_still_times_out() {
     )
     .call1(&JsValue::NULL, &JsValue::from(sim()))
     .unwrap();
-    let config = config(r#"{ kind: "memory" }"#, &host);
-    let policy = get(&config, "policy");
-    js_sys::Reflect::set(&policy, &"hostTimeoutMs".into(), &JsValue::from(1000)).unwrap();
-    let term = Terminal::open(config).await.unwrap();
+    let term = open_with_a_1s_host_timeout(&host).await;
     sign_in(&term).await;
     let first = sale(&term, "10.00", "a").await.unwrap();
     assert_eq!(text(&first, "state"), "approved");
