@@ -251,6 +251,13 @@ async fn sales(term: &Terminal, from: u32, to: u32) {
     }
 }
 
+/// Opens and waits until the journal before its snapshot is read.
+async fn open_loaded(storage: &str, host: &JsValue) -> Terminal {
+    let term = open(storage, host).await;
+    wait(term.history_loaded()).await.unwrap();
+    term
+}
+
 fn export(term: &Terminal) -> Result<String, JsValue> {
     term.export_journal()
 }
@@ -325,8 +332,7 @@ async fn reopening_from_a_snapshot_is_the_terminal_and_the_export_waits_for_the_
     wait(again.write_snapshot()).await.unwrap();
     assert_eq!(export(&again).unwrap(), longer);
     close(&again).await;
-    let third = open(&storage, &recording_host(sim())).await;
-    wait(third.history_loaded()).await.unwrap();
+    let third = open_loaded(&storage, &recording_host(sim())).await;
     assert_eq!(export(&third).unwrap(), longer);
 }
 
@@ -347,8 +353,7 @@ async fn closing_while_the_history_loads_rejects_history_loaded_as_closed() {
     assert_eq!(code(&err), "TERMINAL_CLOSED");
 
     // Nothing was lost: the next open loads the whole history.
-    let third = open(&storage, &recording_host(sim())).await;
-    wait(third.history_loaded()).await.unwrap();
+    let third = open_loaded(&storage, &recording_host(sim())).await;
     assert!(journal_count(&export(&third).unwrap()) > 8);
     close(&third).await;
 }
@@ -488,8 +493,7 @@ async fn a_storage_failure_after_a_snapshot_open_rolls_back_from_the_snapshot() 
     close(&term).await;
 
     let host = recording_host(sim());
-    let again = open(&storage, &host).await;
-    wait(again.history_loaded()).await.unwrap();
+    let again = open_loaded(&storage, &host).await;
     sign_in(&again).await;
     let before = export(&again).unwrap();
     let shown_before = shown(&again);
@@ -509,8 +513,7 @@ async fn a_storage_failure_after_a_snapshot_open_rolls_back_from_the_snapshot() 
     sale(&again, "20.00", "full").await.unwrap();
     let journal = export(&again).unwrap();
     close(&again).await;
-    let third = open(&storage, &recording_host(sim())).await;
-    wait(third.history_loaded()).await.unwrap();
+    let third = open_loaded(&storage, &recording_host(sim())).await;
     assert_eq!(export(&third).unwrap(), journal);
 }
 
