@@ -201,6 +201,12 @@ impl Money {
         Ok(Money::from_decimal(amount, currency))
     }
 
+    /// [`Money::parse`] with zero allowed, for figures that may be zero (a
+    /// statement's fee): the same refusals otherwise.
+    pub fn parse_non_negative(text: &str, currency: Currency) -> Result<Money, PosError> {
+        parse_decimal(text, currency).map(|amount| Money::from_decimal(amount, currency))
+    }
+
     /// `minor` minor units of `currency` (fen for CNY): the inverse of
     /// [`Money::minor_units`], for compact encodings such as snapshots.
     pub fn from_minor_units(minor: i64, currency: Currency) -> Money {
@@ -376,6 +382,28 @@ mod tests {
 
     fn cny(s: &str) -> Result<Money, PosError> {
         Money::parse(s, Currency::Cny)
+    }
+
+    #[test]
+    fn parse_non_negative_allows_zero_and_refuses_the_rest_as_parse_does() {
+        for zero in ["0", "0.0", "00.00"] {
+            assert!(Money::parse_non_negative(zero, Currency::Cny)
+                .unwrap()
+                .is_zero());
+        }
+        assert_eq!(
+            Money::parse_non_negative("12.30", Currency::Cny).unwrap(),
+            cny("12.30").unwrap()
+        );
+        for bad in ["", "-1", "1.234", "1e3", " 1", "0.", ".5"] {
+            assert_eq!(
+                Money::parse_non_negative(bad, Currency::Cny)
+                    .unwrap_err()
+                    .code(),
+                cny(bad).unwrap_err().code(),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

@@ -470,33 +470,13 @@ fn parse_money(text: &str, currency: Currency, allow_zero: bool) -> Option<(Mone
         Some(rest) => (true, rest),
         None => (false, text),
     };
-    // Many files write a zero fee on every line: answer it without the error
-    // `Money::parse` builds for zero.
-    if allow_zero && is_plain_zero(digits, currency) {
-        return Some((Money::zero(currency), false));
+    let money = if allow_zero {
+        Money::parse_non_negative(digits, currency)
+    } else {
+        Money::parse(digits, currency)
     }
-    match Money::parse(digits, currency) {
-        Ok(m) => Some((m, negative)),
-        Err(PosError::InvalidAmount {
-            problem: crate::money::AmountProblem::NotPositive,
-            ..
-        }) if allow_zero => Some((Money::zero(currency), false)),
-        Err(_) => None,
-    }
-}
-
-/// Whether `text` is a zero `Money::parse` would read as zero (and refuse
-/// as not positive): `0`, `0.0`, `00.00` …, within the currency's decimals.
-fn is_plain_zero(text: &str, currency: Currency) -> bool {
-    let zeros = |s: &str| !s.is_empty() && s.bytes().all(|b| b == b'0');
-    // Short ones only, well inside `Money::parse`'s length limit.
-    text.len() <= 16
-        && match text.split_once('.') {
-            Some((int, frac)) => {
-                zeros(int) && zeros(frac) && frac.len() <= currency.minor_units() as usize
-            }
-            None => zeros(text),
-        }
+    .ok()?;
+    Some((money, negative && !money.is_zero()))
 }
 
 fn check_line(
