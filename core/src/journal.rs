@@ -406,6 +406,13 @@ pub fn verify_rows<S: AsRef<str>>(from: u64, prev: &str, rows: &[S]) -> Result<S
     Ok(prev)
 }
 
+/// A stored row's `seq` and the JSON text of its record, as
+/// [`Journal::append`] writes rows; `None` for text of another shape.
+/// Nothing is checked against the chain: that is [`verify_rows`].
+pub fn row_record(row: &str) -> Option<(u64, &str)> {
+    split_row(row).map(|(seq, _, _, record)| (seq, record))
+}
+
 /// `{"seq":N,"prev":"…","hash":"…","record":…}` → its four parts.
 fn split_row(row: &str) -> Option<(u64, &str, &str, &str)> {
     let rest = row.strip_prefix(r#"{"seq":"#)?;

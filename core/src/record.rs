@@ -411,6 +411,23 @@ impl Record {
         }
     }
 
+    /// [`Record::txn`] read from the record's JSON text as the journal
+    /// writes it, without parsing the record: a terminal indexes the
+    /// history it keeps as stored text this way (`journalEntries`). A
+    /// `requested` record is its own transaction; any other names it in its
+    /// one `"txn"` key, its own or its purpose's. The six characters
+    /// `"txn":` cannot occur inside a JSON string (a quote there is
+    /// escaped), so their first occurrence is that key.
+    pub fn txn_of_json(seq: u64, record_json: &str) -> Option<TxnId> {
+        if record_json.starts_with(r#"{"type":"requested""#) {
+            return Some(TxnId(seq));
+        }
+        let at = record_json.find(r#""txn":"#)? + r#""txn":"#.len();
+        let rest = &record_json[at..];
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        rest[..digits].parse().ok().map(TxnId)
+    }
+
     /// The record's type name, as in the journal.
     pub fn type_name(&self) -> &'static str {
         match self {

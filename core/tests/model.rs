@@ -1930,6 +1930,16 @@ fn run_case_as(ops: &[Op], strict: bool) -> Result<(), String> {
     if back != *sim.term.journal() {
         return Err("the export re-imports as another journal".into());
     }
+    // The history a terminal keeps as text is indexed from the text.
+    for e in sim.term.journal().entries() {
+        let text = serde_json::to_string(&e.record).map_err(|e| e.to_string())?;
+        if Record::txn_of_json(e.seq, &text) != e.record.txn(e.seq) {
+            return Err(format!(
+                "record {} names another transaction in its text",
+                e.seq
+            ));
+        }
+    }
     Ok(())
 }
 

@@ -7,7 +7,7 @@
 //! the change; each must still read, and write back byte for byte.
 
 use posflow_core::acquirer::{LineStatus, StatementLine};
-use posflow_core::record::{Purpose, Record};
+use posflow_core::record::{Purpose, Record, TxnId};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -92,6 +92,27 @@ fn every_record_type_keeps_its_format() {
     for text in MORE_RECORDS {
         pinned::<Record>(text);
     }
+}
+
+/// The history kept as text is indexed by transaction without parsing
+/// it: the text gives the same answer as the record.
+#[test]
+fn a_record_names_its_transaction_in_its_text() {
+    for text in RECORDS.iter().chain(&MORE_RECORDS) {
+        let record = pinned::<Record>(text);
+        assert_eq!(Record::txn_of_json(9, text), record.txn(9), "{text}");
+    }
+    assert_eq!(
+        Record::txn_of_json(9, RECORDS[4]),
+        Some(TxnId(9)),
+        "a request is its own transaction"
+    );
+    // A reason, a reference or a key holding the same characters is
+    // escaped in the text, and not taken for the key.
+    let tricky = r#"{"type":"refund_outcome","txn":4,"outcome":"credited","reference":"\"txn\":77","operator_id":null,"approvals":[],"at":1}"#;
+    assert_eq!(Record::txn_of_json(9, tricky), Some(TxnId(4)));
+    let first = r#"{"type":"settlement_sent","batch_no":"\"txn\":5","summary":{"debitCount":0,"debitAmount":{"amount":"0.00","currency":"CNY"},"creditCount":0,"creditAmount":{"amount":"0.00","currency":"CNY"}},"at":1}"#;
+    assert_eq!(Record::txn_of_json(9, first), None);
 }
 
 #[test]
