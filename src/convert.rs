@@ -344,6 +344,18 @@ pub(crate) struct TransactionFilter {
     pub to: Option<f64>,
 }
 
+/// `journalEntries(query)`: one of the two.
+#[derive(Deserialize, Tsify)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct JournalQueryInput {
+    /// A transaction's id: the records about it.
+    #[tsify(optional)]
+    pub transaction: Option<String>,
+    /// The newest records, at most this many (10,000).
+    #[tsify(optional)]
+    pub last: Option<u32>,
+}
+
 /// What `signIn` resolves with.
 #[derive(Serialize, Tsify)]
 #[serde(rename_all = "camelCase")]

@@ -33,16 +33,19 @@
 use std::rc::Rc;
 
 use posflow_core::error::{JournalDamage, Locale, PosError};
-use posflow_core::journal::{export_prefix, verify_rows, EXPORT_SUFFIX, GENESIS_HASH};
+use posflow_core::journal::{export_prefix, row_record, verify_rows, EXPORT_SUFFIX, GENESIS_HASH};
+use posflow_core::record::{Record, TxnId};
 use posflow_core::terminal::{Snapshot, Terminal as CoreTerminal, TerminalConfig};
 use posflow_core::time::Timestamp;
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
 use crate::acquirer;
+use crate::convert::{self, bounded, parse};
 use crate::error::{set, BindingError};
 use crate::storage::{self, entry_json, Storage};
-use crate::terminal::{queued, Shared};
+use crate::terminal::{queued, Shared, Terminal};
 
 /// An open that replayed more records than this writes a snapshot.
 pub(crate) const LONG_REPLAY: u64 = 1_000;
@@ -85,6 +88,10 @@ pub(crate) struct History {
     snapshot_count: u64,
     /// A snapshot write is scheduled or under way.
     scheduled: bool,
+    /// `(seq, transaction)` of every record in `rows` before the core's
+    /// base that is about a transaction, in journal order, for
+    /// `journalEntries`.
+    txn_rows: Vec<(u64, u64)>,
 }
 
 impl History {
@@ -101,6 +108,7 @@ impl History {
             base_snapshot: None,
             snapshot_count: 0,
             scheduled: false,
+            txn_rows: Vec::new(),
         };
         history.set_status(status, Locale::default());
         history
@@ -137,20 +145,9 @@ impl History {
         core: &CoreTerminal,
         count: u64,
     ) -> Result<js_sys::JsString, BindingError> {
+        self.check_loaded(core)?;
         let journal = core.journal();
         let base = journal.base();
-        match &self.status {
-            Status::Loading => {
-                return Err(PosError::JournalLoading {
-                    loaded: u64::from(self.rows.length()).min(base),
-                    total: journal.len() as u64,
-                }
-                .into())
-            }
-            Status::Failed(e) => return Err(e.clone()),
-            Status::Loaded => {}
-        }
-        debug_assert!(u64::from(self.rows.length()) >= base);
         let count = count.clamp(base, journal.len() as u64);
         let head = journal
             .hash_of(count - 1)
@@ -166,6 +163,171 @@ impl History {
         }
         Ok(out.concat(&EXPORT_SUFFIX.into()))
     }
+
+    /// Whether every row before the core's base is at hand: else
+    /// `JOURNAL_LOADING`, or why it could not be read.
+    fn check_loaded(&self, core: &CoreTerminal) -> Result<(), BindingError> {
+        let journal = core.journal();
+        match &self.status {
+            Status::Loading => Err(PosError::JournalLoading {
+                loaded: u64::from(self.rows.length()).min(journal.base()),
+                total: journal.len() as u64,
+            }
+            .into()),
+            Status::Failed(e) => Err(e.clone()),
+            Status::Loaded => {
+                debug_assert!(u64::from(self.rows.length()) >= journal.base());
+                Ok(())
+            }
+        }
+    }
+
+    /// Notes which transaction each of `texts` (rows before the core's
+    /// base, as stored) is about.
+    fn index_rows(&mut self, texts: &[String]) {
+        for text in texts {
+            if let Some((seq, record)) = row_record(text) {
+                if let Some(txn) = Record::txn_of_json(seq, record) {
+                    self.txn_rows.push((seq, txn.0));
+                }
+            }
+        }
+    }
+
+    /// `journalEntries(query)` among the first `count` entries (`count` at
+    /// least the core's base): a JSON array of entries, oldest first.
+    /// Costs the entries asked for, not the journal's text: the rows
+    /// before the base are found through `txn_rows` (a scan of pairs of
+    /// numbers from the transaction on), the core's own entries by their
+    /// parsed records.
+    pub(crate) fn entries(
+        &mut self,
+        core: &CoreTerminal,
+        count: u64,
+        query: &JournalQuery,
+    ) -> Result<js_sys::JsString, BindingError> {
+        let journal = core.journal();
+        let base = journal.base();
+        let count = count.clamp(base, journal.len() as u64);
+        let texts = js_sys::Array::new();
+        let own = |seq: u64| &journal.entries()[(seq - base) as usize];
+        match *query {
+            JournalQuery::Last(n) => {
+                let from = count.saturating_sub(u64::from(n));
+                if from < base {
+                    self.check_loaded(core)?;
+                    for seq in from..base {
+                        texts.push(&self.rows.get(seq as u32));
+                    }
+                }
+                for seq in from.max(base)..count {
+                    texts.push(&JsValue::from_str(&entry_json(own(seq))));
+                }
+            }
+            JournalQuery::Txn(txn) => {
+                if core.transaction(txn).is_none() {
+                    return Err(PosError::OriginalNotFound {
+                        reference: txn.to_string(),
+                    }
+                    .into());
+                }
+                if txn.0 < base {
+                    self.check_loaded(core)?;
+                    // A transaction's records come at or after its request;
+                    // a late one (a reversal, a review) may come much later.
+                    let from = self.txn_rows.partition_point(|&(seq, _)| seq < txn.0);
+                    for &(seq, _) in self.txn_rows[from..].iter().filter(|r| r.1 == txn.0) {
+                        texts.push(&self.rows.get(seq as u32));
+                    }
+                }
+                for seq in txn.0.max(base)..count {
+                    let entry = own(seq);
+                    if entry.record.txn(seq) == Some(txn) {
+                        texts.push(&JsValue::from_str(&entry_json(entry)));
+                    }
+                }
+            }
+        }
+        Ok(js_sys::JsString::from("[")
+            .concat(&texts.join(","))
+            .concat(&"]".into()))
+    }
+}
+
+#[wasm_bindgen]
+impl Terminal {
+    /// `journalEntries({ transaction: id } | { last: n })`: the journal
+    /// entries about one transaction, or the newest `n` (at most 10,000),
+    /// oldest first, as `exportJournal()` holds them (`{ seq, prev, hash,
+    /// record }`). For a screen that shows a transaction's history or the
+    /// latest events: it costs the entries returned, not the journal's
+    /// length, where `exportJournal()` costs the whole journal. Like
+    /// `exportJournal()`, only durable records, and `JOURNAL_LOADING` when
+    /// the answer needs the journal before a snapshot that is still being
+    /// read; an unknown id is `ORIGINAL_NOT_FOUND`.
+    ///
+    /// ```js
+    /// for (const e of term.journalEntries({ transaction: sale.id })) show(e.seq, e.record.type);
+    /// ```
+    #[wasm_bindgen(js_name = journalEntries, unchecked_return_type = "JournalEntry[]")]
+    pub fn journal_entries(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "JournalQueryInput")] query: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let shared = self.shared();
+        let found = (|| {
+            shared.check_alive()?;
+            let input: convert::JournalQueryInput = parse(query, "journalEntries")?;
+            let query = match (input.transaction.as_deref(), input.last) {
+                (Some(id), None) => {
+                    JournalQuery::Txn(TxnId::parse(bounded("transaction", id)?).ok_or_else(
+                        || PosError::invalid_input("transaction", "an id like T00000042", id),
+                    )?)
+                }
+                (None, Some(n @ 1..=MAX_LAST)) => JournalQuery::Last(n),
+                (None, Some(n)) => {
+                    return Err(
+                        PosError::invalid_input("last", "1 to 10000", &n.to_string()).into(),
+                    )
+                }
+                _ => {
+                    return Err(PosError::invalid_input(
+                        "journalEntries",
+                        "{ transaction } or { last }",
+                        "both or neither",
+                    )
+                    .into())
+                }
+            };
+            let core = shared.core.borrow();
+            let durable = shared.durable() as u64;
+            let text = shared
+                .history
+                .borrow_mut()
+                .entries(&core, durable, &query)?;
+            Ok::<_, BindingError>(text)
+        })();
+        // Stored rows and entries the core wrote: JSON that parses.
+        parse_text(&found.map_err(|e| shared.err(e))?)
+    }
+}
+
+#[wasm_bindgen]
+extern "C" {
+    /// `JSON.parse` of a JS string, without copying it into the wasm.
+    #[wasm_bindgen(js_namespace = JSON, js_name = parse, catch)]
+    fn parse_text(text: &js_sys::JsString) -> Result<JsValue, JsValue>;
+}
+
+/// The most entries `journalEntries({ last })` returns.
+const MAX_LAST: u32 = 10_000;
+
+/// What `journalEntries` asks for.
+pub(crate) enum JournalQuery {
+    /// The records about one transaction.
+    Txn(TxnId),
+    /// The newest records, at most this many.
+    Last(u32),
 }
 
 /// The core opened on IndexedDB, with what `open` needs to know.
@@ -318,6 +480,7 @@ async fn load(shared: &Rc<Shared>) -> Result<(), BindingError> {
             .collect();
         prev = verify_rows(from, &prev, &texts)?;
         let mut history = shared.history.borrow_mut();
+        history.index_rows(&texts);
         history.rows = history.rows.concat(&rows);
         from = to;
     }
@@ -436,6 +599,11 @@ pub(crate) async fn write(shared: &Rc<Shared>, force: bool) -> Result<JsValue, B
             let have = u64::from(history.rows.length());
             if count > base && have >= base {
                 let gone = core.forget_history(count);
+                for entry in &gone {
+                    if let Some(txn) = entry.record.txn(entry.seq) {
+                        history.txn_rows.push((entry.seq, txn.0));
+                    }
+                }
                 for entry in gone.iter().skip((have - base) as usize) {
                     history.rows.push(&JsValue::from_str(&entry_json(entry)));
                 }

@@ -135,6 +135,11 @@ impl Shared {
         d.pending.is_empty() && d.durable == entries
     }
 
+    /// How many records storage holds (a journal export covers these).
+    pub(crate) fn durable(&self) -> usize {
+        self.durability.borrow().durable
+    }
+
     pub(crate) fn err(&self, e: impl Into<BindingError>) -> JsValue {
         e.into().to_js(self.locale)
     }
@@ -1081,7 +1086,7 @@ impl Terminal {
         let shared = &self.shared;
         shared.check_alive().map_err(|e| shared.err(e))?;
         let core = shared.core.borrow();
-        let durable = shared.durability.borrow().durable;
+        let durable = shared.durable();
         if core.journal().base() > 0 {
             // The durable records (`export` keeps the count within the
             // journal), as below.

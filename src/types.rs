@@ -116,6 +116,16 @@ export interface PosEvent {
   [field: string]: unknown;
 }
 
+/** A journal entry, as `exportJournal()` holds it and `journalEntries` returns it. */
+export interface JournalEntry {
+  seq: number;
+  /** The hash of the entry before it (hex). */
+  prev: string;
+  /** This entry's hash over `seq`, `prev` and the record's text (hex). */
+  hash: string;
+  record: { type: PosEvent["type"]; at: number; [field: string]: unknown };
+}
+
 /** What every method throws: an `Error` with `name === "PosError"`. */
 export interface PosError extends Error {
   name: "PosError";

@@ -358,6 +358,130 @@ async fn closing_while_the_history_loads_rejects_history_loaded_as_closed() {
     close(&third).await;
 }
 
+/// `journalEntries(query)`, each entry as JSON text.
+fn entries_of(term: &Terminal, query: &str) -> Result<Vec<String>, JsValue> {
+    let found = term.journal_entries(js(query))?;
+    Ok(js_sys::Array::from(&found)
+        .iter()
+        .map(|e| js_sys::JSON::stringify(&e).unwrap().into())
+        .collect())
+}
+
+/// The export's entries about transaction `id`, found by reading all of
+/// it (what a screen did before `journalEntries`), or its last `n`.
+fn exported(journal: &str, id: Option<&str>, last: usize) -> Vec<String> {
+    let pick = js_sys::Function::new_with_args(
+        "journal, id, last",
+        r#"const all = JSON.parse(journal).entries;
+           const seq = id && Number(id.slice(1));
+           const about = (e) => e.seq === seq || e.record.purpose?.txn === seq || e.record.txn === seq;
+           return (id ? all.filter(about) : all.slice(-last)).map((e) => JSON.stringify(e));"#,
+    );
+    let picked = pick
+        .call3(
+            &JsValue::NULL,
+            &journal.into(),
+            &id.map_or(JsValue::NULL, JsValue::from),
+            &JsValue::from(last as u32),
+        )
+        .unwrap();
+    js_sys::Array::from(&picked)
+        .iter()
+        .map(|e| e.as_string().unwrap())
+        .collect()
+}
+
+/// Every transaction's entries and the last few, as the export has them.
+fn entries_agree_with_the_export(term: &Terminal) {
+    let journal = export(term).unwrap();
+    let ids: Vec<String> = js_sys::Array::from(&term.transactions(JsValue::UNDEFINED).unwrap())
+        .iter()
+        .map(|r| text(&r, "id"))
+        .collect();
+    assert!(ids.len() > 5);
+    for id in &ids {
+        let found = entries_of(term, &format!(r#"{{ transaction: "{id}" }}"#)).unwrap();
+        assert!(!found.is_empty(), "{id}");
+        assert_eq!(found, exported(&journal, Some(id), 0), "{id}");
+    }
+    for last in [1, 7, 10_000] {
+        let found = entries_of(term, &format!("{{ last: {last} }}")).unwrap();
+        assert_eq!(found, exported(&journal, None, last), "last {last}");
+    }
+}
+
+#[wasm_bindgen_test]
+async fn journal_entries_answer_from_the_history_and_the_tail_as_the_export_does() {
+    let storage = indexeddb(&unique("entries"));
+    // A host that keeps its simulator at hand, to time out a chosen sale.
+    let host = js_sys::Function::new_with_args(
+        "sim",
+        "return { sim, send(r) { return this.sim.send(r); } };",
+    )
+    .call1(&JsValue::NULL, &JsValue::from(sim()))
+    .unwrap();
+    let time_out_next = || {
+        js_sys::Function::new_with_args("host", r#"host.sim.inject({ next: "timeout" });"#)
+            .call1(&JsValue::NULL, &host)
+            .unwrap();
+    };
+    let term = open(&storage, &host).await;
+    sign_in(&term).await;
+    time_out_next();
+    let early = sale(&term, "10.00", "early").await.unwrap();
+    assert_eq!(text(&early, "state"), "in_doubt");
+    sales(&term, 0, 4).await;
+    // A sale left in doubt by the snapshot: its reversal comes after it.
+    time_out_next();
+    let late = sale(&term, "20.00", "late").await.unwrap();
+    assert_eq!(text(&late, "state"), "in_doubt");
+    wait(term.write_snapshot()).await.unwrap();
+    // The next sale sends the reversal first: a tail after the snapshot.
+    sales(&term, 4, 7).await;
+    close(&term).await;
+
+    let again = open(&storage, &host).await;
+    let late_id = text(&late, "id");
+    // Before the history is read: what the tail holds is answered, what
+    // needs the rows before the snapshot waits.
+    let err = entries_of(&again, &format!(r#"{{ transaction: "{late_id}" }}"#)).unwrap_err();
+    assert_eq!(code(&err), "JOURNAL_LOADING");
+    assert_eq!(entries_of(&again, "{ last: 3 }").unwrap().len(), 3);
+    let err = entries_of(&again, "{ last: 10000 }").unwrap_err();
+    assert_eq!(code(&err), "JOURNAL_LOADING");
+    wait(again.history_loaded()).await.unwrap();
+    sign_in(&again).await;
+    sales(&again, 7, 9).await;
+    let about_late = entries_of(&again, &format!(r#"{{ transaction: "{late_id}" }}"#)).unwrap();
+    assert!(
+        about_late.iter().any(|e| e.contains(r#""for":"reversal""#)),
+        "the reversal after the snapshot is found: {about_late:?}"
+    );
+    entries_agree_with_the_export(&again);
+    // A snapshot moves the core's base over the tail: the same answers.
+    wait(again.write_snapshot()).await.unwrap();
+    entries_agree_with_the_export(&again);
+    // And a memory terminal holding all of it answers the same.
+    let full = replayed(&export(&again).unwrap()).await;
+    entries_agree_with_the_export(&full);
+
+    let err = entries_of(&again, r#"{ transaction: "T09999999" }"#).unwrap_err();
+    assert_eq!(code(&err), "ORIGINAL_NOT_FOUND");
+    for bad in [
+        "{}",
+        "{ last: 0 }",
+        "{ last: 10001 }",
+        "{ last: 1.5 }",
+        r#"{ transaction: "7" }"#,
+        r#"{ transaction: "T00000001", last: 2 }"#,
+        r#"{ txn: "T00000001" }"#,
+    ] {
+        let err = entries_of(&again, bad).unwrap_err();
+        assert_eq!(code(&err), "INVALID_INPUT", "{bad}");
+    }
+    close(&again).await;
+}
+
 fn journal_count(journal: &str) -> u32 {
     get(&js_sys::JSON::parse(journal).unwrap(), "count")
         .as_f64()

@@ -6,6 +6,7 @@ import init, {
   SimulatedAcquirer,
   type HostReply,
   type HostRequest,
+  type JournalEntry,
   type NextStepText,
   type PosError,
   type PosEvent,
@@ -97,6 +98,9 @@ export async function shift(): Promise<string> {
   term.off("event", onEvent);
   const written: SnapshotWritten | null = await term.writeSnapshot();
   console.log(written?.records, written?.serializeMs);
+  const trail: JournalEntry[] = term.journalEntries({ transaction: approved[0].id });
+  const newest: JournalEntry[] = term.journalEntries({ last: 300 });
+  console.log(trail[0]?.record.type, newest.map((e) => e.seq));
   await term.historyLoaded;
   const backup: string = term.exportJournal();
   await term.close();
