@@ -448,21 +448,24 @@ function openDetail(id) {
   show("detail");
 }
 
-/** The journal records about transaction `id`, oldest first; none while
- *  the journal before a snapshot is still being read (JOURNAL_LOADING). */
+/** The journal records about transaction `id`, oldest first (what
+ *  `journalEntries` finds costs those records, not the journal). None yet
+ *  while the journal before a snapshot is still being read
+ *  (JOURNAL_LOADING): the detail is drawn again once it is. */
 function historyOf(id) {
-  const seq = Number(id.slice(1));
-  let exported;
+  const term = app.term;
   try {
-    exported = JSON.parse(app.term.exportJournal());
+    return term.journalEntries({ transaction: id });
   } catch (err) {
-    if (err.code === "JOURNAL_LOADING") return [];
-    throw err;
+    if (err.code !== "JOURNAL_LOADING") throw err;
+    if (app.historyAwaited !== term) {
+      app.historyAwaited = term;
+      term.historyLoaded.then(() => {
+        if (app.term === term && app.screen === "detail") refreshAll();
+      }, () => {});
+    }
+    return [];
   }
-  return exported.entries.filter((e) => {
-    const r = e.record;
-    return e.seq === seq || r.purpose?.txn === seq || r.txn === seq;
-  });
 }
 
 function historyItem(entry) {
@@ -1109,9 +1112,8 @@ const eventLog = {
       return;
     }
     if (app.term !== term) return;
-    const entries = JSON.parse(term.exportJournal()).entries;
     $("events").replaceChildren();
-    for (const e of entries.slice(-300)) this.add(e);
+    for (const e of term.journalEntries({ last: 300 })) this.add(e);
   },
 };
 
