@@ -143,7 +143,8 @@ export async function openBench(sizes, reps) {
     const snapshot = await term.writeSnapshot();
     if (!snapshot) throw new Error("no snapshot written");
     await term.close();
-    const reopen = [], history = [], tails = [];
+    const reopen = [], history = [], tails = [], trail = [], newest = [], whole = [];
+    let oldest = null;
     for (let r = 0; r < reps(n); r++) {
       t0 = performance.now();
       term = await Terminal.open(config(storage));
@@ -154,14 +155,34 @@ export async function openBench(sizes, reps) {
       if (!loading) throw new Error("re-open did not start from the snapshot");
       await term.historyLoaded;
       history.push(performance.now() - opened);
-      tails.push(JSON.parse(term.exportJournal()).count - snapshot.records);
+      // A screen showing one old transaction's records, and the newest
+      // 300: journalEntries, against reading the whole export as the demo
+      // did before it.
+      oldest ??= term.transactions().at(-1).id;
+      let t = performance.now();
+      const found = term.journalEntries({ transaction: oldest });
+      trail.push(performance.now() - t);
+      t = performance.now();
+      const last = term.journalEntries({ last: 300 });
+      newest.push(performance.now() - t);
+      t = performance.now();
+      const exported = JSON.parse(term.exportJournal());
+      const seq = Number(oldest.slice(1));
+      const about = exported.entries.filter((e) => e.seq === seq || e.record.purpose?.txn === seq || e.record.txn === seq);
+      whole.push(performance.now() - t);
+      if (about.length !== found.length || about.at(-1).hash !== found.at(-1).hash || last.length !== 300
+          || last.at(-1).hash !== exported.head) {
+        throw new Error("journalEntries disagrees with the export");
+      }
+      tails.push(exported.count - snapshot.records);
       await term.signIn({ operatorId: "01", pin: "1234" });
       await term.sale({ amount: "1.00", card: { pan: PAN }, key: `o${r}` });
       await term.close();
     }
     await deleteDb(name);
     const idb = { median: median(reopen), min: Math.min(...reopen), reps: reopen.length };
-    out[n] = { memory, idb, first: { ms: firstMs, snapshot }, historyMs: { median: median(history), min: Math.min(...history) }, tails, prefillMs };
+    out[n] = { memory, idb, first: { ms: firstMs, snapshot }, historyMs: { median: median(history), min: Math.min(...history) }, tails, prefillMs,
+      entries: { trailMs: median(trail), newestMs: median(newest), exportMs: median(whole), records: n } };
     log(`open ${n}: memory ${memory.median?.toFixed(1) ?? memory.refused} ms, indexeddb first ${firstMs.toFixed(1)} ms, ` +
       `snapshot ${(snapshot.bytes / 1e6).toFixed(1)} MB serialize ${snapshot.serializeMs.toFixed(1)} ms write ${snapshot.writeMs.toFixed(1)} ms, ` +
       `re-open ${idb.median.toFixed(1)} ms, history loaded after ${out[n].historyMs.median.toFixed(1)} ms`);

@@ -202,6 +202,8 @@ async function main() {
     row(`snapshot of ${n.toLocaleString("en")} records: IndexedDB write`, o.first.snapshot.writeMs, NaN, "", NaN, NaN);
     row(`Terminal.open, ${n.toLocaleString("en")} records, from IndexedDB, re-open (snapshot + tail of ${Math.max(...o.tails)})`, o.idb.median, nat(`open (snapshot)/${n} records, from snapshot`), "", NaN, NaN);
     row(`… history before the snapshot loaded (after open returns, background)`, o.historyMs.median, NaN, "", NaN, NaN);
+    row(`journal records of the oldest transaction, ${n.toLocaleString("en")} records (\`journalEntries({ transaction })\`)`, o.entries.trailMs, NaN, "exportJournal + JSON.parse + filter", o.entries.exportMs, NaN);
+    row(`newest 300 journal records, ${n.toLocaleString("en")} records (\`journalEntries({ last: 300 })\`)`, o.entries.newestMs, NaN, "exportJournal + JSON.parse + filter", o.entries.exportMs, NaN);
   }
   for (const n of [1_000, 10_000, 100_000]) {
     const r = b.reconcile[n];
