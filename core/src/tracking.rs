@@ -212,11 +212,17 @@ pub struct Filter {
     pub from: Option<Timestamp>,
     /// To (exclusive).
     pub to: Option<Timestamp>,
+    /// This transaction only.
+    pub id: Option<TxnId>,
+    /// Those made against this original (its voids, refunds, completions).
+    pub original: Option<TxnId>,
 }
 
 impl Filter {
     fn admits(&self, t: &Transaction) -> bool {
-        self.kind.is_none_or(|k| k == t.request.kind)
+        self.id.is_none_or(|id| id == t.id)
+            && self.original.is_none_or(|o| t.request.original == Some(o))
+            && self.kind.is_none_or(|k| k == t.request.kind)
             && self
                 .operator_id
                 .as_ref()
@@ -237,10 +243,35 @@ pub const REFUND_KINDS: [Kind; 4] = [
 impl Terminal {
     /// Transactions matching `filter`, oldest first, with their status now.
     pub fn list(&self, filter: &Filter, now: Timestamp) -> Vec<crate::terminal::TxnView> {
-        self.transactions()
+        let mut list = self.list_newest(filter, now, usize::MAX);
+        list.reverse();
+        list
+    }
+
+    /// The newest `limit` transactions matching `filter`, newest first,
+    /// with their status now. A view is built only for what is returned,
+    /// and the search stops at the `limit`th (at once for a filter by id):
+    /// a screen showing the latest page, one transaction or the few in
+    /// doubt costs that, not a view of every transaction in the journal.
+    pub fn list_newest(
+        &self,
+        filter: &Filter,
+        now: Timestamp,
+        limit: usize,
+    ) -> Vec<crate::terminal::TxnView> {
+        use std::ops::Bound::{Included, Unbounded};
+        let ids = filter
+            .id
+            .map_or((Unbounded, Unbounded), |id| (Included(id), Included(id)));
+        self.state
+            .txns
+            .range(ids)
+            .rev()
+            .map(|(_, t)| t)
             .filter(|t| filter.admits(t))
+            .filter(|t| filter.status.is_none_or(|s| s == self.status(t, now)))
             .filter_map(|t| self.view(t.id, now))
-            .filter(|v| filter.status.is_none_or(|s| s == v.status))
+            .take(limit)
             .collect()
     }
 

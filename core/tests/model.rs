@@ -1903,9 +1903,63 @@ impl Sim {
                 return Err(format!("the export carries card number {pan}"));
             }
         }
+        check_lists(term, now)?;
         // Invariant 7: the state is what replaying the journal produces.
         check_replay(term, fast_config(Currency::Cny), now)
     }
+}
+
+/// `list_newest` (status judged before a view is built, stopping at the
+/// limit, one id) gives what filtering every transaction's view gives.
+fn check_lists(term: &Terminal, now: Timestamp) -> Result<(), String> {
+    use posflow_core::terminal::Status;
+    use posflow_core::tracking::Filter;
+    let mut views: Vec<_> = term
+        .transactions()
+        .filter_map(|t| term.view(t.id, now))
+        .collect();
+    views.reverse();
+    for status in Status::ALL.iter().copied().map(Some).chain([None]) {
+        let filter = Filter {
+            status,
+            ..Filter::default()
+        };
+        let all: Vec<_> = views
+            .iter()
+            .filter(|v| status.is_none_or(|s| s == v.status))
+            .cloned()
+            .collect();
+        if term.list_newest(&filter, now, usize::MAX) != all
+            || term.list_newest(&filter, now, 2)[..] != all[..all.len().min(2)]
+        {
+            return Err(format!("list_newest({status:?}) is not the views filtered"));
+        }
+    }
+    for v in &views {
+        let one = Filter {
+            id: Some(v.txn.id),
+            ..Filter::default()
+        };
+        if term.list_newest(&one, now, 5) != [v.clone()] {
+            return Err(format!("list_newest(id {}) is not its view", v.txn.id));
+        }
+        let made_against = Filter {
+            original: Some(v.txn.id),
+            ..Filter::default()
+        };
+        let children: Vec<_> = views
+            .iter()
+            .filter(|c| c.txn.request.original == Some(v.txn.id))
+            .cloned()
+            .collect();
+        if term.list_newest(&made_against, now, usize::MAX) != children {
+            return Err(format!(
+                "list_newest(original {}) is not its children",
+                v.txn.id
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Whether the model predicts the documented behaviour everywhere. It was
