@@ -342,6 +342,16 @@ pub(crate) struct TransactionFilter {
     /// To (exclusive), ms since the epoch.
     #[tsify(optional)]
     pub to: Option<f64>,
+    /// This transaction only (`T00000042`): none or one record.
+    #[tsify(optional)]
+    pub id: Option<String>,
+    /// Those made against this original (`T00000042`): its voids, refunds,
+    /// completions and cancels.
+    #[tsify(optional)]
+    pub original: Option<String>,
+    /// At most this many, the newest; all when absent.
+    #[tsify(optional)]
+    pub limit: Option<u32>,
 }
 
 /// `journalEntries(query)`: one of the two.

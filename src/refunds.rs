@@ -436,6 +436,8 @@ impl Terminal {
                         .transpose()?,
                     to: f.to.map(|ms| convert::timestamp("to", ms)).transpose()?,
                     status: None,
+                    id: None,
+                    original: None,
                 };
             let out = js_sys::Array::new();
             let core = shared.core.borrow();

@@ -989,8 +989,11 @@ impl Terminal {
         })
     }
 
-    /// `transactions({ state?, kind?, operatorId?, from?, to? })` → records,
-    /// newest first.
+    /// `transactions({ state?, kind?, operatorId?, from?, to?, id?, original?,
+    /// limit? })` → records, newest first: `limit` stops at the newest that
+    /// many, `id` looks up one, `original` finds those made against it. Costs what it returns (and the transactions it passes
+    /// over to find them), so a screen should ask for a page or the one it
+    /// shows, not every transaction.
     #[wasm_bindgen(unchecked_return_type = "TxnRecord[]")]
     pub fn transactions(
         &self,
@@ -1020,6 +1023,21 @@ impl Terminal {
                 .transpose()
                 .map_err(|e| shared.err(e))
         };
+        let id = |field: &str, id: Option<&str>| {
+            id.map(|id| {
+                TxnId::parse(id).ok_or_else(|| {
+                    shared.err(PosError::invalid_input(field, "an id like T00000042", id))
+                })
+            })
+            .transpose()
+        };
+        let limit = match filter.limit {
+            Some(0) => {
+                return Err(shared.err(PosError::invalid_input("limit", "at least 1", "0")));
+            }
+            Some(n) => n as usize,
+            None => usize::MAX,
+        };
         let filter = posflow_core::tracking::Filter {
             status: state,
             kind,
@@ -1034,12 +1052,14 @@ impl Terminal {
             from: time("from", filter.from)?,
             to: time("to", filter.to)?,
             refund_status: None,
+            id: id("id", filter.id.as_deref())?,
+            original: id("original", filter.original.as_deref())?,
         };
         let now = shared.now();
         let core = shared.core.borrow();
         let out = js_sys::Array::new();
-        for view in core.list(&filter, now).iter().rev() {
-            out.push(&to_js(&TxnRecord::from_view(view)));
+        for view in core.list_newest(&filter, now, limit) {
+            out.push(&to_js(&TxnRecord::from_view(&view)));
         }
         Ok(out.into())
     }

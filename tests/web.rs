@@ -111,6 +111,59 @@ async fn every_method_of_the_contract() {
     assert_eq!(text(&sales.get(1), "state"), "voided");
     let voided_only = term.transactions(js(r#"{ state: "voided" }"#)).unwrap();
     assert_eq!(js_sys::Array::from(&voided_only).length(), 1);
+    // A page of the newest, and one by id: the same records as the full list.
+    let shown = |filter: &str| {
+        js_sys::JSON::stringify(&term.transactions(js(filter)).unwrap())
+            .unwrap()
+            .as_string()
+            .unwrap()
+    };
+    let all = js_sys::Array::from(&term.transactions(JsValue::UNDEFINED).unwrap());
+    let first_two = js_sys::Array::of2(&all.get(0), &all.get(1));
+    assert_eq!(
+        shown("{ limit: 2 }"),
+        js_sys::JSON::stringify(&first_two)
+            .unwrap()
+            .as_string()
+            .unwrap()
+    );
+    let newest_sale = js_sys::Array::from(
+        &term
+            .transactions(js(r#"{ kind: "sale", limit: 1 }"#))
+            .unwrap(),
+    );
+    assert_eq!(newest_sale.length(), 1);
+    assert_eq!(text(&newest_sale.get(0), "id"), text(&sales.get(0), "id"));
+    let sale_id = text(&sales.get(1), "id");
+    let one = js_sys::Array::from(
+        &term
+            .transactions(js(&format!(r#"{{ id: "{sale_id}" }}"#)))
+            .unwrap(),
+    );
+    assert_eq!(one.length(), 1);
+    assert_eq!(text(&one.get(0), "state"), "voided");
+    assert_eq!(
+        shown(&format!(r#"{{ id: "{sale_id}", kind: "refund" }}"#)),
+        "[]"
+    );
+    assert_eq!(shown(r#"{ id: "T09999999" }"#), "[]");
+    let against = js_sys::Array::from(
+        &term
+            .transactions(js(&format!(r#"{{ original: "{sale_id}" }}"#)))
+            .unwrap(),
+    );
+    assert_eq!(against.length(), 1);
+    assert_eq!(text(&against.get(0), "kind"), "void");
+    assert_eq!(text(&against.get(0), "originalId"), sale_id);
+    for bad in [
+        r#"{ limit: 0 }"#,
+        r#"{ limit: -1 }"#,
+        r#"{ id: "42" }"#,
+        r#"{ original: "T1" }"#,
+    ] {
+        let err = term.transactions(js(bad)).unwrap_err();
+        assert_eq!(code(&err), "INVALID_INPUT", "{bad}");
+    }
 
     let report = wait(term.settle()).await.expect("settles");
     assert_eq!(text(&report, "batchNo"), "000001");
