@@ -375,20 +375,26 @@ function fillFilterSelects() {
   op.value = current;
 }
 
+/** The list shows at most this many, the newest: fetching and drawing
+ *  every transaction of a year's journal would stall the screen. */
+const PAGE = 200;
+
+/** The records the filters ask for, newest first: state, kind, operator
+ *  and time are filtered by the terminal; a search looks through all of
+ *  them (it is asked for), else only the newest page is fetched. */
 function currentRecords() {
   const filter = {};
   if ($("filter-state").value) filter.state = $("filter-state").value;
   if ($("filter-kind").value) filter.kind = $("filter-kind").value;
-  let rows = app.term.transactions(filter);
-  const operator = $("filter-operator").value;
+  if ($("filter-operator").value) filter.operatorId = $("filter-operator").value;
   const from = parseLocalDateTime($("filter-from").value);
   const to = parseLocalDateTime($("filter-to").value);
+  if (from !== undefined) filter.from = from;
+  if (to !== undefined) filter.to = to;
   const q = $("search").value.trim();
-  return rows.filter((r) =>
-    (!operator || r.operatorId === operator) &&
-    (from === undefined || r.createdAt >= from) &&
-    (to === undefined || r.createdAt < to) &&
-    (!q || matches(r, q)));
+  if (!q) return app.term.transactions({ ...filter, limit: PAGE });
+  if (/^T\d{8}$/.test(q)) return app.term.transactions({ ...filter, id: q });
+  return app.term.transactions(filter).filter((r) => matches(r, q)).slice(0, PAGE);
 }
 
 /** A search hits a trace number (leading zeros optional), an RRN, an id or an amount. */
@@ -439,6 +445,7 @@ function renderRecords() {
   }
   $("records").replaceChildren(...rows.map(recordRow));
   $("no-records").hidden = rows.length > 0;
+  $("more-records").hidden = rows.length < PAGE;
 }
 
 // ---------------------------------------------------------------- detail
@@ -483,8 +490,7 @@ function historyItem(entry) {
 }
 
 function renderDetail(id) {
-  const all = app.term.transactions();
-  const rec = all.find((r) => r.id === id);
+  const [rec] = app.term.transactions({ id });
   if (!rec) return;
   $("detail").dataset.id = id;
   $("detail").dataset.state = rec.state;
@@ -506,7 +512,10 @@ function renderDetail(id) {
       field("originalId", t("original"), rec.originalId),
       field("createdAt", t("time"), formatTime(rec.createdAt))),
   );
-  const related = all.filter((r) => r.originalId === id || r.id === rec.originalId);
+  const related = [
+    ...(rec.originalId ? app.term.transactions({ id: rec.originalId }) : []),
+    ...app.term.transactions({ original: id }),
+  ];
   $("detail-related").replaceChildren(...related.map((r) => {
     const b = el("button", { type: "button", className: "link", dataset: { open: r.id } },
       `${label(kindLabels, r.kind)} ${r.amount} · ${t("trace")} ${r.traceNo} · `, badge(stateLabels, r.state, { state: r.state }));
@@ -953,7 +962,11 @@ function receiptOptions(copy, width, format) {
 
 function renderReceiptChoices() {
   if (typeof app.term.receipt !== "function") return;
-  const all = app.term.transactions().slice().reverse(); // newest first
+  const all = app.term.transactions({ limit: PAGE }); // newest first
+  // One chosen from an older transaction's detail stays in the list.
+  const chosen = app.receiptId && !all.some((r) => r.id === app.receiptId)
+    ? app.term.transactions({ id: app.receiptId }) : [];
+  all.push(...chosen);
   if (!app.receiptId || !all.some((r) => r.id === app.receiptId)) app.receiptId = all[0]?.id ?? null;
   $("receipt-txn").replaceChildren(...all.map((r) => el("option", { value: r.id,
     textContent: `${label(kindLabels, r.kind)} ${r.amount} ${r.currency} · ${t("trace")} ${r.traceNo} · ${label(stateLabels, r.state)}` })));
@@ -1290,7 +1303,7 @@ function wire() {
   $("tracker-status").addEventListener("change", renderTracker);
   $("detail-back").addEventListener("click", () => show("transactions"));
   $("detail-refund").addEventListener("click", () => {
-    const rec = app.term.transactions().find((r) => r.id === app.detailId);
+    const [rec] = app.term.transactions({ id: app.detailId });
     if (rec) startRefund(rec);
   });
   $("detail-complete").addEventListener("click", () => show("preauth"));

@@ -72,6 +72,7 @@ const text = {
   filter_to: ["到", "To"],
   search: ["搜索（凭证号 / 参考号 / 金额）", "Search (trace / RRN / amount)"],
   no_records: ["暂无交易", "No transactions"],
+  more_records: ["仅显示最近 200 笔；更早的交易请用筛选或搜索查找", "Showing the newest 200; filter or search to find older ones"],
   refresh: ["刷新", "Refresh"],
   detail_title: ["交易详情", "Transaction detail"],
   history: ["处理记录", "History"],

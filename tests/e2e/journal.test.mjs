@@ -55,3 +55,40 @@ test("a journal exported and imported into a fresh terminal brings the day back"
     await shots(page, "journal-damaged");
   });
 });
+
+test("a journal of 250 sales: the list shows the newest page, a search finds an older one", async () => {
+  // Built in Node with the same module: 250 sales of this demo terminal.
+  const { readFileSync } = await import("node:fs");
+  const path = await import("node:path");
+  const { repoRoot } = await import("./helpers.mjs");
+  const m = await import(path.join(repoRoot, "pkg", "posflow.js"));
+  m.initSync({ module: readFileSync(path.join(repoRoot, "pkg", "posflow_bg.wasm")) });
+  const term = await m.Terminal.open({ merchantId: "898440350480001", terminalId: "10000001", currency: "CNY",
+    storage: { kind: "memory" }, host: new m.SimulatedAcquirer({ seed: 7 }),
+    operators: [{ id: "01", role: "cashier", pin: "1234" }], policy: { pinHashIterations: 1 } });
+  await term.signIn({ operatorId: "01", pin: "1234" });
+  for (let i = 0; i < 250; i++) {
+    await term.sale({ amount: `${1 + i}.00`, card: { pan: "6222020200112233445" }, key: `bulk${i}` });
+  }
+  const journal = term.exportJournal();
+  await term.close();
+
+  await withDemo({}, async (page) => {
+    await signedIn(page);
+    await nav(page, "tools");
+    await page.setInputFiles("#import-file", { name: "bulk.json", mimeType: "application/json", buffer: Buffer.from(journal) });
+    await page.waitForSelector('body[data-status="signin"]');
+    await signedIn(page);
+    await nav(page, "transactions");
+    await page.waitForSelector("#more-records:not([hidden])");
+    assert.equal(await page.locator("#records tr").count(), 200, "the newest page");
+    assert.equal(await page.textContent('#records tr [data-field="amount"] .money'), "250.00", "newest first");
+    // The first sale (trace 000001) is beyond the page: a search finds it.
+    await page.fill("#search", "1");
+    await page.waitForFunction(() => document.querySelectorAll("#records tr").length === 1);
+    assert.equal(await page.textContent('#records tr [data-field="traceNo"]'), "000001");
+    assert.equal(await page.isHidden("#more-records"), true);
+    await page.click('#records tr');
+    await page.waitForSelector('#history li[data-type="answered"]');
+  });
+});
