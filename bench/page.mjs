@@ -144,6 +144,7 @@ export async function openBench(sizes, reps) {
     if (!snapshot) throw new Error("no snapshot written");
     await term.close();
     const reopen = [], history = [], tails = [], trail = [], newest = [], whole = [];
+    const listAll = [], listPage = [], listDoubt = [], listOne = [];
     let oldest = null;
     for (let r = 0; r < reps(n); r++) {
       t0 = performance.now();
@@ -175,6 +176,16 @@ export async function openBench(sizes, reps) {
         throw new Error("journalEntries disagrees with the export");
       }
       tails.push(exported.count - snapshot.records);
+      // The lists a screen redraws: every transaction, against the newest
+      // page, the ones in doubt (the banner), and one by id (a detail).
+      const timed = (into, f) => { const t = performance.now(); const r = f(); into.push(performance.now() - t); return r; };
+      const every = timed(listAll, () => term.transactions());
+      const page = timed(listPage, () => term.transactions({ limit: 200 }));
+      timed(listDoubt, () => term.transactions({ state: "in_doubt" }));
+      const one = timed(listOne, () => term.transactions({ id: oldest }));
+      if (page.length !== 200 || page[199].id !== every[199].id || one[0]?.id !== oldest) {
+        throw new Error("transactions({ limit, id }) disagrees with the full list");
+      }
       await term.signIn({ operatorId: "01", pin: "1234" });
       await term.sale({ amount: "1.00", card: { pan: PAN }, key: `o${r}` });
       await term.close();
@@ -182,7 +193,8 @@ export async function openBench(sizes, reps) {
     await deleteDb(name);
     const idb = { median: median(reopen), min: Math.min(...reopen), reps: reopen.length };
     out[n] = { memory, idb, first: { ms: firstMs, snapshot }, historyMs: { median: median(history), min: Math.min(...history) }, tails, prefillMs,
-      entries: { trailMs: median(trail), newestMs: median(newest), exportMs: median(whole), records: n } };
+      entries: { trailMs: median(trail), newestMs: median(newest), exportMs: median(whole), records: n },
+      lists: { allMs: median(listAll), pageMs: median(listPage), doubtMs: median(listDoubt), oneMs: median(listOne) } };
     log(`open ${n}: memory ${memory.median?.toFixed(1) ?? memory.refused} ms, indexeddb first ${firstMs.toFixed(1)} ms, ` +
       `snapshot ${(snapshot.bytes / 1e6).toFixed(1)} MB serialize ${snapshot.serializeMs.toFixed(1)} ms write ${snapshot.writeMs.toFixed(1)} ms, ` +
       `re-open ${idb.median.toFixed(1)} ms, history loaded after ${out[n].historyMs.median.toFixed(1)} ms`);

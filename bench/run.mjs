@@ -204,6 +204,9 @@ async function main() {
     row(`… history before the snapshot loaded (after open returns, background)`, o.historyMs.median, NaN, "", NaN, NaN);
     row(`journal records of the oldest transaction, ${n.toLocaleString("en")} records (\`journalEntries({ transaction })\`)`, o.entries.trailMs, NaN, "exportJournal + JSON.parse + filter", o.entries.exportMs, NaN);
     row(`newest 300 journal records, ${n.toLocaleString("en")} records (\`journalEntries({ last: 300 })\`)`, o.entries.newestMs, NaN, "exportJournal + JSON.parse + filter", o.entries.exportMs, NaN);
+    row(`newest 200 transactions, ${n.toLocaleString("en")} records (\`transactions({ limit: 200 })\`)`, o.lists.pageMs, NaN, "transactions() (all)", o.lists.allMs, NaN);
+    row(`transactions in doubt, ${n.toLocaleString("en")} records (\`transactions({ state: "in_doubt" })\`, none)`, o.lists.doubtMs, NaN, "transactions() (all)", o.lists.allMs, NaN);
+    row(`one transaction, ${n.toLocaleString("en")} records (\`transactions({ id })\`)`, o.lists.oneMs, NaN, "transactions() (all)", o.lists.allMs, NaN);
   }
   for (const n of [1_000, 10_000, 100_000]) {
     const r = b.reconcile[n];
