@@ -119,6 +119,21 @@ async function timeOpenOrThrow(storage, journal, reps) {
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 
+/** Ticks a task loop (MessageChannel: no timer clamping) until `stop()`,
+ *  which returns the longest gap between two ticks in ms. */
+function blockProbe() {
+  const channel = new MessageChannel();
+  let last = performance.now(), longest = 0, on = true;
+  channel.port1.onmessage = () => {
+    const t = performance.now();
+    longest = Math.max(longest, t - last);
+    last = t;
+    if (on) channel.port2.postMessage(0);
+  };
+  channel.port2.postMessage(0);
+  return { stop() { on = false; channel.port1.close(); return longest; } };
+}
+
 /** `Terminal.open` of each journal from memory (`journal:` import) and
  *  from IndexedDB in its steady state: the rows are prefilled (no
  *  snapshot, version 1), the first open replays them all and the snapshot
@@ -143,7 +158,7 @@ export async function openBench(sizes, reps) {
     const snapshot = await term.writeSnapshot();
     if (!snapshot) throw new Error("no snapshot written");
     await term.close();
-    const reopen = [], history = [], tails = [], trail = [], newest = [], whole = [];
+    const reopen = [], history = [], blocked = [], tails = [], trail = [], newest = [], whole = [];
     const listAll = [], listPage = [], listDoubt = [], listOne = [];
     let oldest = null;
     for (let r = 0; r < reps(n); r++) {
@@ -154,8 +169,12 @@ export async function openBench(sizes, reps) {
       let loading = false;
       try { term.exportJournal(); } catch (e) { loading = e.code === "JOURNAL_LOADING"; if (!loading) throw e; }
       if (!loading) throw new Error("re-open did not start from the snapshot");
+      // The longest the page could not run anything (draw, take a tap)
+      // while the history loads: the gap between ticks of a task loop.
+      const probe = blockProbe();
       await term.historyLoaded;
       history.push(performance.now() - opened);
+      blocked.push(probe.stop());
       // A screen showing one old transaction's records, and the newest
       // 300: journalEntries, against reading the whole export as the demo
       // did before it.
@@ -192,7 +211,7 @@ export async function openBench(sizes, reps) {
     }
     await deleteDb(name);
     const idb = { median: median(reopen), min: Math.min(...reopen), reps: reopen.length };
-    out[n] = { memory, idb, first: { ms: firstMs, snapshot }, historyMs: { median: median(history), min: Math.min(...history) }, tails, prefillMs,
+    out[n] = { memory, idb, first: { ms: firstMs, snapshot }, historyMs: { median: median(history), min: Math.min(...history), blockedMs: median(blocked) }, tails, prefillMs,
       entries: { trailMs: median(trail), newestMs: median(newest), exportMs: median(whole), records: n },
       lists: { allMs: median(listAll), pageMs: median(listPage), doubtMs: median(listDoubt), oneMs: median(listOne) } };
     log(`open ${n}: memory ${memory.median?.toFixed(1) ?? memory.refused} ms, indexeddb first ${firstMs.toFixed(1)} ms, ` +

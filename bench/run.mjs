@@ -202,6 +202,7 @@ async function main() {
     row(`snapshot of ${n.toLocaleString("en")} records: IndexedDB write`, o.first.snapshot.writeMs, NaN, "", NaN, NaN);
     row(`Terminal.open, ${n.toLocaleString("en")} records, from IndexedDB, re-open (snapshot + tail of ${Math.max(...o.tails)})`, o.idb.median, nat(`open (snapshot)/${n} records, from snapshot`), "", NaN, NaN);
     row(`… history before the snapshot loaded (after open returns, background)`, o.historyMs.median, NaN, "", NaN, NaN);
+    row(`… longest main-thread block while it loads`, o.historyMs.blockedMs, NaN, "", NaN, NaN);
     row(`journal records of the oldest transaction, ${n.toLocaleString("en")} records (\`journalEntries({ transaction })\`)`, o.entries.trailMs, NaN, "exportJournal + JSON.parse + filter", o.entries.exportMs, NaN);
     row(`newest 300 journal records, ${n.toLocaleString("en")} records (\`journalEntries({ last: 300 })\`)`, o.entries.newestMs, NaN, "exportJournal + JSON.parse + filter", o.entries.exportMs, NaN);
     row(`newest 200 transactions, ${n.toLocaleString("en")} records (\`transactions({ limit: 200 })\`)`, o.lists.pageMs, NaN, "transactions() (all)", o.lists.allMs, NaN);

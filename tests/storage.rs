@@ -482,6 +482,31 @@ async fn journal_entries_answer_from_the_history_and_the_tail_as_the_export_does
     close(&again).await;
 }
 
+#[wasm_bindgen_test]
+async fn a_history_of_several_chunks_loads_in_order() {
+    // More rows before the snapshot than one background read takes (1,000).
+    let storage = indexeddb(&unique("chunks"));
+    let term = open(&storage, &recording_host(sim())).await;
+    sign_in(&term).await;
+    sales(&term, 0, 1_100).await;
+    wait(term.write_snapshot()).await.unwrap();
+    sales(&term, 1_100, 1_102).await;
+    let journal = export(&term).unwrap();
+    assert!(journal_count(&journal) > 2_200);
+    close(&term).await;
+
+    let again = open_loaded(&storage, &recording_host(sim())).await;
+    assert_eq!(export(&again).unwrap(), journal);
+    // Transactions from the first read, a later one and the tail.
+    for seq in [2, 1_500, 2_202] {
+        let id = format!("T{seq:08}");
+        let found = entries_of(&again, &format!(r#"{{ transaction: "{id}" }}"#)).unwrap();
+        assert_eq!(found.len(), 2, "{id}: its request and answer");
+        assert_eq!(found, exported(&journal, Some(&id), 0), "{id}");
+    }
+    close(&again).await;
+}
+
 fn journal_count(journal: &str) -> u32 {
     get(&js_sys::JSON::parse(journal).unwrap(), "count")
         .as_f64()
