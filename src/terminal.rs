@@ -79,11 +79,13 @@ pub(crate) struct OperatorConfig {
     pin: String,
 }
 
-/// What the journal's durability stands at.
+/// What the journal's durability stands at. Counts, not copies: the
+/// entries are in the core's journal (`durable..durable + pending`).
 #[derive(Default)]
 struct Durability {
-    /// Entries the core made that are not yet durable, in order.
-    pending: Vec<Entry<Record>>,
+    /// How many entries after the durable ones the core has handed over
+    /// that are not yet durable.
+    pending: usize,
     /// How many entries are durable.
     durable: usize,
 }
@@ -132,7 +134,7 @@ impl Shared {
     /// pending (what a snapshot may cover).
     pub(crate) fn all_durable(&self, entries: usize) -> bool {
         let d = self.durability.borrow();
-        d.pending.is_empty() && d.durable == entries
+        d.pending == 0 && d.durable == entries
     }
 
     /// How many records storage holds (a journal export covers these).
@@ -215,14 +217,18 @@ impl Shared {
 
 /// Makes the core's new entries durable, then tells listeners. On failure
 /// they stay pending and go out with the next append.
+///
+/// The entries are copied out of the core's journal only when something
+/// reads them: storage that writes rows, or listeners. A memory journal
+/// with no listeners copies nothing.
 pub(crate) async fn persist(shared: &Rc<Shared>) -> Result<(), BindingError> {
-    let batch = {
+    let (from, count) = {
         let mut d = shared.durability.borrow_mut();
-        let new = shared.core.borrow_mut().take_unpersisted();
-        d.pending.extend(new);
-        d.pending.clone()
+        let new = shared.core.borrow_mut().take_unpersisted_seqs();
+        d.pending += (new.end - new.start) as usize;
+        (d.durable, d.pending)
     };
-    if batch.is_empty() {
+    if count == 0 {
         return Ok(());
     }
     let storage = shared.storage.borrow().clone();
@@ -230,11 +236,21 @@ pub(crate) async fn persist(shared: &Rc<Shared>) -> Result<(), BindingError> {
         Some(s) if !shared.closed.get() => s,
         _ => return Err(BindingError::Closed),
     };
+    // A memory append is done at once, so no listener can come meanwhile.
+    let read = !matches!(*storage, Storage::Memory) || !shared.listeners.borrow().is_empty();
+    let batch = if read {
+        let core = shared.core.borrow();
+        let journal = core.journal();
+        let held = from - journal.base() as usize;
+        journal.entries()[held..held + count].to_vec()
+    } else {
+        Vec::new()
+    };
     storage.append(&batch).await?;
     let durable = {
         let mut d = shared.durability.borrow_mut();
-        d.pending.drain(..batch.len());
-        d.durable += batch.len();
+        d.pending -= count;
+        d.durable += count;
         d.durable
     };
     history::note_durable(shared, durable);
@@ -253,7 +269,7 @@ struct Checkpoint {
 fn checkpoint(shared: &Shared) -> Checkpoint {
     Checkpoint {
         entries: shared.core.borrow().journal().len(),
-        pending: shared.durability.borrow().pending.len(),
+        pending: shared.durability.borrow().pending,
     }
 }
 
@@ -280,7 +296,7 @@ fn roll_back(shared: &Shared, to: Checkpoint) {
             // outstanding: a replay adds no record.
             debug_assert!(core.take_unpersisted().is_empty());
             *shared.core.borrow_mut() = core;
-            shared.durability.borrow_mut().pending.truncate(to.pending);
+            shared.durability.borrow_mut().pending = to.pending;
         }
         Err(e) => shared
             .core
@@ -795,7 +811,7 @@ impl Terminal {
                 let o = history::open(&storage, &config, opened_at)
                     .await
                     .map_err(fail)?;
-                (o.core, o.durable, Vec::new(), o.history, o.replayed)
+                (o.core, o.durable, 0, o.history, o.replayed)
             } else {
                 let loaded = storage.load().await.map_err(fail)?;
                 let imported = match &input.journal {
@@ -812,21 +828,22 @@ impl Terminal {
                     }
                     Some(text) => Journal::<Record>::import_json(text)
                         .map_err(|e| fail(e.into()))?
-                        .entries()
-                        .to_vec(),
+                        .into_entries(),
                 };
                 let durable = loaded.len();
+                // The imported entries are pending: none is durable yet.
+                let imported_count = imported.len();
                 let entries = if imported.is_empty() {
                     loaded
                 } else {
-                    imported.clone()
+                    imported
                 };
                 let core =
                     CoreTerminal::open(config, entries, opened_at).map_err(|e| fail(e.into()))?;
-                (core, durable, imported, History::complete(), 0)
+                (core, durable, imported_count, History::complete(), 0)
             };
         *clock.storage.borrow_mut() = Some(Rc::new(storage));
-        let new = core.take_unpersisted();
+        let new = core.take_unpersisted_seqs();
         let loading = core.journal().base() > 0;
         *clock.core.borrow_mut() = core;
         *clock.history.borrow_mut() = history;
@@ -834,8 +851,7 @@ impl Terminal {
             let mut d = clock.durability.borrow_mut();
             d.durable = durable;
             if clock.read_only.is_none() {
-                d.pending = imported;
-                d.pending.extend(new);
+                d.pending = imported + (new.end - new.start) as usize;
             }
         }
         let shared = Rc::new(clock);

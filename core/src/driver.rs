@@ -54,7 +54,7 @@ impl<'a> Driver<'a> {
     /// A driver whose storage already holds the terminal's journal.
     pub fn new(term: &'a mut Terminal, host: &'a mut dyn Host) -> Driver<'a> {
         // Whatever the terminal appended so far counts as persisted now.
-        term.take_unpersisted();
+        term.take_unpersisted_seqs();
         let stored = term.journal().entries().to_vec();
         Driver { term, host, stored }
     }

@@ -163,20 +163,20 @@ impl<R: Serialize + DeserializeOwned + Clone> Journal<R> {
     }
 
     /// Appends a record and returns the new entry, to be persisted by the
-    /// caller before anything that depends on it happens.
-    pub fn append(&mut self, record: R) -> Entry<R> {
+    /// caller before anything that depends on it happens. The journal holds
+    /// the one copy; a caller that needs its own clones it.
+    pub fn append(&mut self, record: R) -> &Entry<R> {
         let seq = self.len() as u64;
         let prev = self.head().to_owned();
         let mut text = Vec::with_capacity(1024);
         let hash = hash_entry(seq, &prev, &record, &mut text).expect("records serialize");
-        let entry = Entry {
+        self.entries.push(Entry {
             seq,
             hash: std::str::from_utf8(&hash).expect("hex").to_owned(),
             prev,
             record,
-        };
-        self.entries.push(entry.clone());
-        entry
+        });
+        self.entries.last().expect("just pushed")
     }
 
     /// Verifies entries as a storage backend returns them, one by one.

@@ -608,7 +608,7 @@ impl Sim {
         }
         match self.crash_point() {
             Some(RestartPoint::BeforePersist) => {
-                drop(self.term.take_unpersisted());
+                self.term.take_unpersisted_seqs();
                 return self.restart(RestartPoint::BeforePersist);
             }
             Some(RestartPoint::AfterAppend) => {

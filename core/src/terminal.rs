@@ -938,7 +938,11 @@ impl State {
 pub struct Terminal {
     pub(crate) config: TerminalConfig,
     journal: Journal<Record>,
-    unpersisted: Vec<Entry<Record>>,
+    /// How many entries the caller has taken to persist (the journal's
+    /// length at the last [`Terminal::take_unpersisted`]); those after them
+    /// are unpersisted. A count, not a copy: the journal holds the one copy
+    /// of each entry.
+    taken: usize,
     pub(crate) state: State,
     halted: Option<String>,
     /// Advices and upload steps already tried in this flush round (not
@@ -990,7 +994,7 @@ impl Terminal {
         let mut terminal = Terminal {
             state: State::new(),
             journal: Journal::new(),
-            unpersisted: Vec::new(),
+            taken: 0,
             config,
             halted: None,
             tried: Vec::new(),
@@ -1012,6 +1016,7 @@ impl Terminal {
                 for entry in journal.entries() {
                     terminal.state.apply(entry.seq, &entry.record);
                 }
+                terminal.taken = journal.len();
                 terminal.journal = journal;
             }
             Some(other) => {
@@ -1051,8 +1056,28 @@ impl Terminal {
     }
 
     /// Entries appended since the last call; persist them before sending.
+    /// A copy: [`Terminal::take_unpersisted_seqs`] takes them without one.
     pub fn take_unpersisted(&mut self) -> Vec<Entry<Record>> {
-        std::mem::take(&mut self.unpersisted)
+        let new = self.unpersisted().to_vec();
+        self.take_unpersisted_seqs();
+        new
+    }
+
+    /// [`Terminal::take_unpersisted`] without the copy: takes the entries
+    /// appended since the last take and returns their `seq`s. They stay in
+    /// [`Terminal::journal`] (which forgets only taken entries, and only
+    /// when the caller asks, [`Terminal::forget_history`]), so a caller
+    /// reads them there when it writes them.
+    pub fn take_unpersisted_seqs(&mut self) -> std::ops::Range<u64> {
+        let from = self.taken as u64;
+        self.taken = self.journal.len();
+        from..self.taken as u64
+    }
+
+    /// The entries appended since the last take, in order.
+    pub fn unpersisted(&self) -> &[Entry<Record>] {
+        let held_from = self.taken - self.journal.base() as usize;
+        &self.journal.entries()[held_from..]
     }
 
     /// The open batch.
@@ -1093,7 +1118,6 @@ impl Terminal {
     fn append(&mut self, record: Record) {
         let entry = self.journal.append(record);
         self.state.apply(entry.seq, &entry.record);
-        self.unpersisted.push(entry);
     }
 
     pub(crate) fn check_running(&self) -> Result<(), PosError> {

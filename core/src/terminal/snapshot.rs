@@ -694,7 +694,7 @@ impl Terminal {
     /// persisted: a snapshot must never cover a record storage may lose.
     pub fn snapshot(&self) -> Vec<u8> {
         debug_assert!(
-            self.unpersisted.is_empty(),
+            self.unpersisted().is_empty(),
             "snapshot of unpersisted entries"
         );
         let mut w = Writer(Vec::with_capacity(256 * self.state.txns.len() + 1024));
@@ -747,7 +747,7 @@ impl Terminal {
         let mut terminal = Terminal {
             state: snapshot.state,
             journal: Journal::new(),
-            unpersisted: Vec::new(),
+            taken: 0,
             config,
             halted: None,
             tried: Vec::new(),
@@ -755,6 +755,7 @@ impl Terminal {
         for entry in journal.entries() {
             terminal.state.apply(entry.seq, &entry.record);
         }
+        terminal.taken = journal.len();
         terminal.journal = journal;
         terminal.recover(now);
         Ok(terminal)
@@ -770,8 +771,7 @@ impl Terminal {
     /// If `count` covers an entry not yet taken by
     /// [`Terminal::take_unpersisted`].
     pub fn forget_history(&mut self, count: u64) -> Vec<Entry<Record>> {
-        let persisted = self.journal.len() - self.unpersisted.len();
-        assert!(count as usize <= persisted, "forget unpersisted entries");
+        assert!(count as usize <= self.taken, "forget unpersisted entries");
         self.journal.forget_until(count)
     }
 }

@@ -217,25 +217,27 @@ pub fn synthetic_day(
         .expect("amount");
         let rrn = format!("{:012}", i + 1);
         let auth_code = format!("{:06}", (i * 7_919) % 1_000_000);
-        let requested = journal.append(Record::Requested(Box::new(Request {
-            kind: Kind::Sale,
-            key: format!("s{i}"),
-            fingerprint: format!("sale|{amount}"),
-            amount,
-            card: card.clone(),
-            trace_no,
-            batch_no: BatchNo::FIRST,
-            original: None,
-            operator_id: "01".into(),
-            approvals: Vec::new(),
-            reason: None,
-            fallback: None,
-            voucher: None,
-            at,
-        })));
+        let requested_seq = journal
+            .append(Record::Requested(Box::new(Request {
+                kind: Kind::Sale,
+                key: format!("s{i}"),
+                fingerprint: format!("sale|{amount}"),
+                amount,
+                card: card.clone(),
+                trace_no,
+                batch_no: BatchNo::FIRST,
+                original: None,
+                operator_id: "01".into(),
+                approvals: Vec::new(),
+                reason: None,
+                fallback: None,
+                voucher: None,
+                at,
+            })))
+            .seq;
         journal.append(Record::Answered {
             purpose: Purpose::Request {
-                txn: TxnId(requested.seq),
+                txn: TxnId(requested_seq),
             },
             code: "00".into(),
             rrn: Some(rrn.clone()),
