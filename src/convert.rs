@@ -438,7 +438,7 @@ pub(crate) struct TxnRecord {
 }
 
 impl TxnRecord {
-    pub(crate) fn from_view(v: &TxnView) -> TxnRecord {
+    pub(crate) fn from_view(v: &TxnView<'_>) -> TxnRecord {
         let r = &v.txn.request;
         let (rrn, auth_code, response_code) = match &v.txn.state {
             TxnState::Approved { rrn, auth_code, .. } => {

@@ -951,11 +951,13 @@ pub struct Terminal {
     tried: Vec<Purpose>,
 }
 
-/// A view of one transaction for screens and tests.
+/// A view of one transaction for screens and tests. It borrows the
+/// transaction from the terminal: a view is read and converted, so copying
+/// the transaction (its strings) for each one bought nothing.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TxnView {
+pub struct TxnView<'a> {
     /// The transaction.
-    pub txn: Transaction,
+    pub txn: &'a Transaction,
     /// Its status now.
     pub status: Status,
     /// What is left to refund (zero when not refundable).
@@ -1420,7 +1422,7 @@ impl Terminal {
     }
 
     /// The view of one transaction at `now`.
-    pub fn view(&self, id: TxnId, now: Timestamp) -> Option<TxnView> {
+    pub fn view(&self, id: TxnId, now: Timestamp) -> Option<TxnView<'_>> {
         let t = self.state.txns.get(&id)?;
         let status = self.status(t, now);
         let open_pre_auth = t.request.kind == Kind::PreAuth && status == Status::Approved;
@@ -1428,7 +1430,7 @@ impl Terminal {
             status,
             refundable: self.refundable(t, now),
             completable: open_pre_auth.then(|| self.completion_maximum(t)),
-            txn: t.clone(),
+            txn: t,
         })
     }
 

@@ -242,7 +242,7 @@ pub const REFUND_KINDS: [Kind; 4] = [
 
 impl Terminal {
     /// Transactions matching `filter`, oldest first, with their status now.
-    pub fn list(&self, filter: &Filter, now: Timestamp) -> Vec<crate::terminal::TxnView> {
+    pub fn list(&self, filter: &Filter, now: Timestamp) -> Vec<crate::terminal::TxnView<'_>> {
         let mut list = self.list_newest(filter, now, usize::MAX);
         list.reverse();
         list
@@ -258,7 +258,7 @@ impl Terminal {
         filter: &Filter,
         now: Timestamp,
         limit: usize,
-    ) -> Vec<crate::terminal::TxnView> {
+    ) -> Vec<crate::terminal::TxnView<'_>> {
         use std::ops::Bound::{Included, Unbounded};
         let ids = filter
             .id

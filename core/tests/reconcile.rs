@@ -428,8 +428,8 @@ fn a_successful_sale_whose_money_was_returned_is_found() {
         .iter()
         .position(|p| {
             p.rrn
-                == d.term.view(sale, d.now).and_then(|v| match v.txn.state {
-                    posflow_core::terminal::TxnState::Approved { rrn, .. } => rrn,
+                == d.term.view(sale, d.now).and_then(|v| match &v.txn.state {
+                    posflow_core::terminal::TxnState::Approved { rrn, .. } => rrn.clone(),
                     _ => None,
                 })
         })
