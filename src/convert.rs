@@ -402,9 +402,11 @@ impl SettlementReport {
 }
 
 /// A transaction as JS sees it.
+// The text fields borrow from the view: the record is serialized at once,
+// so copying them into Strings first bought nothing.
 #[derive(Serialize, Tsify)]
 #[serde(rename_all = "camelCase")]
-pub(crate) struct TxnRecord {
+pub(crate) struct TxnRecord<'a> {
     id: String,
     #[tsify(type = "TxnKind")]
     kind: &'static str,
@@ -415,12 +417,12 @@ pub(crate) struct TxnRecord {
     trace_no: String,
     batch_no: String,
     #[tsify(type = "string | null")]
-    rrn: Option<String>,
+    rrn: Option<&'a str>,
     #[tsify(type = "string | null")]
-    auth_code: Option<String>,
+    auth_code: Option<&'a str>,
     #[tsify(type = "string | null")]
-    response_code: Option<String>,
-    masked_pan: String,
+    response_code: Option<&'a str>,
+    masked_pan: &'a str,
     #[tsify(type = "\"bank_card\" | \"qr_wallet\" | \"prepaid\"")]
     payment_method: &'static str,
     refundable: String,
@@ -428,30 +430,31 @@ pub(crate) struct TxnRecord {
     #[tsify(optional)]
     #[serde(skip_serializing_if = "Option::is_none")]
     completable: Option<String>,
-    operator_id: String,
+    operator_id: &'a str,
     #[tsify(type = "string | null")]
     original_id: Option<String>,
     #[tsify(type = "string | null")]
-    reason: Option<String>,
-    approved_by: Vec<String>,
+    reason: Option<&'a str>,
+    approved_by: Vec<&'a str>,
     created_at: f64,
 }
 
-impl TxnRecord {
-    pub(crate) fn from_view(v: &TxnView<'_>) -> TxnRecord {
-        let r = &v.txn.request;
-        let (rrn, auth_code, response_code) = match &v.txn.state {
+impl<'a> TxnRecord<'a> {
+    pub(crate) fn from_view(v: &TxnView<'a>) -> TxnRecord<'a> {
+        let t = v.txn;
+        let r = &t.request;
+        let (rrn, auth_code, response_code) = match &t.state {
             TxnState::Approved { rrn, auth_code, .. } => {
-                (rrn.clone(), auth_code.clone(), Some("00".into()))
+                (rrn.as_deref(), auth_code.as_deref(), Some("00"))
             }
-            TxnState::Declined { code } => (None, None, Some(code.clone())),
+            TxnState::Declined { code } => (None, None, Some(code.as_str())),
             TxnState::Sent
             | TxnState::InDoubt { .. }
             | TxnState::ManualReview { .. }
             | TxnState::Reversed { .. } => (None, None, None),
         };
         TxnRecord {
-            id: v.txn.id.to_string(),
+            id: t.id.to_string(),
             kind: r.kind.as_str(),
             state: v.status.as_str(),
             amount: r.amount.to_string(),
@@ -461,7 +464,7 @@ impl TxnRecord {
             rrn,
             auth_code,
             response_code,
-            masked_pan: r.card.masked_pan.clone(),
+            masked_pan: &r.card.masked_pan,
             payment_method: match r.card.method {
                 posflow_core::card::PaymentMethod::BankCard => "bank_card",
                 posflow_core::card::PaymentMethod::QrWallet => "qr_wallet",
@@ -469,10 +472,10 @@ impl TxnRecord {
             },
             refundable: v.refundable.to_string(),
             completable: v.completable.map(|m| m.to_string()),
-            operator_id: r.operator_id.clone(),
+            operator_id: &r.operator_id,
             original_id: r.original.map(|o| o.to_string()),
-            reason: r.reason.clone(),
-            approved_by: r.approvals.iter().map(|a| a.operator_id.clone()).collect(),
+            reason: r.reason.as_deref(),
+            approved_by: r.approvals.iter().map(|a| a.operator_id.as_str()).collect(),
             created_at: r.at.0 as f64,
         }
     }
