@@ -25,6 +25,7 @@ mod error;
 mod history;
 mod locks;
 mod panic;
+mod queue;
 mod refunds;
 mod settlement;
 mod storage;

@@ -34,6 +34,7 @@ use crate::error::{set, BindingError};
 use crate::history::{self, History};
 use crate::locks::{self, Acquired, LockGuard};
 use crate::panic;
+use crate::queue::Queue;
 use crate::storage::{self, Storage, StorageConfig};
 
 /// `Terminal.open(config)`, without `host` and `now` (live JS objects, not
@@ -111,8 +112,8 @@ pub(crate) struct Shared {
     now: Option<js_sys::Function>,
     pub(crate) locale: Locale,
     pub(crate) currency: Currency,
-    /// Settles when the last queued command has finished.
-    tail: RefCell<js_sys::Promise>,
+    /// Commands that change the journal, one at a time.
+    queue: Queue,
     listeners: RefCell<Vec<js_sys::Function>>,
     /// The journal before the core's base, and the snapshots.
     pub(crate) history: RefCell<History>,
@@ -518,21 +519,8 @@ pub(crate) async fn queued<T>(
     shared: &Rc<Shared>,
     work: impl std::future::Future<Output = T>,
 ) -> T {
-    /// Opens the gate for the next command even if this one is dropped.
-    struct Gate(Option<js_sys::Function>);
-    impl Drop for Gate {
-        fn drop(&mut self) {
-            if let Some(open) = self.0.take() {
-                let _ = open.call0(&JsValue::NULL);
-            }
-        }
-    }
-    let mut open = None;
-    let gate = js_sys::Promise::new(&mut |resolve, _| open = Some(resolve));
-    let _gate = Gate(open);
-    let previous = shared.tail.replace(gate);
-    // Gates only ever resolve.
-    let _ = JsFuture::from(previous).await;
+    // The next command's turn comes when this one ends, or is dropped.
+    let _turn = shared.queue.turn().await;
     work.await
 }
 
@@ -799,7 +787,7 @@ impl Terminal {
             now,
             locale,
             currency: config.currency,
-            tail: RefCell::new(js_sys::Promise::resolve(&JsValue::UNDEFINED)),
+            queue: Queue::default(),
             listeners: RefCell::default(),
             history: RefCell::new(History::complete()),
         };
