@@ -817,7 +817,7 @@ impl Terminal {
             .get(&v.rrn)
             .into_iter()
             .flatten()
-            .filter_map(|id| self.state.txns.get(id))
+            .filter_map(|id| self.state.txns.get(id).map(Box::as_ref))
             .collect();
         let zero = Money::zero(v.amount.currency());
         let used = siblings

@@ -633,7 +633,7 @@ impl Reader<'_> {
             }
             last = Some(id);
             state.index_request(id, &t.request);
-            state.txns.insert(id, t);
+            state.txns.insert(id, Box::new(t));
             state.index_open(id);
         }
         for _ in 0..self.u()? {
