@@ -56,7 +56,7 @@ pub(crate) fn parse<T: DeserializeOwned>(value: JsValue, what: &str) -> Result<T
 /// instead of one per string, and one serializer (serde_json, which the
 /// journal needs anyway) in the wasm instead of two.
 pub(crate) fn to_js<T: Serialize>(value: &T) -> JsValue {
-    let text = serde_json::to_string(value).expect("output types serialize");
+    let text = posflow_core::json::to_string(value);
     js_sys::JSON::parse(&text).expect("serde_json writes valid JSON")
 }
 

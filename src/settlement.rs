@@ -330,10 +330,7 @@ fn id<S: Serializer>(id: &Option<TxnId>, s: S) -> Result<S::Ok, S::Error> {
 
 /// `value` through serde_json, kept ASCII (see [`push_ascii`]).
 fn push_serde<T: Serialize>(out: &mut String, value: &T) {
-    push_ascii(
-        out,
-        &serde_json::to_string(value).expect("output types serialize"),
-    );
+    push_ascii(out, &posflow_core::json::to_string(value));
 }
 
 /// JSON text with every non-ASCII character escaped (`\u4e2d`). One such

@@ -442,7 +442,7 @@ pub(crate) fn parse_rows(from: u64, rows: &js_sys::Array) -> Result<Vec<Entry<Re
 /// An entry's row text: what every storage keeps, and what the history's
 /// rows and an export are made of.
 pub(crate) fn entry_json(entry: &Entry<Record>) -> String {
-    serde_json::to_string(entry).expect("journal entries serialize")
+    posflow_core::json::to_string(entry)
 }
 
 /// The DOM exception's name (`QuotaExceededError`, `SecurityError`, …).

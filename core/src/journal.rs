@@ -120,7 +120,7 @@ fn hash_entry<R: Serialize>(
     text: &mut Vec<u8>,
 ) -> serde_json::Result<[u8; 64]> {
     text.clear();
-    serde_json::to_writer(&mut *text, record)?;
+    crate::json::write(record, text)?;
     Ok(hash_text(seq, prev, text))
 }
 
@@ -280,7 +280,7 @@ impl<R: Serialize + DeserializeOwned + Clone> Journal<R> {
     ///
     /// If the journal starts at a base ([`Journal::export_json_with`]).
     pub fn export_json(&self) -> String {
-        serde_json::to_string(&self.export()).expect("journal serializes")
+        crate::json::to_string(&self.export())
     }
 
     /// The export of the first `count` entries as JSON text, the same bytes
@@ -319,9 +319,7 @@ impl<R: Serialize + DeserializeOwned + Clone> Journal<R> {
         };
         let mut out = export_prefix(count, head);
         let rows = history.iter().map(|r| r.as_ref().to_owned());
-        let tail = tail
-            .iter()
-            .map(|e| serde_json::to_string(e).expect("entries serialize"));
+        let tail = tail.iter().map(crate::json::to_string);
         for (i, row) in rows.chain(tail).enumerate() {
             if i > 0 {
                 out.push(',');

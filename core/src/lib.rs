@@ -30,6 +30,7 @@ pub mod driver;
 pub mod error;
 pub mod host;
 pub mod journal;
+pub mod json;
 pub mod money;
 pub mod operator;
 pub mod planner;

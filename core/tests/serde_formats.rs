@@ -69,6 +69,8 @@ fn pinned<T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug>(text: &
     let value: T = serde_json::from_str(text).unwrap_or_else(|e| panic!("{text}: {e}"));
     let written = serde_json::to_string(&value).unwrap();
     assert_eq!(written, text);
+    // The journal writes (and hashes) through posflow's own writer.
+    assert_eq!(posflow_core::json::to_string(&value), text);
     assert_eq!(serde_json::from_str::<T>(&written).unwrap(), value);
     value
 }

@@ -161,7 +161,7 @@ impl Writer {
 
     /// A value as the JSON its journal record uses.
     fn json<T: Serialize>(&mut self, v: &T) {
-        self.str(&serde_json::to_string(v).expect("state values serialize"));
+        self.str(&crate::json::to_string(v));
     }
 
     fn opt_json<T: Serialize>(&mut self, v: &Option<T>) {
