@@ -554,7 +554,9 @@ const BAD_INPUTS: &[(&str, &str, &str)] = &[
     ),
     ("transactions", r#"{ state: "bogus" }"#, "INVALID_INPUT"),
     ("transactions", r#"{ kind: 5 }"#, "INVALID_INPUT"),
-    ("transactions", r#"{ limit: 5 }"#, "INVALID_INPUT"),
+    ("transactions", r#"{ page: 5 }"#, "INVALID_INPUT"),
+    ("transactions", r#"{ limit: 0 }"#, "INVALID_INPUT"),
+    ("transactions", r#"{ id: "T1" }"#, "INVALID_INPUT"),
     ("transactions", "null", "INVALID_INPUT"),
     ("on", r#""click""#, "INVALID_INPUT"),
 ];
