@@ -629,7 +629,7 @@ impl State {
     }
 
     /// Transactions not yet settled with the host, oldest first.
-    fn open_txns(&self) -> impl Iterator<Item = &Transaction> {
+    pub(crate) fn open_txns(&self) -> impl Iterator<Item = &Transaction> {
         self.open.iter().map(|id| &*self.txns[id])
     }
 
@@ -1291,7 +1291,7 @@ impl Terminal {
             })
     }
 
-    fn children(&self, id: TxnId) -> impl Iterator<Item = &Transaction> {
+    pub(crate) fn children(&self, id: TxnId) -> impl Iterator<Item = &Transaction> {
         self.state
             .children
             .get(&id)

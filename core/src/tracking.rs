@@ -260,14 +260,38 @@ impl Terminal {
         limit: usize,
     ) -> Vec<crate::terminal::TxnView<'_>> {
         use std::ops::Bound::{Included, Unbounded};
+        // The narrowest index that holds every match: one id, what was made
+        // against an original, or the open set for the states only open
+        // transactions are in; else every transaction, newest first.
+        let in_open_set = matches!(
+            filter.status,
+            Some(Status::Sent | Status::InDoubt | Status::ManualReview)
+        );
+        let few: Option<Vec<&Transaction>> = match (filter.id, filter.original) {
+            (None, Some(original)) => Some(self.children(original).collect()),
+            (None, None) if in_open_set => Some(self.state.open_txns().collect()),
+            _ => None,
+        };
+        if let Some(few) = few {
+            return self.pick(few.into_iter().rev(), filter, now, limit);
+        }
         let ids = filter
             .id
             .map_or((Unbounded, Unbounded), |id| (Included(id), Included(id)));
-        self.state
-            .txns
-            .range(ids)
-            .rev()
-            .map(|(_, t)| t)
+        let all = self.state.txns.range(ids).rev().map(|(_, t)| &**t);
+        self.pick(all, filter, now, limit)
+    }
+
+    /// The views of those of `candidates` (newest first) that `filter`
+    /// admits, at most `limit`.
+    fn pick<'a>(
+        &'a self,
+        candidates: impl Iterator<Item = &'a Transaction>,
+        filter: &Filter,
+        now: Timestamp,
+        limit: usize,
+    ) -> Vec<crate::terminal::TxnView<'a>> {
+        candidates
             .filter(|t| filter.admits(t))
             .filter(|t| filter.status.is_none_or(|s| s == self.status(t, now)))
             .filter_map(|t| self.view(t.id, now))
