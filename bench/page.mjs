@@ -159,7 +159,7 @@ export async function openBench(sizes, reps) {
     if (!snapshot) throw new Error("no snapshot written");
     await term.close();
     const reopen = [], history = [], blocked = [], tails = [], trail = [], newest = [], whole = [];
-    const listAll = [], listPage = [], listDoubt = [], listOne = [];
+    const listAll = [], listPage = [], listDoubt = [], listOne = [], listAgainst = [];
     let oldest = null;
     for (let r = 0; r < reps(n); r++) {
       t0 = performance.now();
@@ -204,7 +204,8 @@ export async function openBench(sizes, reps) {
       // page, the ones in doubt (the banner), and one by id (a detail).
       const every = timed(listAll, () => term.transactions());
       const page = timed(listPage, () => term.transactions({ limit: 200 }), 20);
-      timed(listDoubt, () => term.transactions({ state: "in_doubt" }), 10);
+      timed(listDoubt, () => term.transactions({ state: "in_doubt" }), 200);
+      timed(listAgainst, () => term.transactions({ original: oldest }), 200);
       const one = timed(listOne, () => term.transactions({ id: oldest }), 200);
       if (page.length !== 200 || page[199].id !== every[199].id || one[0]?.id !== oldest) {
         throw new Error("transactions({ limit, id }) disagrees with the full list");
@@ -217,7 +218,7 @@ export async function openBench(sizes, reps) {
     const idb = { median: median(reopen), min: Math.min(...reopen), reps: reopen.length };
     out[n] = { memory, idb, first: { ms: firstMs, snapshot }, historyMs: { median: median(history), min: Math.min(...history), blockedMs: median(blocked) }, tails, prefillMs,
       entries: { trailMs: median(trail), newestMs: median(newest), exportMs: median(whole), records: n },
-      lists: { allMs: median(listAll), pageMs: median(listPage), doubtMs: median(listDoubt), oneMs: median(listOne) } };
+      lists: { allMs: median(listAll), pageMs: median(listPage), doubtMs: median(listDoubt), oneMs: median(listOne), againstMs: median(listAgainst) } };
     log(`open ${n}: memory ${memory.median?.toFixed(1) ?? memory.refused} ms, indexeddb first ${firstMs.toFixed(1)} ms, ` +
       `snapshot ${(snapshot.bytes / 1e6).toFixed(1)} MB serialize ${snapshot.serializeMs.toFixed(1)} ms write ${snapshot.writeMs.toFixed(1)} ms, ` +
       `re-open ${idb.median.toFixed(1)} ms, history loaded after ${out[n].historyMs.median.toFixed(1)} ms`);

@@ -208,6 +208,7 @@ async function main() {
     row(`newest 200 transactions, ${n.toLocaleString("en")} records (\`transactions({ limit: 200 })\`)`, o.lists.pageMs, NaN, "transactions() (all)", o.lists.allMs, NaN);
     row(`transactions in doubt, ${n.toLocaleString("en")} records (\`transactions({ state: "in_doubt" })\`, none)`, o.lists.doubtMs, NaN, "transactions() (all)", o.lists.allMs, NaN);
     row(`one transaction, ${n.toLocaleString("en")} records (\`transactions({ id })\`)`, o.lists.oneMs, NaN, "transactions() (all)", o.lists.allMs, NaN);
+    row(`what was made against the oldest sale, ${n.toLocaleString("en")} records (\`transactions({ original })\`, none)`, o.lists.againstMs, NaN, "transactions() (all)", o.lists.allMs, NaN);
   }
   for (const n of [1_000, 10_000, 100_000]) {
     const r = b.reconcile[n];
