@@ -65,8 +65,6 @@ pub struct Journal<R> {
     /// The hash of entry `base - 1`, or [`GENESIS_HASH`].
     base_head: String,
     entries: Vec<Entry<R>>,
-    /// Where [`Journal::append`] writes a record's text to hash it.
-    text: Scratch,
 }
 
 impl<R> Default for Journal<R> {
@@ -75,36 +73,7 @@ impl<R> Default for Journal<R> {
             base: 0,
             base_head: GENESIS_HASH.to_owned(),
             entries: Vec::new(),
-            text: Scratch::default(),
         }
-    }
-}
-
-/// A buffer reused from one append to the next: its content means nothing
-/// between calls, so it is no part of the journal's value (equal to any
-/// other, cloned empty). A fresh `Vec` of 1 KiB per append cost a large
-/// allocation each time, which the wasm allocator makes slower as the heap
-/// fills.
-#[derive(Default)]
-struct Scratch(Vec<u8>);
-
-impl Clone for Scratch {
-    fn clone(&self) -> Self {
-        Scratch::default()
-    }
-}
-
-impl PartialEq for Scratch {
-    fn eq(&self, _: &Scratch) -> bool {
-        true
-    }
-}
-
-impl Eq for Scratch {}
-
-impl std::fmt::Debug for Scratch {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Scratch")
     }
 }
 
@@ -199,7 +168,8 @@ impl<R: Serialize + DeserializeOwned + Clone> Journal<R> {
     pub fn append(&mut self, record: R) -> &Entry<R> {
         let seq = self.len() as u64;
         let prev = self.head().to_owned();
-        let hash = hash_entry(seq, &prev, &record, &mut self.text.0).expect("records serialize");
+        let mut text = Vec::with_capacity(1024);
+        let hash = hash_entry(seq, &prev, &record, &mut text).expect("records serialize");
         self.entries.push(Entry {
             seq,
             hash: std::str::from_utf8(&hash).expect("hex").to_owned(),
@@ -223,7 +193,6 @@ impl<R: Serialize + DeserializeOwned + Clone> Journal<R> {
             base: count,
             base_head: head.to_owned(),
             entries,
-            text: Scratch::default(),
         })
     }
 
