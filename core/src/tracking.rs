@@ -241,13 +241,6 @@ pub const REFUND_KINDS: [Kind; 4] = [
 ];
 
 impl Terminal {
-    /// Transactions matching `filter`, oldest first, with their status now.
-    pub fn list(&self, filter: &Filter, now: Timestamp) -> Vec<crate::terminal::TxnView<'_>> {
-        let mut list = self.list_newest(filter, now, usize::MAX);
-        list.reverse();
-        list
-    }
-
     /// The newest `limit` transactions matching `filter`, newest first,
     /// with their status now. A view is built only for what is returned,
     /// and the search stops at the `limit`th (at once for a filter by id):
