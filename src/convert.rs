@@ -60,6 +60,12 @@ pub(crate) fn to_js<T: Serialize>(value: &T) -> JsValue {
     js_sys::JSON::parse(&text).expect("serde_json writes valid JSON")
 }
 
+/// A transaction id as JS gives it (`T00000042`), for input `field`.
+pub(crate) fn txn_id(field: &str, text: &str) -> Result<TxnId, PosError> {
+    TxnId::parse(bounded(field, text)?)
+        .ok_or_else(|| PosError::invalid_input(field, "an id like T00000042", text))
+}
+
 pub(crate) fn bounded<'a>(field: &str, text: &'a str) -> Result<&'a str, PosError> {
     if text.len() > MAX_FIELD_CHARS {
         return Err(PosError::invalid_input(
@@ -113,9 +119,7 @@ impl OriginalRef {
 
     pub(crate) fn selector(&self) -> Result<OriginalSelector, PosError> {
         match (&self.id, &self.trace_no, &self.rrn) {
-            (Some(id), None, None) => TxnId::parse(id)
-                .map(OriginalSelector::Id)
-                .ok_or_else(|| PosError::invalid_input("original.id", "an id like T00000042", id)),
+            (Some(id), None, None) => txn_id("original.id", id).map(OriginalSelector::Id),
             (None, Some(t), None) => TraceNo::parse(t).map(OriginalSelector::TraceNo),
             (None, None, Some(r)) => {
                 let ok = r.len() == 12 && r.bytes().all(|b| b.is_ascii_alphanumeric());

@@ -42,7 +42,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
 use crate::acquirer;
-use crate::convert::{self, bounded, parse};
+use crate::convert::{self, parse, txn_id};
 use crate::error::{set, BindingError};
 use crate::storage::{self, entry_json, Storage};
 use crate::terminal::{queued, Shared, Terminal};
@@ -204,7 +204,7 @@ impl History {
     /// numbers from the transaction on), the core's own entries by their
     /// parsed records.
     pub(crate) fn entries(
-        &mut self,
+        &self,
         core: &CoreTerminal,
         count: u64,
         query: &JournalQuery,
@@ -282,16 +282,15 @@ impl Terminal {
             shared.check_alive()?;
             let input: convert::JournalQueryInput = parse(query, "journalEntries")?;
             let query = match (input.transaction.as_deref(), input.last) {
-                (Some(id), None) => {
-                    JournalQuery::Txn(TxnId::parse(bounded("transaction", id)?).ok_or_else(
-                        || PosError::invalid_input("transaction", "an id like T00000042", id),
-                    )?)
-                }
+                (Some(id), None) => JournalQuery::Txn(txn_id("transaction", id)?),
                 (None, Some(n @ 1..=MAX_LAST)) => JournalQuery::Last(n),
                 (None, Some(n)) => {
-                    return Err(
-                        PosError::invalid_input("last", "1 to 10000", &n.to_string()).into(),
+                    return Err(PosError::invalid_input(
+                        "last",
+                        &format!("1 to {MAX_LAST}"),
+                        &n.to_string(),
                     )
+                    .into())
                 }
                 _ => {
                     return Err(PosError::invalid_input(
@@ -304,10 +303,7 @@ impl Terminal {
             };
             let core = shared.core.borrow();
             let durable = shared.durable() as u64;
-            let text = shared
-                .history
-                .borrow_mut()
-                .entries(&core, durable, &query)?;
+            let text = shared.history.borrow().entries(&core, durable, &query)?;
             Ok::<_, BindingError>(text)
         })();
         // Stored rows and entries the core wrote: JSON that parses.

@@ -16,7 +16,7 @@ use tsify::Tsify;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
-use crate::convert::{bounded, parse, to_js};
+use crate::convert::{bounded, parse, to_js, txn_id};
 use crate::error::BindingError;
 use crate::terminal::{persist, queued, Terminal};
 
@@ -461,8 +461,7 @@ impl Terminal {
         let shared = self.shared();
         shared.check_alive().map_err(|e| shared.err(e))?;
         let made = (|| {
-            let id = TxnId::parse(bounded("id", &id)?)
-                .ok_or_else(|| PosError::invalid_input("id", "an id like T00000042", &id))?;
+            let id = txn_id("id", &id)?;
             let o: ReceiptInput = if options.is_undefined() {
                 ReceiptInput::default()
             } else {

@@ -995,9 +995,10 @@ impl Terminal {
 
     /// `transactions({ state?, kind?, operatorId?, from?, to?, id?, original?,
     /// limit? })` → records, newest first: `limit` stops at the newest that
-    /// many, `id` looks up one, `original` finds those made against it. Costs what it returns (and the transactions it passes
-    /// over to find them), so a screen should ask for a page or the one it
-    /// shows, not every transaction.
+    /// many, `id` looks up one, `original` finds those made against it.
+    /// Costs what it returns (and the transactions it passes over to find
+    /// them), so a screen should ask for a page or the one it shows, not
+    /// every transaction.
     #[wasm_bindgen(unchecked_return_type = "TxnRecord[]")]
     pub fn transactions(
         &self,
@@ -1028,12 +1029,9 @@ impl Terminal {
                 .map_err(|e| shared.err(e))
         };
         let id = |field: &str, id: Option<&str>| {
-            id.map(|id| {
-                TxnId::parse(id).ok_or_else(|| {
-                    shared.err(PosError::invalid_input(field, "an id like T00000042", id))
-                })
-            })
-            .transpose()
+            id.map(|id| convert::txn_id(field, id))
+                .transpose()
+                .map_err(|e| shared.err(e))
         };
         let limit = match filter.limit {
             Some(0) => {
