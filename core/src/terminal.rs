@@ -51,7 +51,7 @@ use crate::record::{Kind, Outcome, Purpose, Record, Request, Resolution, TxnId};
 use crate::time::Timestamp;
 
 pub mod snapshot;
-pub use snapshot::{Snapshot, SNAPSHOT_FORMAT};
+pub use snapshot::{Snapshot, SnapshotStep, SnapshotWriter, SNAPSHOT_FORMAT};
 
 /// Who the terminal is and what rules it runs.
 #[derive(Debug, Clone)]
@@ -524,7 +524,9 @@ pub struct State {
     pub(crate) txns: BTreeMap<TxnId, Box<Transaction>>,
     children: HashMap<TxnId, Vec<TxnId>>,
     keys: HashMap<String, TxnId>,
-    pub(crate) rrns: HashMap<String, TxnId>,
+    /// By RRN, in its order: a snapshot writes it as it stands, a step at
+    /// a time.
+    pub(crate) rrns: BTreeMap<String, TxnId>,
     /// Refunds of originals not in the journal, by the voucher's RRN.
     pub(crate) voucher_refunds: HashMap<String, Vec<TxnId>>,
     /// Index: transactions by trace number, oldest first (trace numbers
@@ -552,7 +554,7 @@ impl State {
             txns: BTreeMap::new(),
             children: HashMap::new(),
             keys: HashMap::new(),
-            rrns: HashMap::new(),
+            rrns: BTreeMap::new(),
             voucher_refunds: HashMap::new(),
             traces: HashMap::new(),
             batches: HashMap::new(),

@@ -19,7 +19,7 @@ use posflow_core::prelude::*;
 use posflow_core::record::{Record, Resolution};
 use posflow_core::sim::{fast_config, refund_command, Swarm};
 use posflow_core::terminal::TxnState;
-use posflow_core::terminal::{Snapshot, SNAPSHOT_FORMAT};
+use posflow_core::terminal::{Snapshot, SnapshotStep, SNAPSHOT_FORMAT};
 use posflow_core::time::DAY_MS;
 
 const T0: Timestamp = Timestamp(1_795_365_000_000);
@@ -486,4 +486,75 @@ fn a_snapshot_that_does_not_fit_is_refused() {
     let mut config = fast_config();
     config.terminal_id = "10000002".into();
     assert_eq!(open(&text, &journal[k..], config), "JOURNAL_MISMATCH");
+}
+
+/// Written in steps of any size, a snapshot is the bytes `snapshot` gives,
+/// and a spent writer writes nothing more.
+#[test]
+fn a_snapshot_written_in_steps_is_the_snapshot() {
+    for seed in 0..4 {
+        let (journal, _host, end) = day(seed, 80);
+        let mut term = Terminal::open(fast_config(), journal, Timestamp(end.0 + 1)).unwrap();
+        term.take_unpersisted();
+        let whole = term.snapshot();
+        let txns = term.transactions().count();
+        assert!(txns > 10, "seed {seed}: a day of {txns} transactions");
+        for budget in [0, 1, 2, 7, txns - 1, txns, usize::MAX] {
+            let mut writer = term.snapshot_writer();
+            let mut steps = 1;
+            let bytes = loop {
+                match writer.step(&term, budget) {
+                    SnapshotStep::Wrote => steps += 1,
+                    SnapshotStep::Done(bytes) => break bytes,
+                    SnapshotStep::Stale => panic!("seed {seed}, budget {budget}: stale"),
+                }
+            };
+            assert_eq!(bytes, whole, "seed {seed}, budget {budget}");
+            // A step writes up to `budget` transactions, then RRNs (one at
+            // most per transaction).
+            let (least, most) = (
+                txns.div_ceil(budget.max(1)),
+                (2 * txns).div_ceil(budget.max(1)),
+            );
+            assert!(
+                (least.max(1)..=most.max(1)).contains(&steps),
+                "seed {seed}, budget {budget}: {steps} steps"
+            );
+            assert_eq!(writer.step(&term, budget), SnapshotStep::Stale);
+        }
+        Snapshot::from_bytes(&whole).unwrap();
+    }
+}
+
+/// A writer whose terminal moved on between steps drops what it wrote:
+/// its bytes would mix two states.
+#[test]
+fn a_snapshot_writer_refuses_a_terminal_that_moved_on() {
+    let (journal, mut host, end) = day(2, 60);
+    let now = Timestamp(end.0 + 1);
+    let mut term = Terminal::open(fast_config(), journal, now).unwrap();
+    term.take_unpersisted();
+    let mut writer = term.snapshot_writer();
+    assert_eq!(writer.step(&term, 1), SnapshotStep::Wrote);
+    let _ = term.sign_in("01", "1234", now);
+    let card = Card::from_pan(PANS[0]).unwrap();
+    let mut d = Driver::new(&mut term, &mut host);
+    d.run(
+        Command::Sale {
+            amount: cny(500),
+            card,
+        },
+        "moved-on",
+        now,
+    )
+    .unwrap();
+    assert_eq!(writer.step(&term, usize::MAX), SnapshotStep::Stale);
+    assert_eq!(writer.step(&term, usize::MAX), SnapshotStep::Stale);
+    // A new writer on the terminal as it is writes its snapshot.
+    term.take_unpersisted();
+    let mut fresh = term.snapshot_writer();
+    assert_eq!(
+        fresh.step(&term, usize::MAX),
+        SnapshotStep::Done(term.snapshot())
+    );
 }

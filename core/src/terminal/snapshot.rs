@@ -34,6 +34,7 @@
 //! (and its tag) says how to keep it.
 
 use std::collections::{BTreeMap, HashMap};
+use std::ops::Bound;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -115,8 +116,112 @@ impl Snapshot {
     }
 }
 
+/// A snapshot being written in steps: see [`Terminal::snapshot_writer`].
+#[derive(Debug)]
+pub struct SnapshotWriter {
+    w: Writer,
+    hasher: Sha256,
+    /// How much of `w` the hasher has seen.
+    hashed: usize,
+    /// The journal it covers, by length and head: a step on a terminal
+    /// whose journal is no longer this is [`SnapshotStep::Stale`].
+    count: usize,
+    head: String,
+    at: Phase,
+}
+
+/// Where a [`SnapshotWriter`] is: the state's two long parts are written
+/// in their order, resuming after the last one written.
+#[derive(Debug)]
+enum Phase {
+    Txns { after: Option<TxnId>, left: usize },
+    Rrns { after: Option<String>, left: usize },
+    Spent,
+}
+
+/// What a [`SnapshotWriter::step`] did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum SnapshotStep {
+    /// Wrote some; more to come.
+    Wrote,
+    /// The snapshot, whole: the bytes [`Terminal::snapshot`] gives.
+    Done(Vec<u8>),
+    /// The terminal's journal moved on since the writer started (or the
+    /// writer had already finished): what it wrote would mix two states,
+    /// so it is dropped. Start again on the terminal as it is.
+    Stale,
+}
+
+impl SnapshotWriter {
+    /// Writes up to `budget` more transactions of `term` (at least one),
+    /// which must be the terminal the writer was made from, unchanged;
+    /// then, with none left, the rest of the state and the checksum.
+    pub fn step(&mut self, term: &Terminal, budget: usize) -> SnapshotStep {
+        if term.journal.len() != self.count || term.journal.head() != self.head {
+            self.at = Phase::Spent;
+        }
+        let state = &term.state;
+        let mut budget = budget.max(1);
+        if let Phase::Txns { after, left } = &mut self.at {
+            let rest = match *after {
+                Some(id) => state.txns.range((Bound::Excluded(id), Bound::Unbounded)),
+                None => state.txns.range(..),
+            };
+            for (id, t) in rest.take(budget) {
+                self.w.txn(t);
+                *after = Some(*id);
+                *left -= 1;
+                budget -= 1;
+            }
+            if *left == 0 {
+                self.w.u(state.rrns.len() as u64);
+                self.at = Phase::Rrns {
+                    after: None,
+                    left: state.rrns.len(),
+                };
+            }
+        }
+        if let Phase::Rrns { after, left } = &mut self.at {
+            let rest = match after {
+                Some(rrn) => state
+                    .rrns
+                    .range::<str, _>((Bound::Excluded(rrn.as_str()), Bound::Unbounded)),
+                None => state.rrns.range::<str, _>(..),
+            };
+            let mut last = None;
+            for (rrn, id) in rest.take(budget) {
+                self.w.str(rrn);
+                self.w.u(id.0);
+                last = Some(rrn);
+                *left -= 1;
+            }
+            if let Some(rrn) = last {
+                *after = Some(rrn.clone());
+            }
+            if *left == 0 {
+                self.w.state_after_rrns(state);
+            }
+        }
+        let done = matches!(self.at, Phase::Rrns { left: 0, .. });
+        if matches!(self.at, Phase::Spent) {
+            return SnapshotStep::Stale;
+        }
+        self.hasher.update(&self.w.0[self.hashed..]);
+        self.hashed = self.w.0.len();
+        if !done {
+            return SnapshotStep::Wrote;
+        }
+        self.at = Phase::Spent;
+        let check = std::mem::take(&mut self.hasher).finalize();
+        let mut bytes = std::mem::take(&mut self.w.0);
+        bytes[SNAPSHOT_FORMAT.len()..SNAPSHOT_FORMAT.len() + 32].copy_from_slice(&check);
+        SnapshotStep::Done(bytes)
+    }
+}
+
 // ----- writing -------------------------------------------------------------
 
+#[derive(Debug)]
 struct Writer(Vec<u8>);
 
 impl Writer {
@@ -307,16 +412,23 @@ impl Writer {
         }
     }
 
-    fn state(&mut self, s: &State) {
+    /// What comes after the RRNs. The state's fields before them
+    /// (`batch_no`, `next_trace`, the count of `txns`) are written by
+    /// [`Terminal::snapshot_writer`], the transactions and the RRNs by
+    /// [`SnapshotWriter::step`].
+    fn state_after_rrns(&mut self, s: &State) {
         // Taken apart whole: a new field of `State` must be placed here
         // (stored, or rebuilt in `Reader::state`).
         let State {
-            batch_no,
-            next_trace,
-            txns,
+            batch_no: _,
+            next_trace: _,
+            txns: _,
             children: _,
             keys: _,
-            rrns,
+            // Not derived from the transactions: an RRN names the one last
+            // approved (or advised) with it, in journal order. Written in
+            // the map's order, so one state always gives the same bytes.
+            rrns: _,
             voucher_refunds: _,
             traces: _,
             batches: _,
@@ -328,21 +440,6 @@ impl Writer {
             pins,
             closed,
         } = s;
-        self.u(batch_no.get().into());
-        self.u(next_trace.get().into());
-        self.u(txns.len() as u64);
-        for t in txns.values() {
-            self.txn(t);
-        }
-        // Not derived from the transactions: an RRN names the one last
-        // approved (or advised) with it, in journal order. Sorted, so one
-        // state always gives the same bytes.
-        let rrns: BTreeMap<&String, &TxnId> = rrns.iter().collect();
-        self.u(rrns.len() as u64);
-        for (rrn, id) in rrns {
-            self.str(rrn);
-            self.u(id.0);
-        }
         self.opt_json(outstanding);
         self.opt_json(pending_summary);
         self.flag(upload.is_some());
@@ -620,7 +717,6 @@ impl Reader<'_> {
             batch_no,
             next_trace,
             keys: HashMap::with_capacity(capacity),
-            rrns: HashMap::with_capacity(capacity),
             traces: HashMap::with_capacity(capacity.min(999_999)),
             ..State::new()
         };
@@ -693,24 +789,54 @@ impl Terminal {
     /// [`crate::terminal::snapshot`]). Take it once every entry is
     /// persisted: a snapshot must never cover a record storage may lose.
     pub fn snapshot(&self) -> Vec<u8> {
+        let mut writer = self.snapshot_writer();
+        loop {
+            match writer.step(self, usize::MAX) {
+                SnapshotStep::Wrote => {}
+                SnapshotStep::Done(bytes) => return bytes,
+                SnapshotStep::Stale => unreachable!("the same terminal throughout"),
+            }
+        }
+    }
+
+    /// [`Terminal::snapshot`] a few transactions at a time: a binding calls
+    /// [`SnapshotWriter::step`] until it is done and lets its page run in
+    /// between, instead of blocking it for the whole state (~1 µs a
+    /// transaction natively, ~110 ms at 100,000 records in the browser).
+    /// The bytes are those `snapshot` gives.
+    pub fn snapshot_writer(&self) -> SnapshotWriter {
         debug_assert!(
             self.unpersisted().is_empty(),
             "snapshot of unpersisted entries"
         );
-        let mut w = Writer(Vec::with_capacity(256 * self.state.txns.len() + 1024));
+        let txns = self.state.txns.len();
+        // The format tag, then room for the checksum, filled in at the end:
+        // the body is not copied again.
+        let mut w = Writer(Vec::with_capacity(
+            SNAPSHOT_FORMAT.len() + 32 + 256 * txns + 1024,
+        ));
+        w.0.extend_from_slice(SNAPSHOT_FORMAT.as_bytes());
+        w.0.extend_from_slice(&[0; 32]);
         let c = &self.config;
         w.str(&c.merchant_id);
         w.str(&c.terminal_id);
         w.str(c.currency.code());
         w.u(self.journal.len() as u64);
         w.str(self.journal.head());
-        w.state(&self.state);
-        let check = Sha256::digest(&w.0);
-        let mut out = Vec::with_capacity(SNAPSHOT_FORMAT.len() + 32 + w.0.len());
-        out.extend_from_slice(SNAPSHOT_FORMAT.as_bytes());
-        out.extend_from_slice(&check);
-        out.extend_from_slice(&w.0);
-        out
+        w.u(self.state.batch_no.get().into());
+        w.u(self.state.next_trace.get().into());
+        w.u(txns as u64);
+        SnapshotWriter {
+            w,
+            hasher: Sha256::new(),
+            hashed: SNAPSHOT_FORMAT.len() + 32,
+            count: self.journal.len(),
+            head: self.journal.head().to_owned(),
+            at: Phase::Txns {
+                after: None,
+                left: txns,
+            },
+        }
     }
 
     /// Opens a terminal from `snapshot` and the journal entries after it
