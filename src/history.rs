@@ -22,10 +22,12 @@
 //!   the command queue (no command is half-way), then written in the
 //!   background: after an open that replayed more than
 //!   [`LONG_REPLAY`] records, after a settlement, and once
-//!   [`SNAPSHOT_EVERY`] records have become durable since the last one.
+//!   [`PACE`]`.every` records have become durable since the last one.
 //!   When the history is at hand, the core then forgets the entries the
 //!   new snapshot covers (they move to the history's strings), so memory
-//!   holds one copy of the journal.
+//!   holds one copy of the journal. Both are done in slices of
+//!   [`Pace::slice_ms`] with the page let run in between (issue 9: never
+//!   stutter); at idle, a command that comes meanwhile ends the snapshot.
 //! - **Rollback.** When a storage failure rolls a command back, the core
 //!   is rebuilt from the snapshot its base stands on (kept as bytes) and its
 //!   own tail, not from the history.
@@ -35,7 +37,7 @@ use std::rc::Rc;
 use posflow_core::error::{JournalDamage, Locale, PosError};
 use posflow_core::journal::{export_prefix, row_record, verify_rows, EXPORT_SUFFIX, GENESIS_HASH};
 use posflow_core::record::{Record, TxnId};
-use posflow_core::terminal::{Snapshot, Terminal as CoreTerminal, TerminalConfig};
+use posflow_core::terminal::{Snapshot, SnapshotStep, Terminal as CoreTerminal, TerminalConfig};
 use posflow_core::time::Timestamp;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -50,20 +52,82 @@ use crate::terminal::{queued, Shared, Terminal};
 /// An open that replayed more records than this writes a snapshot.
 pub(crate) const LONG_REPLAY: u64 = 1_000;
 
-/// Records made durable since the last snapshot before the next is written
-/// at idle. Opening then replays at most about this many (~25 ms in
-/// Chromium); writing one at 100,000 records costs a few hundred ms.
-pub(crate) const SNAPSHOT_EVERY: u64 = 1_000;
-
 /// Rows read and checked per step of the background history load. Each
 /// step's checks run in one go on the page's thread (about 10 µs a row in
 /// Chromium): 1,000 rows keep that under a frame, where 10,000 blocked the
 /// page for ~100 ms at a time; the reads in between cost little more.
 const HISTORY_CHUNK: u64 = 1_000;
 
-/// How long a scheduled snapshot waits before queueing, so that it lands
-/// between bursts of commands rather than inside one.
-const IDLE_MS: u32 = 1_000;
+/// When snapshots are written, and how finely the work is cut.
+#[derive(Clone, Copy, Debug)]
+struct Pace {
+    /// Records made durable since the last snapshot before the next is
+    /// written at idle. Opening then replays at most about this many (~25
+    /// ms in Chromium).
+    every: u64,
+    /// How long a scheduled snapshot waits before queueing, so that it
+    /// lands between bursts of commands rather than inside one.
+    idle_ms: u32,
+    /// How long writing a snapshot holds the page's thread before it lets
+    /// the page run: half a frame.
+    slice_ms: f64,
+    /// Transactions written between looks at the clock (~1 µs each
+    /// natively, a few in the browser).
+    txns: usize,
+    /// Entries handed from the core to the history (their rows written,
+    /// or freed) between looks at the clock.
+    entries: u64,
+}
+
+const PACE: Pace = Pace {
+    every: 1_000,
+    idle_ms: 1_000,
+    slice_ms: 8.0,
+    txns: 256,
+    entries: 256,
+};
+
+#[cfg(not(feature = "test-hooks"))]
+fn pace() -> Pace {
+    PACE
+}
+
+#[cfg(feature = "test-hooks")]
+thread_local! {
+    static TEST_PACE: std::cell::Cell<Pace> = const { std::cell::Cell::new(PACE) };
+    static COUNTS: std::cell::Cell<(u32, u32)> = const { std::cell::Cell::new((0, 0)) };
+}
+
+#[cfg(feature = "test-hooks")]
+fn pace() -> Pace {
+    TEST_PACE.with(std::cell::Cell::get)
+}
+
+/// For the browser tests: snapshots due every `every` records, written
+/// `idle_ms` after, a slice of `slice_ms` at a time (0: one step per
+/// slice) in steps of `step` transactions or entries. `None` goes back to
+/// the terminal's own pace.
+#[cfg(feature = "test-hooks")]
+pub fn snapshot_pace_for_test(pace: Option<(u64, u32, f64, usize)>) {
+    let pace = match pace {
+        Some((every, idle_ms, slice_ms, step)) => Pace {
+            every,
+            idle_ms,
+            slice_ms,
+            txns: step,
+            entries: step as u64,
+        },
+        None => PACE,
+    };
+    TEST_PACE.with(|p| p.set(pace));
+}
+
+/// For the browser tests: how many snapshots have been written, and how
+/// many at idle have given way to a command, since the page loaded.
+#[cfg(feature = "test-hooks")]
+pub fn snapshot_counts_for_test() -> (u32, u32) {
+    COUNTS.with(std::cell::Cell::get)
+}
 
 /// Where the journal before the core's base stands.
 enum Status {
@@ -498,6 +562,109 @@ async fn load(shared: &Rc<Shared>) -> Result<(), BindingError> {
     Ok(())
 }
 
+/// Once a snapshot of `count` records (`bytes`) is written and the
+/// history is at hand, the core forgets the entries the snapshot covers
+/// and their rows join the history's strings, so that memory holds one
+/// copy of the journal.
+///
+/// The rows are written in slices while the core still holds the entries,
+/// so that what the page reads meanwhile does not change (~3 µs a row:
+/// all of them after a full replay, 0.3 s at 100,000 records); then the
+/// core forgets them in one step, which costs the tail it keeps, and they
+/// are freed in slices. A command waits for all of it: until the core's
+/// base is the snapshot's, a rollback could not rebuild the core.
+async fn hand_over(shared: &Rc<Shared>, count: u64, bytes: &js_sys::Uint8Array) {
+    let (base, have) = {
+        let history = shared.history.borrow();
+        let base = shared.core.borrow().journal().base();
+        let have = u64::from(history.rows.length());
+        if !matches!(history.status, Status::Loaded) || count <= base || have < base {
+            return;
+        }
+        (base, have)
+    };
+    let rows = js_sys::Array::new();
+    let mut txn_rows = Vec::new();
+    let mut slices = Slices::new();
+    let mut seq = base;
+    while seq < count {
+        {
+            let core = shared.core.borrow();
+            let to = count.min(seq + pace().entries);
+            for entry in &core.journal().entries()[(seq - base) as usize..(to - base) as usize] {
+                if let Some(txn) = entry.record.txn(entry.seq) {
+                    txn_rows.push((entry.seq, txn.0));
+                }
+                if entry.seq >= have {
+                    rows.push(&JsValue::from_str(&entry_json(entry)));
+                }
+            }
+            seq = to;
+        }
+        if slices.due() {
+            slices.pause().await;
+            if shared.closed.get() {
+                return;
+            }
+        }
+    }
+    let mut gone = {
+        let mut history = shared.history.borrow_mut();
+        let mut core = shared.core.borrow_mut();
+        let gone = core.forget_history(count);
+        history.txn_rows.extend(txn_rows);
+        for row in rows.iter() {
+            history.rows.push(&row);
+        }
+        if u64::from(history.rows.length()) > count {
+            history.rows = history.rows.slice(0, count as u32);
+        }
+        history.base_snapshot = Some(bytes.clone());
+        gone
+    };
+    while !gone.is_empty() {
+        gone.truncate(gone.len().saturating_sub(pace().entries as usize));
+        if slices.due() {
+            slices.pause().await;
+        }
+    }
+}
+
+/// Long work on the page's thread, cut into slices of [`Pace::slice_ms`] with
+/// the page let run in between.
+struct Slices {
+    since: f64,
+    busy: f64,
+}
+
+impl Slices {
+    fn new() -> Slices {
+        Slices {
+            since: now_ms(),
+            busy: 0.0,
+        }
+    }
+
+    /// Whether this slice has had its time.
+    fn due(&self) -> bool {
+        now_ms() - self.since >= pace().slice_ms
+    }
+
+    /// Lets the page run (a task: input, drawing, timers), then starts the
+    /// next slice.
+    async fn pause(&mut self) {
+        let now = now_ms();
+        self.busy += now - self.since;
+        let _ = JsFuture::from(acquirer::resolve_after(0, JsValue::UNDEFINED)).await;
+        self.since = now_ms();
+    }
+
+    /// The time spent in slices, up to now.
+    fn busy(&self) -> f64 {
+        self.busy + (now_ms() - self.since)
+    }
+}
+
 /// Rebuilds the core as it stood at `entries` records after a storage
 /// failure, from the snapshot its base stands on and its own tail.
 pub(crate) fn reopen(
@@ -534,7 +701,7 @@ fn now_ms() -> f64 {
 pub(crate) fn note_durable(shared: &Rc<Shared>, durable: usize) {
     let due = {
         let h = shared.history.borrow();
-        !h.scheduled && (durable as u64).saturating_sub(h.snapshot_count) >= SNAPSHOT_EVERY
+        !h.scheduled && (durable as u64).saturating_sub(h.snapshot_count) >= pace().every
     };
     if due {
         schedule(shared);
@@ -558,8 +725,8 @@ pub(crate) fn schedule(shared: &Rc<Shared>) {
     }
     let shared = shared.clone();
     wasm_bindgen_futures::spawn_local(async move {
-        let _ = JsFuture::from(acquirer::resolve_after(IDLE_MS, JsValue::UNDEFINED)).await;
-        if let Err(e) = queued(&shared, write(&shared, false)).await {
+        let _ = JsFuture::from(acquirer::resolve_after(pace().idle_ms, JsValue::UNDEFINED)).await;
+        if let Err(e) = queued(&shared, write(&shared, false, Asked::Idle)).await {
             warn(&format!(
                 "posflow: a snapshot was not written: {}",
                 e.describe()
@@ -569,58 +736,81 @@ pub(crate) fn schedule(shared: &Rc<Shared>) {
     });
 }
 
+/// Who asked for a snapshot: `writeSnapshot()` waits for it; one the
+/// terminal scheduled gives way to a command that is waiting.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Asked {
+    Caller,
+    Idle,
+}
+
 /// `writeSnapshot()`: a snapshot of what is durable, written now (unless
 /// `force` is false and the stored one covers it already). Run it in the
 /// command queue. `null` when nothing was written: this terminal writes no
 /// snapshots (not IndexedDB, read-only, closed), an append is still
-/// pending, or there was nothing new.
-pub(crate) async fn write(shared: &Rc<Shared>, force: bool) -> Result<JsValue, BindingError> {
+/// pending, there was nothing new, or, at idle, a command came first.
+///
+/// The state is written and the history taken over in slices of
+/// [`Pace::slice_ms`], letting the page run in between: a snapshot of 100,000
+/// records held the page's thread for ~110 ms in one go. The command
+/// queue is held throughout, so the state cannot change under it; at idle
+/// a command arriving while the state is written ends the snapshot (the
+/// next append schedules it again), so a sale waits one slice at most.
+pub(crate) async fn write(
+    shared: &Rc<Shared>,
+    force: bool,
+    asked: Asked,
+) -> Result<JsValue, BindingError> {
     let Some(storage) = snapshot_storage(shared) else {
         return Ok(JsValue::NULL);
     };
-    let t0 = now_ms();
-    let (bytes, count) = {
+    let (mut writer, count) = {
         let core = shared.core.borrow();
         let count = core.journal().len();
         let covered = shared.history.borrow().snapshot_count >= count as u64;
         if !shared.all_durable(count) || (covered && !force) {
             return Ok(JsValue::NULL);
         }
-        (js_sys::Uint8Array::from(&core.snapshot()[..]), count as u64)
+        (core.snapshot_writer(), count as u64)
     };
+    let mut slices = Slices::new();
+    let bytes = loop {
+        let step = writer.step(&shared.core.borrow(), pace().txns);
+        match step {
+            SnapshotStep::Done(bytes) => break bytes,
+            // Not while the queue is held; but then its bytes would be
+            // wrong, so nothing is written.
+            SnapshotStep::Stale => return Ok(JsValue::NULL),
+            SnapshotStep::Wrote if slices.due() => {
+                if asked == Asked::Idle && shared.queue.has_waiting() {
+                    #[cfg(feature = "test-hooks")]
+                    COUNTS.with(|n| n.set((n.get().0, n.get().1 + 1)));
+                    return Ok(JsValue::NULL);
+                }
+                slices.pause().await;
+                if shared.closed.get() {
+                    return Ok(JsValue::NULL);
+                }
+            }
+            SnapshotStep::Wrote => {}
+        }
+    };
+    let serialize_ms = slices.busy();
+    let bytes = js_sys::Uint8Array::from(&bytes[..]);
     let t1 = now_ms();
     storage.write_snapshot(&bytes).await?;
     let t2 = now_ms();
     {
         let mut history = shared.history.borrow_mut();
         history.snapshot_count = history.snapshot_count.max(count);
-        if matches!(history.status, Status::Loaded) {
-            // The history is at hand: the core forgets what the snapshot
-            // covers, and its rows join the history's strings.
-            let mut core = shared.core.borrow_mut();
-            let base = core.journal().base();
-            let have = u64::from(history.rows.length());
-            if count > base && have >= base {
-                let gone = core.forget_history(count);
-                for entry in &gone {
-                    if let Some(txn) = entry.record.txn(entry.seq) {
-                        history.txn_rows.push((entry.seq, txn.0));
-                    }
-                }
-                for entry in gone.iter().skip((have - base) as usize) {
-                    history.rows.push(&JsValue::from_str(&entry_json(entry)));
-                }
-                if u64::from(history.rows.length()) > count {
-                    history.rows = history.rows.slice(0, count as u32);
-                }
-                history.base_snapshot = Some(bytes.clone());
-            }
-        }
     }
+    hand_over(shared, count, &bytes).await;
+    #[cfg(feature = "test-hooks")]
+    COUNTS.with(|n| n.set((n.get().0 + 1, n.get().1)));
     let info = js_sys::Object::new();
     set(&info, "records", &JsValue::from_f64(count as f64));
     set(&info, "bytes", &JsValue::from_f64(bytes.length() as f64));
-    set(&info, "serializeMs", &JsValue::from_f64(t1 - t0));
+    set(&info, "serializeMs", &JsValue::from_f64(serialize_ms));
     set(&info, "writeMs", &JsValue::from_f64(t2 - t1));
     Ok(info.into())
 }

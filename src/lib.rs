@@ -38,3 +38,7 @@ pub use terminal::Terminal;
 #[cfg(feature = "test-hooks")]
 #[doc(hidden)]
 pub use panic::panic_for_test;
+
+#[cfg(feature = "test-hooks")]
+#[doc(hidden)]
+pub use history::{snapshot_counts_for_test, snapshot_pace_for_test};

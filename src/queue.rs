@@ -59,6 +59,12 @@ impl Queue {
         }
     }
 
+    /// Whether a command is waiting for its turn (behind the one that has
+    /// it).
+    pub(crate) fn has_waiting(&self) -> bool {
+        !self.inner.borrow().waiting.is_empty()
+    }
+
     fn advance(&self) {
         let next = self.inner.borrow_mut().advance();
         // Woken outside the borrow: waking schedules the task, but nothing
@@ -175,6 +181,26 @@ mod tests {
         assert!(poll(&mut c, &woken).is_none());
         let turn_b = poll(&mut b, &woken).expect("b is next");
         drop(turn_b);
+        assert!(poll(&mut c, &woken).is_some());
+    }
+
+    #[test]
+    fn the_holder_sees_who_waits_behind_it() {
+        let q = Queue::default();
+        let woken = Arc::new(Count::default());
+        let mut a = Box::pin(q.turn());
+        let turn_a = poll(&mut a, &woken).unwrap();
+        assert!(!q.has_waiting());
+        let mut b = Box::pin(q.turn());
+        assert!(!q.has_waiting(), "not polled: not in the queue");
+        assert!(poll(&mut b, &woken).is_none());
+        assert!(q.has_waiting());
+        drop(b);
+        assert!(!q.has_waiting(), "b gave up");
+        let mut c = Box::pin(q.turn());
+        assert!(poll(&mut c, &woken).is_none());
+        drop(turn_a);
+        assert!(!q.has_waiting(), "c's turn has come");
         assert!(poll(&mut c, &woken).is_some());
     }
 

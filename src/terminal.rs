@@ -113,7 +113,7 @@ pub(crate) struct Shared {
     pub(crate) locale: Locale,
     pub(crate) currency: Currency,
     /// Commands that change the journal, one at a time.
-    queue: Queue,
+    pub(crate) queue: Queue,
     listeners: RefCell<Vec<js_sys::Function>>,
     /// The journal before the core's base, and the snapshots.
     pub(crate) history: RefCell<History>,
@@ -1153,9 +1153,12 @@ impl Terminal {
     pub fn write_snapshot(&self) -> js_sys::Promise {
         let shared = self.shared.clone();
         future_to_promise(async move {
-            queued(&shared, history::write(&shared, true))
-                .await
-                .map_err(|e| shared.err(e))
+            queued(
+                &shared,
+                history::write(&shared, true, history::Asked::Caller),
+            )
+            .await
+            .map_err(|e| shared.err(e))
         })
     }
 

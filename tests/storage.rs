@@ -6,6 +6,9 @@
 
 mod common;
 
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use common::*;
 use posflow::Terminal;
 use wasm_bindgen::prelude::*;
@@ -504,6 +507,102 @@ async fn a_history_of_several_chunks_loads_in_order() {
         assert_eq!(found.len(), 2, "{id}: its request and answer");
         assert_eq!(found, exported(&journal, Some(&id), 0), "{id}");
     }
+    close(&again).await;
+}
+
+/// One task later: what the page runs between a snapshot's slices.
+async fn next_task() {
+    wait(js("new Promise((r) => setTimeout(r, 0))").unchecked_into())
+        .await
+        .unwrap();
+}
+
+/// Writing a snapshot lets the page run between slices (here one
+/// transaction, then one entry, a slice), and what the page reads
+/// meanwhile is the terminal whole: the same export and records.
+#[wasm_bindgen_test]
+async fn a_snapshot_is_written_in_slices_and_reads_stay_whole_meanwhile() {
+    let storage = indexeddb(&unique("slices"));
+    let term = open(&storage, &recording_host(sim())).await;
+    sign_in(&term).await;
+    sales(&term, 0, 30).await;
+    let before = export(&term).unwrap();
+    let shown_before = shown(&term);
+    posflow::snapshot_pace_for_test(Some((u64::MAX, 1_000, 0.0, 1)));
+    let done = Rc::new(RefCell::new(None));
+    {
+        let (done, written) = (done.clone(), term.write_snapshot());
+        wasm_bindgen_futures::spawn_local(async move {
+            *done.borrow_mut() = Some(wait(written).await);
+        });
+    }
+    let mut tasks = 0;
+    let written = loop {
+        if let Some(written) = done.borrow_mut().take() {
+            break written.unwrap();
+        }
+        assert_eq!(export(&term).unwrap(), before, "after {tasks} tasks");
+        assert_eq!(shown(&term), shown_before, "after {tasks} tasks");
+        next_task().await;
+        tasks += 1;
+    };
+    posflow::snapshot_pace_for_test(None);
+    let records = get(&written, "records").as_f64().unwrap() as u32;
+    assert_eq!(records, journal_count(&before));
+    // 30 transactions and 60-odd entries, each a slice: in one go, the
+    // page would have run only while IndexedDB wrote.
+    assert!(tasks >= 30, "the page ran {tasks} times");
+    sale(&term, "1.00", "after").await.unwrap();
+    let after = export(&term).unwrap();
+    close(&term).await;
+    let again = open(&storage, &recording_host(sim())).await;
+    assert_eq!(
+        code(&export(&again).unwrap_err()),
+        "JOURNAL_LOADING",
+        "opened from the snapshot"
+    );
+    wait(again.history_loaded()).await.unwrap();
+    assert_eq!(export(&again).unwrap(), after);
+    close(&again).await;
+}
+
+/// A snapshot the terminal writes by itself at idle stops for a command
+/// that comes while it is being written (the sale waits one slice, not
+/// the whole state), and is written once the terminal is idle again.
+#[wasm_bindgen_test]
+async fn a_snapshot_at_idle_gives_way_to_a_command_and_is_written_after_it() {
+    let storage = indexeddb(&unique("idle"));
+    let term = open(&storage, &recording_host(sim())).await;
+    sign_in(&term).await;
+    sales(&term, 0, 10).await;
+    // Due every 10 records, queued at once, a transaction a slice.
+    posflow::snapshot_pace_for_test(Some((10, 0, 0.0, 1)));
+    let (written, gave_way) = posflow::snapshot_counts_for_test();
+    let mut n = 10;
+    while posflow::snapshot_counts_for_test().1 == gave_way {
+        assert!(n < 60, "no snapshot gave way in {} sales", n - 10);
+        sales(&term, n, n + 1).await;
+        next_task().await;
+        n += 1;
+    }
+    let journal = export(&term).unwrap();
+    let mut tasks = 0;
+    while posflow::snapshot_counts_for_test().0 == written {
+        assert!(tasks < 2_000, "no snapshot written after the sales");
+        next_task().await;
+        tasks += 1;
+    }
+    posflow::snapshot_pace_for_test(None);
+    assert_eq!(export(&term).unwrap(), journal);
+    close(&term).await;
+    let again = open(&storage, &recording_host(sim())).await;
+    assert_eq!(
+        code(&export(&again).unwrap_err()),
+        "JOURNAL_LOADING",
+        "opened from the snapshot"
+    );
+    wait(again.history_loaded()).await.unwrap();
+    assert_eq!(export(&again).unwrap(), journal);
     close(&again).await;
 }
 
