@@ -155,12 +155,16 @@ export async function openBench(sizes, reps) {
     let term = await Terminal.open(config(storage));
     const firstMs = performance.now() - t0;
     if (term.readOnly) throw new Error("bench terminal opened read-only");
+    // Written in slices (the longest time the page could not run): after
+    // a full replay it also hands the whole journal to the history.
+    const writing = blockProbe();
     const snapshot = await term.writeSnapshot();
     if (!snapshot) throw new Error("no snapshot written");
+    snapshot.blockedMs = writing.stop();
     await term.close();
     const reopen = [], history = [], blocked = [], tails = [], trail = [], newest = [], whole = [];
     const listAll = [], listPage = [], listDoubt = [], listOne = [], listAgainst = [];
-    let oldest = null;
+    let oldest = null, steady = null;
     for (let r = 0; r < reps(n); r++) {
       t0 = performance.now();
       term = await Terminal.open(config(storage));
@@ -212,11 +216,20 @@ export async function openBench(sizes, reps) {
       }
       await term.signIn({ operatorId: "01", pin: "1234" });
       await term.sale({ amount: "1.00", card: { pan: PAN }, key: `o${r}` });
+      if (r === reps(n) - 1) {
+        // What the terminal writes at idle: the whole state, with the
+        // history loaded and a short tail to hand over.
+        const writing = blockProbe();
+        const t0 = performance.now();
+        steady = await term.writeSnapshot();
+        steady.ms = performance.now() - t0;
+        steady.blockedMs = writing.stop();
+      }
       await term.close();
     }
     await deleteDb(name);
     const idb = { median: median(reopen), min: Math.min(...reopen), reps: reopen.length };
-    out[n] = { memory, idb, first: { ms: firstMs, snapshot }, historyMs: { median: median(history), min: Math.min(...history), blockedMs: median(blocked) }, tails, prefillMs,
+    out[n] = { memory, idb, first: { ms: firstMs, snapshot }, steady, historyMs: { median: median(history), min: Math.min(...history), blockedMs: median(blocked) }, tails, prefillMs,
       entries: { trailMs: median(trail), newestMs: median(newest), exportMs: median(whole), records: n },
       lists: { allMs: median(listAll), pageMs: median(listPage), doubtMs: median(listDoubt), oneMs: median(listOne), againstMs: median(listAgainst) } };
     log(`open ${n}: memory ${memory.median?.toFixed(1) ?? memory.refused} ms, indexeddb first ${firstMs.toFixed(1)} ms, ` +

@@ -200,6 +200,11 @@ async function main() {
     row(`Terminal.open, ${n.toLocaleString("en")} records, from IndexedDB, first open (no snapshot: full replay)`, o.first.ms, nat(`open (replay)/${n} records, from JSON`), "", NaN, NaN);
     row(`snapshot of ${n.toLocaleString("en")} records (${(o.first.snapshot.bytes / 1e6).toFixed(1)} MB): serialize`, o.first.snapshot.serializeMs, nat(`open (snapshot)/${n} records, take snapshot`), "", NaN, NaN);
     row(`snapshot of ${n.toLocaleString("en")} records: IndexedDB write`, o.first.snapshot.writeMs, NaN, "", NaN, NaN);
+    row(`… longest main-thread block while it is written (in slices; it also hands the replayed journal to the history)`, o.first.snapshot.blockedMs, NaN, "", NaN, NaN);
+    if (o.steady) {
+      row(`snapshot at idle, ${n.toLocaleString("en")} records, history loaded: whole write`, o.steady.ms, NaN, "", NaN, NaN);
+      row(`… longest main-thread block while it is written`, o.steady.blockedMs, NaN, "", NaN, NaN);
+    }
     row(`Terminal.open, ${n.toLocaleString("en")} records, from IndexedDB, re-open (snapshot + tail of ${Math.max(...o.tails)})`, o.idb.median, nat(`open (snapshot)/${n} records, from snapshot`), "", NaN, NaN);
     row(`… history before the snapshot loaded (after open returns, background)`, o.historyMs.median, NaN, "", NaN, NaN);
     row(`… longest main-thread block while it loads`, o.historyMs.blockedMs, NaN, "", NaN, NaN);
