@@ -13,14 +13,18 @@ const SUP = { operatorId: "90", pin: "246810" };
  *  native benches: the figures are the engine's, not PBKDF2's (a refund
  *  checks the supervisor's PIN). */
 function config(storage, extra = {}) {
+  return { ...plainConfig(storage), host: new SimulatedAcquirer({ seed: 9 }), ...extra };
+}
+
+/** The config without its host: plain data (JSON). */
+function plainConfig(storage) {
   return {
     merchantId: "898440350480001", terminalId: "10000001", currency: "CNY",
-    storage, host: new SimulatedAcquirer({ seed: 9 }), locale: "en",
+    storage, locale: "en",
     operators: [{ id: "01", role: "cashier", pin: "1234" },
                 { id: "90", role: "supervisor", pin: "246810" },
                 { id: "91", role: "supervisor", pin: "135790" }],
     policy: { pinHashIterations: 1 },
-    ...extra,
   };
 }
 
@@ -415,6 +419,65 @@ export async function reconcileBench(sizes, reps) {
     if (term !== bigTerm) await term.close();
   }
   return out;
+}
+
+/** `bytes` with an empty custom section named `name` appended: the same
+ *  module to run, other bytes to V8, which shares compiled code between
+ *  modules of identical bytes in one process. */
+function withCustomSection(bytes, name) {
+  const leb = (v) => { const o = []; do { let b = v & 0x7f; v >>>= 7; if (v) b |= 0x80; o.push(b); } while (v); return o; };
+  const n = new TextEncoder().encode(name);
+  const body = [...leb(n.length), ...n];
+  const section = Uint8Array.from([0, ...leb(body.length), ...body]);
+  const out = new Uint8Array(bytes.length + section.length);
+  out.set(bytes);
+  out.set(section, bytes.length);
+  return out;
+}
+
+/** A cold start, as a page that loads posflow pays it once the bytes are
+ *  at hand: in a fresh iframe (its own realm, its own glue and wasm
+ *  instance), `init` with the wasm bytes (compile and instantiate), then
+ *  `Terminal.open` on memory storage and a sign-in, then the first sale
+ *  (V8 compiles wasm functions lazily, on their first call). `unique`:
+ *  bytes V8 has not compiled before; otherwise the same bytes each time,
+ *  which V8 takes from its cache. Returns the medians. */
+export async function loadBench({ reps, unique }) {
+  const bytes = new Uint8Array(await (await fetch("/pkg/posflow_bg.wasm")).arrayBuffer());
+  const runs = [];
+  for (let r = 0; r < reps + 1; r++) {
+    window.__posflowLoadBytes = unique ? withCustomSection(bytes, `posflow-bench-${r}-${Math.random()}`) : bytes;
+    const frame = document.createElement("iframe");
+    const result = new Promise((resolve, reject) => {
+      window.addEventListener("message", function on(e) {
+        if (e.source !== frame.contentWindow) return;
+        window.removeEventListener("message", on);
+        if (e.data.error) reject(new Error(e.data.error)); else resolve(e.data);
+      });
+    });
+    frame.srcdoc = `<script type="module">
+      try {
+        const t0 = performance.now();
+        const { default: init, Terminal, SimulatedAcquirer } = await import("/pkg/posflow.js");
+        const t1 = performance.now();
+        await init({ module_or_path: parent.__posflowLoadBytes });
+        const t2 = performance.now();
+        const config = ${JSON.stringify(plainConfig({ kind: "memory" }))};
+        const term = await Terminal.open({ ...config, host: new SimulatedAcquirer({ seed: 9 }) });
+        await term.signIn({ operatorId: "01", pin: "1234" });
+        const t3 = performance.now();
+        await term.sale({ amount: "12.34", card: { pan: "${PAN}" }, key: "cold" });
+        const t4 = performance.now();
+        parent.postMessage({ importMs: t1 - t0, initMs: t2 - t1, openMs: t3 - t2, saleMs: t4 - t3, totalMs: t4 - t0 }, "*");
+      } catch (e) { parent.postMessage({ error: String(e && e.message || e) }, "*"); }
+    <\/script>`;
+    document.body.append(frame);
+    const timing = await result;
+    frame.remove();
+    if (r > 0) runs.push(timing); // the first loads the glue's source too
+  }
+  const med = (k) => median(runs.map((x) => x[k]));
+  return { reps, unique, bytes: bytes.length, initMs: med("initMs"), openMs: med("openMs"), saleMs: med("saleMs"), totalMs: med("totalMs") };
 }
 
 /** The peer and posflow on one small script: the same outcomes. */

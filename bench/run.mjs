@@ -10,7 +10,8 @@
 //   BENCH_QUICK=1 node bench/run.mjs   fewer repetitions
 //   node bench/run.mjs --browser-only --only=open,reconcile
 //                                      only these browser parts (peer,
-//                                      open, engine, durable, reconcile);
+//                                      load, open, engine, durable,
+//                                      reconcile);
 //                                      the table then has gaps
 //
 // Writes the run's figures to target/bench/results.json and its table to
@@ -128,6 +129,13 @@ async function browserBench() {
       out.open = await page.evaluate(([sizes, quick]) =>
         window.bench.openBench(sizes, (n) => (n >= 100_000 ? 3 : n >= 10_000 ? 5 : quick ? 5 : 11)), [sizes, quick]);
     }
+    if (part("load")) {
+      say("browser: cold start in a fresh iframe (init, open, first sale), new bytes and cached");
+      out.load = {
+        cold: await call("loadBench", { reps: quick ? 3 : 7, unique: true }),
+        cached: await call("loadBench", { reps: quick ? 3 : 7, unique: false }),
+      };
+    }
     if (part("engine")) {
       say("browser: sale / planRefund / refund, posflow and peer, 10k records in the journal");
       out.engine = await call("engineBench", { start: 10_000, sales: quick ? 2_000 : 10_000, refunds: 1_000, plans: 10_000, emptyCalls: 1_000_000 });
@@ -192,6 +200,11 @@ async function main() {
   row(`bare strict IndexedDB put, ${d.bytes} bytes, 1 transaction — floor`, d.putMs, NaN, "", NaN, NaN);
   row(`same rows, ${d.rowsPerSale} strict transactions (1 per row)`, d.putEachMs, NaN, "strict put", d.putMs, NaN);
   row(`durable sale (IndexedDB, ${d.txnsPerSale.toFixed(2)} transactions per sale)`, d.saleMs, NaN, "strict put", d.putMs, NaN);
+  const l = b.load;
+  row(`cold start in a fresh page: \`init\` (compile + instantiate ${(l.cold.bytes / 1024).toFixed(0)} KB of wasm, bytes V8 has not seen)`, l.cold.initMs, NaN, "same bytes again (V8's cache)", l.cached.initMs, NaN);
+  row("… then `Terminal.open` (memory) and a sign-in", l.cold.openMs, NaN, "same bytes again (V8's cache)", l.cached.openMs, NaN);
+  row("… then the first sale (its functions compiled on first call)", l.cold.saleMs, NaN, "same bytes again (V8's cache)", l.cached.saleMs, NaN);
+  row("… cold start to the first sale, in all (with the glue's import)", l.cold.totalMs, NaN, "same bytes again (V8's cache)", l.cached.totalMs, NaN);
   row("Terminal.open, empty journal (fixed cost)", b.open.empty.median, NaN, "", NaN, NaN);
   for (const n of [1_000, 10_000, 100_000]) {
     const o = b.open[n];
