@@ -231,9 +231,10 @@ export async function openBench(sizes, reps) {
       }
       await term.close();
     }
+    const held = await footprint(name);
     await deleteDb(name);
     const idb = { median: median(reopen), min: Math.min(...reopen), reps: reopen.length };
-    out[n] = { memory, idb, first: { ms: firstMs, snapshot }, steady, historyMs: { median: median(history), min: Math.min(...history), blockedMs: median(blocked) }, tails, prefillMs,
+    out[n] = { memory, held, idb, first: { ms: firstMs, snapshot }, steady, historyMs: { median: median(history), min: Math.min(...history), blockedMs: median(blocked) }, tails, prefillMs,
       entries: { trailMs: median(trail), newestMs: median(newest), exportMs: median(whole), records: n },
       lists: { allMs: median(listAll), pageMs: median(listPage), doubtMs: median(listDoubt), oneMs: median(listOne), againstMs: median(listAgainst) } };
     log(`open ${n}: memory ${memory.median?.toFixed(1) ?? memory.refused} ms, indexeddb first ${firstMs.toFixed(1)} ms, ` +
@@ -447,37 +448,67 @@ export async function loadBench({ reps, unique }) {
   const runs = [];
   for (let r = 0; r < reps + 1; r++) {
     window.__posflowLoadBytes = unique ? withCustomSection(bytes, `posflow-bench-${r}-${Math.random()}`) : bytes;
-    const frame = document.createElement("iframe");
-    const result = new Promise((resolve, reject) => {
-      window.addEventListener("message", function on(e) {
-        if (e.source !== frame.contentWindow) return;
-        window.removeEventListener("message", on);
-        if (e.data.error) reject(new Error(e.data.error)); else resolve(e.data);
-      });
-    });
-    frame.srcdoc = `<script type="module">
-      try {
-        const t0 = performance.now();
-        const { default: init, Terminal, SimulatedAcquirer } = await import("/pkg/posflow.js");
-        const t1 = performance.now();
-        await init({ module_or_path: parent.__posflowLoadBytes });
-        const t2 = performance.now();
-        const config = ${JSON.stringify(plainConfig({ kind: "memory" }))};
-        const term = await Terminal.open({ ...config, host: new SimulatedAcquirer({ seed: 9 }) });
-        await term.signIn({ operatorId: "01", pin: "1234" });
-        const t3 = performance.now();
-        await term.sale({ amount: "12.34", card: { pan: "${PAN}" }, key: "cold" });
-        const t4 = performance.now();
-        parent.postMessage({ importMs: t1 - t0, initMs: t2 - t1, openMs: t3 - t2, saleMs: t4 - t3, totalMs: t4 - t0 }, "*");
-      } catch (e) { parent.postMessage({ error: String(e && e.message || e) }, "*"); }
-    <\/script>`;
-    document.body.append(frame);
-    const timing = await result;
-    frame.remove();
+    const timing = await inFrame(`
+      const t0 = performance.now();
+      const { default: init, Terminal, SimulatedAcquirer } = await import("/pkg/posflow.js");
+      const t1 = performance.now();
+      await init({ module_or_path: parent.__posflowLoadBytes });
+      const t2 = performance.now();
+      const term = await Terminal.open({ ...config, host: new SimulatedAcquirer({ seed: 9 }) });
+      await term.signIn({ operatorId: "01", pin: "1234" });
+      const t3 = performance.now();
+      await term.sale({ amount: "12.34", card: { pan: "${PAN}" }, key: "cold" });
+      const t4 = performance.now();
+      return { importMs: t1 - t0, initMs: t2 - t1, openMs: t3 - t2, saleMs: t4 - t3, totalMs: t4 - t0 };`,
+      { kind: "memory" });
     if (r > 0) runs.push(timing); // the first loads the glue's source too
   }
   const med = (k) => median(runs.map((x) => x[k]));
   return { reps, unique, bytes: bytes.length, initMs: med("initMs"), openMs: med("openMs"), saleMs: med("saleMs"), totalMs: med("totalMs") };
+}
+
+/** Runs `body` (the inside of an async function, with `config`, the
+ *  bench terminal's plain config on `storage`, in scope) as a module
+ *  script in a fresh iframe: its own realm, its own posflow glue and wasm
+ *  instance. Resolves with what it returns. */
+async function inFrame(body, storage) {
+  const frame = document.createElement("iframe");
+  const result = new Promise((resolve, reject) => {
+    window.addEventListener("message", function on(e) {
+      if (e.source !== frame.contentWindow) return;
+      window.removeEventListener("message", on);
+      if (e.data.error) reject(new Error(e.data.error)); else resolve(e.data.value);
+    });
+  });
+  frame.srcdoc = `<script type="module">
+    const config = ${JSON.stringify(plainConfig(storage))};
+    try {
+      const value = await (async () => { ${body} })();
+      parent.postMessage({ value }, "*");
+    } catch (e) { parent.postMessage({ error: String(e && e.message || e) }, "*"); }
+  <\/script>`;
+  document.body.append(frame);
+  try {
+    return await result;
+  } finally {
+    frame.remove();
+  }
+}
+
+/** What a page holds once it has opened the IndexedDB journal `name` and
+ *  read its history, measured in a fresh iframe: its wasm memory (which
+ *  only grows: the peak of the open) and the history's text, kept as JS
+ *  strings (about a byte a character). */
+async function footprint(name) {
+  return inFrame(`
+    const { default: init, Terminal, SimulatedAcquirer } = await import("/pkg/posflow.js");
+    const wasm = await init();
+    const empty = wasm.memory.buffer.byteLength;
+    const term = await Terminal.open({ ...config, host: new SimulatedAcquirer({ seed: 9 }) });
+    await term.historyLoaded;
+    const value = { emptyWasmBytes: empty, wasmBytes: wasm.memory.buffer.byteLength, historyChars: term.exportJournal().length };
+    await term.close();
+    return value;`, { kind: "indexeddb", name });
 }
 
 /** The peer and posflow on one small script: the same outcomes. */

@@ -221,6 +221,9 @@ async function main() {
     row(`Terminal.open, ${n.toLocaleString("en")} records, from IndexedDB, re-open (snapshot + tail of ${Math.max(...o.tails)})`, o.idb.median, nat(`open (snapshot)/${n} records, from snapshot`), "", NaN, NaN);
     row(`… history before the snapshot loaded (after open returns, background)`, o.historyMs.median, NaN, "", NaN, NaN);
     row(`… longest main-thread block while it loads`, o.historyMs.blockedMs, NaN, "", NaN, NaN);
+    if (o.held) {
+      rows.push({ what: `memory a page holds, ${n.toLocaleString("en")} records, opened and history loaded: wasm ${(o.held.wasmBytes / 1e6).toFixed(1)} MB (${(o.held.emptyWasmBytes / 1e6).toFixed(1)} MB before the open), history text ${(o.held.historyChars / 1e6).toFixed(1)} MB of JS strings`, browser: NaN, native: NaN, floor: NaN, peer: NaN });
+    }
     row(`journal records of the oldest transaction, ${n.toLocaleString("en")} records (\`journalEntries({ transaction })\`)`, o.entries.trailMs, NaN, "exportJournal + JSON.parse + filter", o.entries.exportMs, NaN);
     row(`newest 300 journal records, ${n.toLocaleString("en")} records (\`journalEntries({ last: 300 })\`)`, o.entries.newestMs, NaN, "exportJournal + JSON.parse + filter", o.entries.exportMs, NaN);
     row(`newest 200 transactions, ${n.toLocaleString("en")} records (\`transactions({ limit: 200 })\`)`, o.lists.pageMs, NaN, "transactions() (all)", o.lists.allMs, NaN);
