@@ -52,10 +52,10 @@ use crate::terminal::{queued, Shared, Terminal};
 /// An open that replayed more records than this writes a snapshot.
 pub(crate) const LONG_REPLAY: u64 = 1_000;
 
-/// Rows read and checked per step of the background history load. Each
-/// step's checks run in one go on the page's thread (about 10 µs a row in
-/// Chromium): 1,000 rows keep that under a frame, where 10,000 blocked the
-/// page for ~100 ms at a time; the reads in between cost little more.
+/// Rows read per IndexedDB request of the background history load; they
+/// are checked (about 10 µs a row in Chromium) in slices of
+/// [`Pace::slice_ms`]. Reads of 10,000 rows checked in one go blocked the
+/// page for ~100 ms at a time.
 const HISTORY_CHUNK: u64 = 1_000;
 
 /// When snapshots are written, and how finely the work is cut.
@@ -537,17 +537,32 @@ async fn load(shared: &Rc<Shared>) -> Result<(), BindingError> {
             }
             .into());
         }
-        let texts: Vec<String> = rows
-            .iter()
-            .map(|r| r.as_string().unwrap_or_default())
-            .collect();
-        prev = verify_rows(from, &prev, &texts)?;
-        let mut history = shared.history.borrow_mut();
-        history.index_rows(&texts);
-        // Appended in place: a concat would copy every row read so far,
-        // once per chunk.
-        for row in rows.iter() {
-            history.rows.push(&row);
+        // Checked, indexed and kept a part at a time, in slices: a chunk
+        // in one go held the page for ~25 ms at a time.
+        let mut slices = Slices::new();
+        let mut at = 0;
+        while at < rows.length() {
+            let end = rows.length().min(at + pace().entries as u32);
+            let texts: Vec<String> = (at..end)
+                .map(|i| rows.get(i).as_string().unwrap_or_default())
+                .collect();
+            prev = verify_rows(from + u64::from(at), &prev, &texts)?;
+            {
+                let mut history = shared.history.borrow_mut();
+                history.index_rows(&texts);
+                // Appended in place: a concat would copy every row read so
+                // far, once per chunk.
+                for i in at..end {
+                    history.rows.push(&rows.get(i));
+                }
+            }
+            at = end;
+            if at < rows.length() && slices.due() {
+                slices.pause().await;
+                if shared.closed.get() {
+                    return Err(BindingError::Closed);
+                }
+            }
         }
         from = to;
     }
