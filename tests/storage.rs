@@ -555,15 +555,7 @@ async fn a_snapshot_is_written_in_slices_and_reads_stay_whole_meanwhile() {
     sale(&term, "1.00", "after").await.unwrap();
     let after = export(&term).unwrap();
     close(&term).await;
-    let again = open(&storage, &recording_host(sim())).await;
-    assert_eq!(
-        code(&export(&again).unwrap_err()),
-        "JOURNAL_LOADING",
-        "opened from the snapshot"
-    );
-    wait(again.history_loaded()).await.unwrap();
-    assert_eq!(export(&again).unwrap(), after);
-    close(&again).await;
+    reopens_from_its_snapshot_as(&storage, &after).await;
 }
 
 /// A snapshot the terminal writes by itself at idle stops for a command
@@ -595,7 +587,13 @@ async fn a_snapshot_at_idle_gives_way_to_a_command_and_is_written_after_it() {
     posflow::snapshot_pace_for_test(None);
     assert_eq!(export(&term).unwrap(), journal);
     close(&term).await;
-    let again = open(&storage, &recording_host(sim())).await;
+    reopens_from_its_snapshot_as(&storage, &journal).await;
+}
+
+/// `storage` opens from a snapshot (the history before it still to load)
+/// and, once loaded, exports `journal`.
+async fn reopens_from_its_snapshot_as(storage: &str, journal: &str) {
+    let again = open(storage, &recording_host(sim())).await;
     assert_eq!(
         code(&export(&again).unwrap_err()),
         "JOURNAL_LOADING",
