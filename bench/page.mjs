@@ -392,7 +392,9 @@ function statementCsv(txns, lines) {
 
 /** `reconcile` of an `n`-line statement against a terminal holding `n`
  *  approved sales, one line per sale (as the native bench): the journal
- *  terminal for the largest, fresh memory terminals for the others. */
+ *  terminal for the largest, fresh memory terminals for the others. Also
+ *  the longest the page's thread was blocked while it ran (the largest gap
+ *  between ticks of a task loop, the report's `JSON.parse` included). */
 export async function reconcileBench(sizes, reps) {
   const out = {};
   for (const n of sizes) {
@@ -406,17 +408,26 @@ export async function reconcileBench(sizes, reps) {
     }
     if (sales.length !== n) { out[n] = { skipped: `the terminal holds ${sales.length} sales` }; continue; }
     const csv = statementCsv(sales, n);
-    const times = [];
+    const times = [], blocked = [];
     let report;
     for (let r = 0; r < reps(n); r++) {
+      const probe = blockProbe();
       const t0 = performance.now();
       report = await term.reconcile(csv);
       times.push(performance.now() - t0);
+      // One task later, so that the probe ticks after the last block too
+      // (its message is queued before this one).
+      await new Promise((resolve) => {
+        const c = new MessageChannel();
+        c.port1.onmessage = () => { c.port1.close(); resolve(); };
+        c.port2.postMessage(0);
+      });
+      blocked.push(probe.stop());
     }
     times.sort((a, b) => a - b);
     const items = report.items?.length;
-    out[n] = { median: times[times.length >> 1], min: times[0], reps: reps(n), bytes: csv.length, items, summary: report.summary?.balanced ?? report.balanced };
-    log(`reconcile ${n}: ${out[n].median.toFixed(1)} ms, ${items} items`);
+    out[n] = { median: times[times.length >> 1], min: times[0], blockedMs: median(blocked), reps: reps(n), bytes: csv.length, items, summary: report.summary?.balanced ?? report.balanced };
+    log(`reconcile ${n}: ${out[n].median.toFixed(1)} ms, longest block ${out[n].blockedMs.toFixed(1)} ms, ${items} items`);
     if (term !== bigTerm) await term.close();
   }
   return out;

@@ -235,6 +235,7 @@ async function main() {
     const r = b.reconcile[n];
     const natMs = nat(`reconcile/read_csv/${n}`) + nat(`reconcile/match/${n}`);
     row(`reconcile, ${n.toLocaleString("en")}-line CSV`, r.median ?? NaN, natMs, "", NaN, NaN);
+    row(`… longest main-thread block while it runs`, r.blockedMs ?? NaN, NaN, "", NaN, NaN);
   }
 
   const table = [
