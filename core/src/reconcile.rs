@@ -717,18 +717,6 @@ impl<'a> CsvReader<'a> {
         self.line = line;
         Ok(Some(start_line))
     }
-
-    /// The first break of the CSV rules in the rest of the text, if any.
-    fn rest_error(&mut self) -> Option<CsvError> {
-        let mut fields = Vec::new();
-        loop {
-            match self.next_record(&mut fields) {
-                Ok(Some(_)) => {}
-                Ok(None) => return None,
-                Err(e) => return Some(e),
-            }
-        }
-    }
 }
 
 fn csv_malformed((line, index, expected): CsvError) -> PosError {
@@ -766,30 +754,123 @@ fn clean(value: &str) -> &str {
     &value[start..end]
 }
 
-impl Statement {
-    /// An empty statement in `currency`.
-    pub fn new(currency: Currency) -> Statement {
-        Statement {
+/// [`Statement::from_csv`] a few lines at a time, so that a caller with a
+/// clock (a page that must keep drawing) can stop between steps: the same
+/// statement, or the same error, as the one-shot reader.
+///
+/// ```
+/// # use posflow_core::money::Currency;
+/// # use posflow_core::reconcile::{CsvStatementReader, Statement};
+/// let text = "date,time,merchant_id,terminal_id,batch_no,trace_no,rrn,auth_code,card_no,type,amount,fee,status\n\
+///             20261123,003000,898440350480001,10000001,000001,000001,,,,sale,100.00,,settled\n";
+/// let mut reader = CsvStatementReader::new(text, Currency::Cny);
+/// let statement = loop {
+///     if let Some(statement) = reader.step(1)? {
+///         break statement;
+///     }
+/// };
+/// assert_eq!(statement, Statement::from_csv(text, Currency::Cny)?);
+/// # Ok::<(), posflow_core::error::PosError>(())
+/// ```
+pub struct CsvStatementReader<'a> {
+    reader: CsvReader<'a>,
+    currency: Currency,
+    state: CsvState<'a>,
+}
+
+/// Where a [`CsvStatementReader`] is.
+enum CsvState<'a> {
+    /// Before the header.
+    Header,
+    /// Reading lines.
+    Lines {
+        /// The header's names (an error names a field by them).
+        header: Vec<Cow<'a, str>>,
+        /// Column → position in the row.
+        index: [usize; 13],
+        /// What is read so far.
+        statement: Statement,
+        /// The current row, reused.
+        row: Vec<Cow<'a, str>>,
+    },
+    /// A bad value was found. The rest of the text is still read for a
+    /// break of the CSV rules, which is reported first, as when the whole
+    /// file was split before any value was read.
+    Failing(PosError),
+    /// The statement or the error was returned.
+    Finished,
+}
+
+impl<'a> CsvStatementReader<'a> {
+    /// A reader of `text` (with or without a byte-order mark), in
+    /// `currency`. Nothing is read until [`CsvStatementReader::step`].
+    pub fn new(text: &'a str, currency: Currency) -> Self {
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        CsvStatementReader {
+            reader: CsvReader::new(text),
             currency,
-            dates: BTreeSet::new(),
-            lines: Vec::new(),
+            state: CsvState::Header,
         }
     }
 
-    /// Reads the CSV format of the module docs, in `currency`.
-    pub fn from_csv(text: &str, currency: Currency) -> Result<Statement, PosError> {
-        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-        let mut reader = CsvReader::new(text);
-        // One record at a time; a break of the CSV rules anywhere in the
-        // file is reported before any bad value, as when the whole file was
-        // split first.
-        let read = Self::read_csv(&mut reader, currency);
-        read.map_err(|e| reader.rest_error().map_or(e, csv_malformed))
+    /// Reads at most `budget` more records (the header counts as one), at
+    /// least one. `Ok(None)`: not finished, step again. The statement, or
+    /// the error [`Statement::from_csv`] gives, comes once; stepping after
+    /// that is a bug.
+    pub fn step(&mut self, budget: usize) -> Result<Option<Statement>, PosError> {
+        let mut budget = budget.max(1);
+        loop {
+            match std::mem::replace(&mut self.state, CsvState::Finished) {
+                CsvState::Header => match self.header() {
+                    Ok(state) if budget == 1 => {
+                        self.state = state;
+                        return Ok(None);
+                    }
+                    Ok(state) => {
+                        budget -= 1;
+                        self.state = state;
+                    }
+                    Err(e) => self.state = CsvState::Failing(e),
+                },
+                CsvState::Lines {
+                    header,
+                    index,
+                    mut statement,
+                    mut row,
+                } => match self.lines(&header, &index, &mut statement, &mut row, &mut budget) {
+                    Ok(true) => return Ok(Some(statement)),
+                    Ok(false) => {
+                        self.state = CsvState::Lines {
+                            header,
+                            index,
+                            statement,
+                            row,
+                        };
+                        return Ok(None);
+                    }
+                    Err(e) => self.state = CsvState::Failing(e),
+                },
+                CsvState::Failing(e) => {
+                    let mut fields = Vec::new();
+                    while budget > 0 {
+                        budget -= 1;
+                        match self.reader.next_record(&mut fields) {
+                            Ok(Some(_)) => {}
+                            Ok(None) => return Err(e),
+                            Err(csv) => return Err(csv_malformed(csv)),
+                        }
+                    }
+                    self.state = CsvState::Failing(e);
+                    return Ok(None);
+                }
+                CsvState::Finished => panic!("CsvStatementReader stepped after it finished"),
+            }
+        }
     }
 
-    /// [`Statement::from_csv`] up to the first error; `reader` is left where
-    /// it stopped.
-    fn read_csv(reader: &mut CsvReader<'_>, currency: Currency) -> Result<Statement, PosError> {
+    /// Reads the header: the state after it.
+    fn header(&mut self) -> Result<CsvState<'a>, PosError> {
+        let reader = &mut self.reader;
         let mut header = Vec::new();
         let Some(header_line) = reader.next_record(&mut header).map_err(csv_malformed)? else {
             return Err(malformed(1, "header", "a header row", "an empty file"));
@@ -816,14 +897,36 @@ impl Statement {
                 )
             })?;
         }
-        let mut statement = Statement::new(currency);
+        let mut statement = Statement::new(self.currency);
         // A guess that saves regrowing the vector: lines of the format are
         // about 100 bytes.
         statement
             .lines
             .reserve((reader.text.len() - reader.at) / 100);
-        let mut row = Vec::with_capacity(header.len());
-        while let Some(line) = reader.next_record(&mut row).map_err(csv_malformed)? {
+        let row = Vec::with_capacity(header.len());
+        Ok(CsvState::Lines {
+            header,
+            index,
+            statement,
+            row,
+        })
+    }
+
+    /// Reads lines into `statement` while `budget` lasts: whether the text
+    /// is all read.
+    fn lines(
+        &mut self,
+        header: &[Cow<'a, str>],
+        index: &[usize; 13],
+        statement: &mut Statement,
+        row: &mut Vec<Cow<'a, str>>,
+        budget: &mut usize,
+    ) -> Result<bool, PosError> {
+        while *budget > 0 {
+            *budget -= 1;
+            let Some(line) = self.reader.next_record(row).map_err(csv_malformed)? else {
+                return Ok(true);
+            };
             if row.len() != header.len() {
                 let field = header.get(row.len()).map_or("(extra field)", |h| clean(h));
                 return Err(malformed(
@@ -834,11 +937,33 @@ impl Statement {
                 ));
             }
             let values = index.map(|p| clean(&row[p]));
-            let parsed = check_line(&LineFields { values }, line, currency, Format::Csv)?;
+            let parsed = check_line(&LineFields { values }, line, self.currency, Format::Csv)?;
             statement.dates.insert(parsed.date);
             statement.lines.push(parsed);
         }
-        Ok(statement)
+        Ok(false)
+    }
+}
+
+impl Statement {
+    /// An empty statement in `currency`.
+    pub fn new(currency: Currency) -> Statement {
+        Statement {
+            currency,
+            dates: BTreeSet::new(),
+            lines: Vec::new(),
+        }
+    }
+
+    /// Reads the CSV format of the module docs, in `currency`: a
+    /// [`CsvStatementReader`] run to the end in one step.
+    pub fn from_csv(text: &str, currency: Currency) -> Result<Statement, PosError> {
+        let mut reader = CsvStatementReader::new(text, currency);
+        loop {
+            if let Some(statement) = reader.step(usize::MAX)? {
+                return Ok(statement);
+            }
+        }
     }
 
     /// Reads the JSON form:

@@ -7,6 +7,8 @@
 //! - Malformed statements are refused whole, naming line and field.
 //! - A day with faults, settled, reconciles against the simulated
 //!   acquirer's own statement with nothing unexplained.
+//! - Read in steps, at any budget, a CSV statement gives the one-shot
+//!   statement or error.
 //! - A 100,000-line statement reconciles in linear time.
 
 mod common;
@@ -22,8 +24,8 @@ use posflow_core::host::{classify, ResponseClass};
 use posflow_core::prelude::*;
 use posflow_core::receipt::{Receipt, ReceiptCopy, ReceiptOptions, Width};
 use posflow_core::reconcile::{
-    reconcile, statement_from_ledger, Category, Finding, LineStatus, MatchedBy, ReconReport,
-    Statement,
+    reconcile, statement_from_ledger, Category, CsvStatementReader, Finding, LineStatus, MatchedBy,
+    ReconReport, Statement,
 };
 use posflow_core::record::Purpose;
 use posflow_core::totals::{BatchState, BatchTotals, SettlementReport};
@@ -539,9 +541,28 @@ fn malformed_csv_names_the_line_and_field() {
             .len(),
         2
     );
+    for (text, line, field, secret) in malformed_csv() {
+        let err = Statement::from_csv(&text, Currency::Cny).unwrap_err();
+        assert_eq!(err.code(), "STATEMENT_MALFORMED", "{text}");
+        let details = err.details();
+        assert!(
+            details.contains(&("line", line.to_owned()))
+                && details.contains(&("field", field.to_owned())),
+            "expected line {line} field {field}, got {details:?}"
+        );
+        let zh = err.message(Locale::ZhCn);
+        assert!(zh.contains(&format!("第 {line} 行")), "{zh}");
+        if let Some(secret) = secret {
+            assert!(!format!("{err} {details:?} {zh}").contains(secret));
+        }
+    }
+}
+
+/// Malformed CSV statements: (text, line, field, what `found` must not
+/// contain).
+fn malformed_csv() -> Vec<(String, &'static str, &'static str, Option<&'static str>)> {
     let row3 = |from: &str, to: &str| format!("{HEADER}\n{ROW}\n{}\n", ROW.replacen(from, to, 1));
-    // (text, line, field, what `found` must not contain)
-    let cases: Vec<(String, &str, &str, Option<&str>)> = vec![
+    vec![
         (row3("100.00", "100.001"), "3", "amount", None),
         (row3("100.00", "-100.00"), "3", "amount", None),
         (row3("100.00", "1e2"), "3", "amount", None),
@@ -609,22 +630,7 @@ fn malformed_csv_names_the_line_and_field() {
             "field 13",
             None,
         ),
-    ];
-    for (text, line, field, secret) in cases {
-        let err = Statement::from_csv(&text, Currency::Cny).unwrap_err();
-        assert_eq!(err.code(), "STATEMENT_MALFORMED", "{text}");
-        let details = err.details();
-        assert!(
-            details.contains(&("line", line.to_owned()))
-                && details.contains(&("field", field.to_owned())),
-            "expected line {line} field {field}, got {details:?}"
-        );
-        let zh = err.message(Locale::ZhCn);
-        assert!(zh.contains(&format!("第 {line} 行")), "{zh}");
-        if let Some(secret) = secret {
-            assert!(!format!("{err} {details:?} {zh}").contains(secret));
-        }
-    }
+    ]
 }
 
 #[test]
@@ -753,6 +759,61 @@ fn a_day_with_faults_reconciles_with_the_simulated_acquirer_to_nothing_unexplain
             net = net.add_signed(totals.all.net).unwrap();
         }
         assert_eq!(net, report.summary.terminal_net);
+    }
+}
+
+// ----- in steps -------------------------------------------------------------
+
+/// Budgets for the stepwise paths: one line a step, a few, and everything
+/// at once.
+const BUDGETS: [usize; 5] = [1, 2, 7, 100, usize::MAX];
+
+/// [`CsvStatementReader`] stepped at `budget` to the end: what it gave, and
+/// in how many steps.
+fn read_csv_in_steps(text: &str, budget: usize) -> (Result<Statement, PosError>, usize) {
+    let mut reader = CsvStatementReader::new(text, Currency::Cny);
+    for steps in 1.. {
+        match reader.step(budget) {
+            Ok(None) => {}
+            Ok(Some(statement)) => return (Ok(statement), steps),
+            Err(e) => return (Err(e), steps),
+        }
+    }
+    unreachable!()
+}
+
+#[test]
+fn reading_csv_in_steps_gives_the_one_shot_statement_or_error_at_any_budget() {
+    let c = crafted();
+    let (_, postings) = synthetic_day(500, 50);
+    let big = statement_from_ledger(&postings, "898440350480001", Currency::Cny, 480).unwrap();
+    let good = big.to_csv();
+    // A bad value early and a break of the CSV rules late: the break is
+    // reported, whichever step reaches it.
+    let bad_then_broken = {
+        let mut lines: Vec<String> = good.lines().map(str::to_owned).collect();
+        lines[3] = lines[3].replacen(",sale,", ",刷卡,", 1);
+        let last = lines.len() - 1;
+        lines[last].push_str(",\"open");
+        lines.join("\n") + "\n"
+    };
+    let mut texts = vec![
+        c.statement.to_csv(),
+        format!("\u{feff}{}", c.statement.to_csv()),
+        good,
+        bad_then_broken,
+        HEADER.to_owned(),
+    ];
+    texts.extend(malformed_csv().into_iter().map(|(text, ..)| text));
+    for text in &texts {
+        let one_shot = Statement::from_csv(text, Currency::Cny);
+        for budget in BUDGETS {
+            let (stepped, steps) = read_csv_in_steps(text, budget);
+            assert_eq!(stepped, one_shot, "budget {budget}: {text:.200}");
+            if budget == 1 {
+                assert!(steps >= text.lines().count().min(2), "{steps} steps");
+            }
+        }
     }
 }
 
