@@ -1254,6 +1254,12 @@ impl Terminal {
         self.state.txns.values().map(Box::as_ref)
     }
 
+    /// The transactions from `from` on, oldest first: where a walk over
+    /// them that stopped resumes.
+    pub(crate) fn transactions_from(&self, from: TxnId) -> impl Iterator<Item = &Transaction> {
+        self.state.txns.range(from..).map(|(_, t)| t.as_ref())
+    }
+
     /// A transaction by the caller's idempotency key.
     pub fn by_key(&self, key: &str) -> Option<&Transaction> {
         self.state

@@ -7,8 +7,8 @@
 //! - Malformed statements are refused whole, naming line and field.
 //! - A day with faults, settled, reconciles against the simulated
 //!   acquirer's own statement with nothing unexplained.
-//! - Read in steps, at any budget, a CSV statement gives the one-shot
-//!   statement or error.
+//! - Read and reconciled in steps, at any budget, a statement gives the
+//!   one-shot report or error.
 //! - A 100,000-line statement reconciles in linear time.
 
 mod common;
@@ -25,7 +25,7 @@ use posflow_core::prelude::*;
 use posflow_core::receipt::{Receipt, ReceiptCopy, ReceiptOptions, Width};
 use posflow_core::reconcile::{
     reconcile, statement_from_ledger, Category, CsvStatementReader, Finding, LineStatus, MatchedBy,
-    ReconReport, Statement,
+    ReconReport, Reconciler, Statement,
 };
 use posflow_core::record::Purpose;
 use posflow_core::totals::{BatchState, BatchTotals, SettlementReport};
@@ -764,8 +764,8 @@ fn a_day_with_faults_reconciles_with_the_simulated_acquirer_to_nothing_unexplain
 
 // ----- in steps -------------------------------------------------------------
 
-/// Budgets for the stepwise paths: one line a step, a few, and everything
-/// at once.
+/// Budgets for the stepwise paths: one record or line a step, a few, and
+/// everything at once.
 const BUDGETS: [usize; 5] = [1, 2, 7, 100, usize::MAX];
 
 /// [`CsvStatementReader`] stepped at `budget` to the end: what it gave, and
@@ -780,6 +780,99 @@ fn read_csv_in_steps(text: &str, budget: usize) -> (Result<Statement, PosError>,
         }
     }
     unreachable!()
+}
+
+/// [`Reconciler`] stepped at `budget` to the end: what it gave, and in how
+/// many steps.
+fn reconcile_in_steps(
+    term: &Terminal,
+    st: &Statement,
+    now: Timestamp,
+    budget: usize,
+) -> (Result<ReconReport, PosError>, usize) {
+    let mut reconciler = Reconciler::new(st, now);
+    for steps in 1.. {
+        match reconciler.step(term, budget) {
+            Ok(None) => {}
+            Ok(Some(report)) => return (Ok(report), steps),
+            Err(e) => return (Err(e), steps),
+        }
+    }
+    unreachable!()
+}
+
+#[test]
+fn reconciling_in_steps_gives_the_one_shot_report_at_any_budget() {
+    let c = crafted();
+    let faults = busy_day();
+    let (big, postings) = synthetic_day(3_000, 100);
+    let big_statement =
+        statement_from_ledger(&postings, "898440350480001", Currency::Cny, 480).unwrap();
+    let mut yen = c.statement.clone();
+    yen.currency = Currency::Jpy;
+    let mut other = c.statement.clone();
+    for l in &mut other.lines {
+        l.merchant_id = "898440350489999".into();
+    }
+    // In no order: the indexes are sorted in runs and merged, in steps.
+    let shuffled = |st: &Statement| {
+        let mut st = st.clone();
+        let n = st.lines.len();
+        for i in 0..n {
+            st.lines.swap(i, (i * 7_919 + 13) % n);
+        }
+        st
+    };
+    // Booked under another batch (matched by trace and date), and under
+    // other trace numbers too (by RRN): those indexes sorted in steps.
+    let elsewhere = |st: &Statement, traces: bool| {
+        let mut st = shuffled(st);
+        for (i, l) in st.lines.iter_mut().enumerate() {
+            l.batch_no = posflow_core::host::BatchNo::new(999_999).unwrap();
+            if traces {
+                l.trace_no = posflow_core::host::TraceNo::new(1 + i as u32 % 7).unwrap();
+            }
+        }
+        st
+    };
+    let cases = [
+        (&c.day.term, c.statement.clone(), c.day.now),
+        (&c.day.term, shuffled(&c.statement), c.day.now),
+        (&big, shuffled(&big_statement), Timestamp(0)),
+        (&big, elsewhere(&big_statement, false), Timestamp(0)),
+        (&big, elsewhere(&big_statement, true), Timestamp(0)),
+        (
+            &c.day.term,
+            Statement::from_csv(&c.statement.to_csv(), Currency::Cny).unwrap(),
+            c.day.now,
+        ),
+        (&faults.term, ledger_statement(&faults), faults.now),
+        (&faults.term, Statement::new(Currency::Cny), faults.now),
+        (&big, big_statement.clone(), Timestamp(0)),
+        (&c.day.term, yen, c.day.now),
+        (&c.day.term, other, c.day.now),
+    ];
+    for (term, st, now) in &cases {
+        let one_shot = reconcile(term, st, *now);
+        for budget in BUDGETS {
+            let (stepped, steps) = reconcile_in_steps(term, st, *now, budget);
+            assert_eq!(stepped, one_shot, "budget {budget}");
+            if budget == 1 && one_shot.is_ok() && !st.lines.is_empty() {
+                assert!(steps > st.lines.len() / 8, "{steps} steps");
+            }
+        }
+    }
+    // Those statements did need the other indexes.
+    let by = |st: &Statement, by: MatchedBy| {
+        let report = reconcile(&big, st, Timestamp(0)).unwrap();
+        report
+            .items
+            .iter()
+            .filter(|i| i.matched_by == Some(by))
+            .count()
+    };
+    assert!(by(&elsewhere(&big_statement, false), MatchedBy::TraceAndDate) > 2_000);
+    assert!(by(&elsewhere(&big_statement, true), MatchedBy::Rrn) > 2_000);
 }
 
 #[test]
