@@ -28,6 +28,7 @@ mod panic;
 mod queue;
 mod refunds;
 mod settlement;
+mod slices;
 mod storage;
 mod terminal;
 mod types;

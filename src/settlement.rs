@@ -7,7 +7,8 @@ use posflow_core::host::{BatchNo, TraceNo};
 use posflow_core::money::Money;
 use posflow_core::receipt::{Receipt, ReceiptCopy, ReceiptOptions, Width};
 use posflow_core::reconcile::{
-    self, reconcile, statement_from_acquirer, CategoryTotal, Finding, Statement,
+    self, statement_from_acquirer, CategoryTotal, CsvStatementReader, Finding, Reconciler,
+    Statement,
 };
 use posflow_core::record::TxnId;
 use posflow_core::totals::SignedMoney;
@@ -18,7 +19,8 @@ use wasm_bindgen_futures::future_to_promise;
 
 use crate::convert::{bounded, parse, to_js, txn_id};
 use crate::error::BindingError;
-use crate::terminal::{persist, queued, Terminal};
+use crate::slices::Slicer;
+use crate::terminal::{persist, queued, Shared, Terminal};
 
 /// `receipt(id, options)`.
 #[derive(Deserialize, Default, Tsify)]
@@ -212,44 +214,124 @@ impl<'a> ReconReport<'a> {
     /// Through serde_json, 100,000 items took ~240 ms in the browser, as
     /// long as reading and matching the statement together: escaping each
     /// key and formatting each number through `fmt`.
+    #[cfg(test)]
     fn to_json(&self) -> String {
         let mut out = String::with_capacity(256 * self.items.0.len() + 4096);
-        let field = |out: &mut String, name: &str| {
-            out.push_str(if out.is_empty() { "{\"" } else { ",\"" });
-            out.push_str(name);
-            out.push_str("\":");
-        };
+        out.push_str(&self.head());
+        self.push_items(&mut out, 0..self.items.0.len());
+        out.push_str(&self.tail());
+        out
+    }
+
+    /// The text up to the items, `{"merchantId":…,"items":[`.
+    fn head(&self) -> String {
+        let mut out = String::new();
         // The small parts through serde_json.
-        field(&mut out, "merchantId");
+        push_field(&mut out, "merchantId");
         push_str_value(&mut out, self.merchant_id);
-        field(&mut out, "terminalId");
+        push_field(&mut out, "terminalId");
         push_str_value(&mut out, self.terminal_id);
-        field(&mut out, "currency");
+        push_field(&mut out, "currency");
         push_str_value(&mut out, self.currency);
-        field(&mut out, "dates");
+        push_field(&mut out, "dates");
         push_serde(&mut out, &self.dates);
-        field(&mut out, "items");
+        push_field(&mut out, "items");
         out.push('[');
-        for (k, i) in self.items.0.iter().enumerate() {
+        out
+    }
+
+    /// The items `range` as they appear in the whole text: each but the
+    /// first item of the report after a comma.
+    fn push_items(&self, out: &mut String, range: std::ops::Range<usize>) {
+        for k in range {
             if k > 0 {
                 out.push(',');
             }
-            push_item(&mut out, i);
+            push_item(out, &self.items.0[k]);
+        }
+    }
+
+    /// The items `range` as a JSON array of their own.
+    fn push_piece(&self, out: &mut String, range: std::ops::Range<usize>) {
+        out.push('[');
+        let start = out.len();
+        self.push_items(out, range.clone());
+        if range.start > 0 && range.start < range.end {
+            // The comma before the piece's first item.
+            out.remove(start);
         }
         out.push(']');
-        field(&mut out, "nextSteps");
+    }
+
+    /// The text after the items, `],"nextSteps":…}`.
+    fn tail(&self) -> String {
+        let mut out = String::from("]");
+        push_field(&mut out, "nextSteps");
         push_serde(&mut out, &self.next_steps);
-        field(&mut out, "summary");
+        push_field(&mut out, "summary");
         push_serde(&mut out, &self.summary);
-        field(&mut out, "credited");
+        push_field(&mut out, "credited");
         push_serde(&mut out, &self.credited);
-        field(&mut out, "returned");
+        push_field(&mut out, "returned");
         push_serde(&mut out, &self.returned);
-        field(&mut out, "at");
+        push_field(&mut out, "at");
         push_serde(&mut out, &self.at);
         out.push('}');
         out
     }
+
+    /// The report as JS sees it, written and parsed a few items a step:
+    /// at 100,000 items, writing the text, decoding it into a JS string
+    /// and `JSON.parse` took ~210 ms in one block. The items are parsed in
+    /// pieces into one array, which then takes the place of the `[]` in
+    /// the parsed rest: the same object as `JSON.parse(to_json())`, with
+    /// its keys in the same order.
+    async fn to_js(&self, slicer: &mut Slicer) -> JsValue {
+        let parse = |text: &str| {
+            parse_text(&js_sys::JsString::from(text)).expect("the writer writes valid JSON")
+        };
+        let all = js_sys::Array::new();
+        let push: js_sys::Function = js_sys::Reflect::get(&all, &"push".into())
+            .ok()
+            .and_then(|f| f.dyn_into().ok())
+            .expect("arrays have push");
+        let count = self.items.0.len();
+        let mut next = 0;
+        let mut piece = String::new();
+        let written: Result<(), std::convert::Infallible> = slicer
+            .run(256, |budget| {
+                // Within what `push` takes as arguments.
+                let end = count.min(next + budget.min(8192));
+                piece.clear();
+                self.push_piece(&mut piece, next..end);
+                let items = parse(&piece);
+                js_sys::Reflect::apply(&push, &all, &items.unchecked_into())
+                    .expect("an array takes the pushed items");
+                next = end;
+                Ok((next == count).then_some(()))
+            })
+            .await;
+        let Ok(()) = written;
+        let mut rest = self.head();
+        rest.push_str(&self.tail());
+        let report = parse(&rest);
+        js_sys::Reflect::set(&report, &"items".into(), &all).expect("the report is an object");
+        report
+    }
+}
+
+#[wasm_bindgen]
+extern "C" {
+    /// `JSON.parse` of a JS string.
+    #[wasm_bindgen(js_namespace = JSON, js_name = parse, catch)]
+    fn parse_text(text: &js_sys::JsString) -> Result<JsValue, JsValue>;
+}
+
+/// `,"name":`, or `{"name":` first.
+fn push_field(out: &mut String, name: &str) {
+    out.push_str(if out.is_empty() { "{\"" } else { ",\"" });
+    out.push_str(name);
+    out.push_str("\":");
 }
 
 /// The items, serialized from the core's one by one.
@@ -505,7 +587,9 @@ impl Terminal {
     /// text, or the object `SimulatedAcquirer.statement()` returns —
     /// against the journal. Resolves with every finding and the summary;
     /// refunds the statement shows credited or returned move to that status
-    /// (durably) before it resolves.
+    /// (durably) before it resolves. A CSV file is read, matched and its
+    /// report built a few milliseconds at a time, the page drawing and
+    /// taking taps in between; other commands wait for the match.
     ///
     /// ```js
     /// const rec = await term.reconcile(await file.text());
@@ -517,12 +601,12 @@ impl Terminal {
     #[wasm_bindgen(unchecked_return_type = "Promise<ReconReport>")]
     pub fn reconcile(&self, statement: JsValue) -> js_sys::Promise {
         let shared = self.shared().clone();
-        let read = shared.check_writable().and_then(|()| {
-            let text = match statement.as_string() {
-                Some(text) => text,
+        let text = shared.check_writable().and_then(|()| {
+            let text = match statement.dyn_ref::<js_sys::JsString>() {
+                Some(text) => text.clone(),
                 None if statement.is_object() => js_sys::JSON::stringify(&statement)
                     .ok()
-                    .and_then(|s| s.as_string())
+                    .and_then(|s| s.dyn_into::<js_sys::JsString>().ok())
                     .ok_or_else(|| PosError::invalid_input("statement", "JSON", "another value"))?,
                 None => {
                     return Err(BindingError::from(PosError::invalid_input(
@@ -532,55 +616,81 @@ impl Terminal {
                     )))
                 }
             };
-            let trimmed = text.trim_start_matches('\u{feff}').trim_start();
-            let is_acquirers = statement.is_object()
-                && js_sys::Reflect::has(&statement, &"batches".into()).unwrap_or(false);
-            let statement = if is_acquirers {
-                // The simulated acquirer's own file: it knows no merchant id,
-                // so it is read as this terminal's merchant's.
-                let file: posflow_core::acquirer::Statement = serde_json::from_str(trimmed)
-                    .map_err(|e| {
-                        PosError::invalid_input(
-                            "statement",
-                            "the acquirer's statement",
-                            &e.to_string(),
-                        )
-                    })?;
-                let core = shared.core.borrow();
-                let config = core.config();
-                statement_from_acquirer(
-                    &file,
-                    &config.merchant_id,
-                    config.currency,
-                    config.policy.utc_offset_minutes,
-                )?
-            } else if trimmed.starts_with('{') {
-                Statement::from_json(trimmed)?
-            } else {
-                Statement::from_csv(&text, shared.currency)?
-            };
-            Ok(statement)
+            Ok(text)
         });
-        let statement = match read {
-            Ok(s) => s,
+        let text = match text {
+            Ok(text) => text,
             Err(e) => return js_sys::Promise::reject(&shared.err(e)),
         };
+        let is_acquirers = statement.is_object()
+            && js_sys::Reflect::has(&statement, &"batches".into()).unwrap_or(false);
         future_to_promise(async move {
+            // Each phase in steps, the page's thread shared out in slices
+            // (`Slicer`): copying the text into the wasm, reading the
+            // statement, matching it, writing the report, freeing what was
+            // read.
+            let mut slicer = Slicer::new();
+            let text = slicer.string(&text).await;
+            let statement = read_statement(&shared, &text, is_acquirers, &mut slicer)
+                .await
+                .map_err(|e| shared.err(e))?;
+            drop(text);
+            // Nothing changes the terminal between the steps of the match:
+            // the command queue is held until the report is applied and
+            // durable.
             let work = async {
+                shared.check_writable()?;
                 let now = shared.now();
-                let report = {
-                    let mut core = shared.core.borrow_mut();
-                    let report = reconcile(&core, &statement, now)?;
-                    core.apply_reconciliation(&report, now)?;
-                    report
-                };
+                let mut reconciler = Reconciler::new(&statement, now);
+                let report = slicer
+                    .run(256, |budget| reconciler.step(&shared.core.borrow(), budget))
+                    .await?;
+                shared
+                    .core
+                    .borrow_mut()
+                    .apply_reconciliation(&report, now)?;
                 persist(&shared).await?;
-                let json = ReconReport::new(&report).to_json();
-                let out = js_sys::JSON::parse(&json).expect("to_json writes valid JSON");
-                Ok::<JsValue, BindingError>(out)
+                Ok::<_, BindingError>(report)
             };
-            queued(&shared, work).await.map_err(|e| shared.err(e))
+            let report = queued(&shared, work).await.map_err(|e| shared.err(e));
+            slicer.drop_vec(statement.lines).await;
+            let mut report = report?;
+            let out = ReconReport::new(&report).to_js(&mut slicer).await;
+            slicer.drop_vec(std::mem::take(&mut report.items)).await;
+            Ok(out)
         })
+    }
+}
+
+/// Reads the statement `text`: the simulated acquirer's own file, the JSON
+/// form, or CSV, in steps.
+async fn read_statement(
+    shared: &Shared,
+    text: &str,
+    is_acquirers: bool,
+    slicer: &mut Slicer,
+) -> Result<Statement, BindingError> {
+    let trimmed = text.trim_start_matches('\u{feff}').trim_start();
+    if is_acquirers {
+        // The simulated acquirer's own file: it knows no merchant id, so it
+        // is read as this terminal's merchant's.
+        let file: posflow_core::acquirer::Statement =
+            serde_json::from_str(trimmed).map_err(|e| {
+                PosError::invalid_input("statement", "the acquirer's statement", &e.to_string())
+            })?;
+        let core = shared.core.borrow();
+        let config = core.config();
+        Ok(statement_from_acquirer(
+            &file,
+            &config.merchant_id,
+            config.currency,
+            config.policy.utc_offset_minutes,
+        )?)
+    } else if trimmed.starts_with('{') {
+        Ok(Statement::from_json(trimmed)?)
+    } else {
+        let mut reader = CsvStatementReader::new(text, shared.currency);
+        Ok(slicer.run(256, |budget| reader.step(budget)).await?)
     }
 }
 
@@ -658,6 +768,35 @@ mod tests {
             credited: vec![TxnId(7), TxnId(123_456_789)],
             returned: vec![],
             at: Timestamp(1_795_365_000_000),
+        }
+    }
+
+    #[test]
+    fn the_report_in_pieces_is_the_one_shot_text() {
+        let core = report(Currency::Cny);
+        let out = ReconReport::new(&core);
+        let whole = out.to_json();
+        let count = core.items.len();
+        for size in [1, 2, 7, count - 1, count, count + 5] {
+            // As `to_js` writes them: pieces that are arrays of their own,
+            // and the rest with no items.
+            let mut items = Vec::new();
+            let mut text = String::new();
+            for start in (0..count).step_by(size) {
+                let mut piece = String::new();
+                out.push_piece(&mut piece, start..count.min(start + size));
+                let parsed: Vec<serde_json::Value> = serde_json::from_str(&piece).unwrap();
+                items.extend(parsed);
+                let inner = &piece[1..piece.len() - 1];
+                text.push_str(if start > 0 { "," } else { "" });
+                text.push_str(inner);
+            }
+            assert_eq!(format!("{}{text}{}", out.head(), out.tail()), whole);
+            let mut rest: serde_json::Value =
+                serde_json::from_str(&format!("{}{}", out.head(), out.tail())).unwrap();
+            rest["items"] = serde_json::Value::Array(items);
+            let one_shot: serde_json::Value = serde_json::from_str(&whole).unwrap();
+            assert_eq!(rest, one_shot, "{size} a piece");
         }
     }
 
