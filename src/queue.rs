@@ -65,6 +65,16 @@ impl Queue {
         !self.inner.borrow().waiting.is_empty()
     }
 
+    /// A place in the queue taken now, for a command that first does work
+    /// of its own (reading its input) and awaits its turn after: commands
+    /// that ask after it still come after it. ([`Queue::turn`]'s future
+    /// takes its ticket only when first polled.)
+    pub(crate) fn place(&self) -> Wait<'_> {
+        let mut wait = self.turn();
+        wait.ticket(&mut self.inner.borrow_mut());
+        wait
+    }
+
     fn advance(&self) {
         let next = self.inner.borrow_mut().advance();
         // Woken outside the borrow: waking schedules the task, but nothing
@@ -82,16 +92,23 @@ pub(crate) struct Wait<'a> {
     ticket: Option<u64>,
 }
 
+impl Wait<'_> {
+    /// Its ticket, taken now if it has none.
+    fn ticket(&mut self, t: &mut Tickets) -> u64 {
+        *self.ticket.get_or_insert_with(|| {
+            t.next += 1;
+            t.next - 1
+        })
+    }
+}
+
 impl<'a> Future for Wait<'a> {
     type Output = Turn<'a>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Turn<'a>> {
         let queue = self.queue;
         let mut t = queue.inner.borrow_mut();
-        let ticket = *self.ticket.get_or_insert_with(|| {
-            t.next += 1;
-            t.next - 1
-        });
+        let ticket = self.ticket(&mut t);
         if t.serving == ticket {
             self.ticket = None;
             Poll::Ready(Turn { queue })
@@ -231,5 +248,29 @@ mod tests {
         drop(turn_e);
         let mut f = Box::pin(q.turn());
         assert!(poll(&mut f, &woken).is_some());
+    }
+
+    #[test]
+    fn a_place_taken_before_its_first_poll_keeps_its_order() {
+        let q = Queue::default();
+        let woken = Arc::new(Count::default());
+        let mut a = Box::pin(q.turn());
+        let turn_a = poll(&mut a, &woken).unwrap();
+        let mut placed = Box::pin(q.place());
+        let mut later = Box::pin(q.turn());
+        assert!(poll(&mut later, &woken).is_none());
+        // Its turn comes while it is not waiting yet: no one is woken,
+        // and the next command still waits for it.
+        drop(turn_a);
+        assert_eq!(woken.0.load(Ordering::SeqCst), 0);
+        assert!(poll(&mut later, &woken).is_none());
+        let turn = poll(&mut placed, &woken).expect("its turn came");
+        drop(turn);
+        assert!(poll(&mut later, &woken).is_some());
+        // Dropped before it waited: its place passes on.
+        let placed = Box::pin(q.place());
+        let mut after = Box::pin(q.turn());
+        drop(placed);
+        assert!(poll(&mut after, &woken).is_some());
     }
 }

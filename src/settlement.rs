@@ -20,7 +20,7 @@ use wasm_bindgen_futures::future_to_promise;
 use crate::convert::{bounded, parse, to_js, txn_id};
 use crate::error::BindingError;
 use crate::slices::Slicer;
-use crate::terminal::{persist, queued, Shared, Terminal};
+use crate::terminal::{persist, queue_place, queued_in, Shared, Terminal};
 
 /// `receipt(id, options)`.
 #[derive(Deserialize, Default, Tsify)]
@@ -629,6 +629,10 @@ impl Terminal {
             // (`Slicer`): copying the text into the wasm, reading the
             // statement, matching it, writing the report, freeing what was
             // read.
+            // The reconcile's place among the commands is taken at the
+            // call, as before it read in steps: a sale called after it
+            // cannot slip into the match.
+            let place = queue_place(&shared);
             let mut slicer = Slicer::new();
             let text = slicer.string(&text).await;
             let statement = read_statement(&shared, &text, is_acquirers, &mut slicer)
@@ -636,8 +640,9 @@ impl Terminal {
                 .map_err(|e| shared.err(e))?;
             drop(text);
             // Nothing changes the terminal between the steps of the match:
-            // the command queue is held until the report is applied and
-            // durable.
+            // the command queue is held from the match (or from its turn,
+            // if that came while the statement was read) until the report
+            // is applied and durable.
             let work = async {
                 shared.check_writable()?;
                 let now = shared.now();
@@ -652,7 +657,7 @@ impl Terminal {
                 persist(&shared).await?;
                 Ok::<_, BindingError>(report)
             };
-            let report = queued(&shared, work).await.map_err(|e| shared.err(e));
+            let report = queued_in(place, work).await.map_err(|e| shared.err(e));
             slicer.drop_vec(statement.lines).await;
             let mut report = report?;
             let out = ReconReport::new(&report).to_js(&mut slicer).await;

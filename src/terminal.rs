@@ -34,7 +34,7 @@ use crate::error::{set, BindingError};
 use crate::history::{self, History};
 use crate::locks::{self, Acquired, LockGuard};
 use crate::panic;
-use crate::queue::Queue;
+use crate::queue::{self, Queue};
 use crate::storage::{self, Storage, StorageConfig};
 
 /// `Terminal.open(config)`, without `host` and `now` (live JS objects, not
@@ -521,6 +521,23 @@ pub(crate) async fn queued<T>(
 ) -> T {
     // The next command's turn comes when this one ends, or is dropped.
     let _turn = shared.queue.turn().await;
+    work.await
+}
+
+/// A place in the command queue, taken now by a command that first reads
+/// its input (in steps, yielding to the page) and then runs in
+/// [`queued_in`]: the commands called after it still run after it.
+pub(crate) fn queue_place(shared: &Shared) -> queue::Wait<'_> {
+    shared.queue.place()
+}
+
+/// Runs `work` in `place` (from [`queue_place`]), once every command
+/// queued before it has finished.
+pub(crate) async fn queued_in<T>(
+    place: queue::Wait<'_>,
+    work: impl std::future::Future<Output = T>,
+) -> T {
+    let _turn = place.await;
     work.await
 }
 

@@ -1,6 +1,7 @@
 //! End of day through the JS API, headless in Chromium: vouchers at both
-//! widths and as HTML, and a reconciliation against the simulated
-//! acquirer's own statement (JSON object and CSV text).
+//! widths and as HTML, a reconciliation against the simulated acquirer's
+//! own statement (JSON object and CSV text), and one read in steps that
+//! keeps its place among the commands.
 #![cfg(target_arch = "wasm32")]
 
 use posflow::{SimulatedAcquirer, Terminal};
@@ -142,6 +143,53 @@ async fn the_acquirers_statement_reconciles_to_nothing_unexplained() {
         .as_string()
         .unwrap()
         .contains('2'));
+}
+
+#[wasm_bindgen_test]
+async fn a_sale_called_after_a_long_reconcile_waits_for_its_match() {
+    let (term, _) = open().await;
+    let (sale, _) = sale_and_refund(&term).await;
+    // The day of the sale, as the statement writes it (UTC+8).
+    let at = get(
+        &term
+            .transactions(json(&format!(r#"{{"id":"{sale}"}}"#)))
+            .unwrap(),
+        "0",
+    );
+    let local = js_sys::Date::new(&JsValue::from(
+        get(&at, "createdAt").as_f64().unwrap() + 8.0 * 3_600_000.0,
+    ));
+    let day = format!(
+        "{:04}{:02}{:02}",
+        local.get_utc_full_year(),
+        local.get_utc_month() + 1,
+        local.get_utc_date()
+    );
+    // 20,000 lines of the merchant's other terminal: read in many steps,
+    // the page's turn between them.
+    let mut csv = String::from(
+        "date,time,merchant_id,terminal_id,batch_no,trace_no,rrn,auth_code,card_no,type,amount,fee,status\n",
+    );
+    for i in 0..20_000 {
+        csv.push_str(&format!(
+            "{day},100000,898440350480001,10000002,000001,{:06},,,,sale,1.00,,settled\n",
+            1 + i
+        ));
+    }
+    let reconciled = term.reconcile(csv.into());
+    let later = term.sale(json(
+        r#"{"amount":"5.00","card":{"pan":"6222020200112233445"},"key":"s2"}"#,
+    ));
+    let report = JsFuture::from(reconciled).await.expect("report");
+    let later = JsFuture::from(later).await.expect("sale");
+    let summary = get(&report, "summary");
+    assert_eq!(get(&summary, "otherTerminalLines").as_f64(), Some(20_000.0));
+    // The sale and refund before it are on this day and not on the
+    // statement; the sale called after it was not there to be matched.
+    let items = js_sys::Array::from(&get(&report, "items"));
+    let txns: Vec<String> = items.iter().map(|i| text(&i, "txn")).collect();
+    assert!(txns.contains(&sale), "{txns:?}");
+    assert!(!txns.contains(&text(&later, "id")), "{txns:?}");
 }
 
 #[wasm_bindgen_test]
