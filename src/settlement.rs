@@ -650,6 +650,9 @@ impl Terminal {
                 let report = slicer
                     .run(256, |budget| reconciler.step(&shared.core.borrow(), budget))
                     .await?;
+                // Closed between two steps: the terminal is no longer
+                // this page's to change.
+                shared.check_writable()?;
                 shared
                     .core
                     .borrow_mut()
