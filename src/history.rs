@@ -25,8 +25,8 @@
 //!   [`PACE`]`.every` records have become durable since the last one.
 //!   When the history is at hand, the core then forgets the entries the
 //!   new snapshot covers (they move to the history's strings), so memory
-//!   holds one copy of the journal. Both are done in slices of
-//!   [`Pace::slice_ms`] with the page let run in between (issue 9: never
+//!   holds one copy of the journal. Both are done in slices
+//!   ([`crate::slices`]) with the page let run in between (issue 9: never
 //!   stutter); at idle, a command that comes meanwhile ends the snapshot.
 //! - **Rollback.** When a storage failure rolls a command back, the core
 //!   is rebuilt from the snapshot its base stands on (kept as bytes) and its
@@ -46,6 +46,7 @@ use wasm_bindgen_futures::JsFuture;
 use crate::acquirer;
 use crate::convert::{self, parse, txn_id};
 use crate::error::{set, BindingError};
+use crate::slices::{now_ms, Slicer};
 use crate::storage::{self, entry_json, Storage};
 use crate::terminal::{queued, Shared, Terminal};
 
@@ -53,8 +54,8 @@ use crate::terminal::{queued, Shared, Terminal};
 pub(crate) const LONG_REPLAY: u64 = 1_000;
 
 /// Rows read per IndexedDB request of the background history load; they
-/// are checked (about 10 µs a row in Chromium) in slices of
-/// [`Pace::slice_ms`]. Reads of 10,000 rows checked in one go blocked the
+/// are checked (about 10 µs a row in Chromium) in slices
+/// ([`crate::slices`]). Reads of 10,000 rows checked in one go blocked the
 /// page for ~100 ms at a time.
 const HISTORY_CHUNK: u64 = 1_000;
 
@@ -68,21 +69,17 @@ struct Pace {
     /// How long a scheduled snapshot waits before queueing, so that it
     /// lands between bursts of commands rather than inside one.
     idle_ms: u32,
-    /// How long writing a snapshot holds the page's thread before it lets
-    /// the page run: half a frame.
-    slice_ms: f64,
     /// Transactions written between looks at the clock (~1 µs each
     /// natively, a few in the browser).
     txns: usize,
-    /// Entries handed from the core to the history (their rows written,
-    /// or freed) between looks at the clock.
+    /// Entries handed from the core to the history (their rows written)
+    /// between looks at the clock.
     entries: u64,
 }
 
 const PACE: Pace = Pace {
     every: 1_000,
     idle_ms: 1_000,
-    slice_ms: 8.0,
     txns: 256,
     entries: 256,
 };
@@ -104,22 +101,25 @@ fn pace() -> Pace {
 }
 
 /// For the browser tests: snapshots due every `every` records, written
-/// `idle_ms` after, a slice of `slice_ms` at a time (0: one step per
-/// slice) in steps of `step` transactions or entries. `None` goes back to
-/// the terminal's own pace.
+/// `idle_ms` after, in steps of `step` transactions or entries, with every
+/// step a slice of its own when `one_step_slices` (see
+/// [`crate::slices`]). `None` goes back to the terminal's own pace.
 #[cfg(feature = "test-hooks")]
-pub fn snapshot_pace_for_test(pace: Option<(u64, u32, f64, usize)>) {
-    let pace = match pace {
-        Some((every, idle_ms, slice_ms, step)) => Pace {
-            every,
-            idle_ms,
-            slice_ms,
-            txns: step,
-            entries: step as u64,
-        },
-        None => PACE,
+pub fn snapshot_pace_for_test(pace: Option<(u64, u32, bool, usize)>) {
+    let (pace, slice) = match pace {
+        Some((every, idle_ms, one_step_slices, step)) => (
+            Pace {
+                every,
+                idle_ms,
+                txns: step,
+                entries: step as u64,
+            },
+            one_step_slices.then_some(0.0),
+        ),
+        None => (PACE, None),
     };
     TEST_PACE.with(|p| p.set(pace));
+    crate::slices::set_slice_ms_for_test(slice);
 }
 
 /// For the browser tests: how many snapshots have been written, and how
@@ -539,7 +539,7 @@ async fn load(shared: &Rc<Shared>) -> Result<(), BindingError> {
         }
         // Checked, indexed and kept a part at a time, in slices: a chunk
         // in one go held the page for ~25 ms at a time.
-        let mut slices = Slices::new();
+        let mut slices = Slicer::new();
         let mut at = 0;
         while at < rows.length() {
             let end = rows.length().min(at + pace().entries as u32);
@@ -557,7 +557,7 @@ async fn load(shared: &Rc<Shared>) -> Result<(), BindingError> {
                 }
             }
             at = end;
-            if at < rows.length() && slices.due() {
+            if at < rows.length() && slices.used() {
                 slices.pause().await;
                 if shared.closed.get() {
                     return Err(BindingError::Closed);
@@ -600,7 +600,7 @@ async fn hand_over(shared: &Rc<Shared>, count: u64, bytes: &js_sys::Uint8Array) 
     };
     let rows = js_sys::Array::new();
     let mut txn_rows = Vec::new();
-    let mut slices = Slices::new();
+    let mut slices = Slicer::new();
     let mut seq = base;
     while seq < count {
         {
@@ -616,14 +616,14 @@ async fn hand_over(shared: &Rc<Shared>, count: u64, bytes: &js_sys::Uint8Array) 
             }
             seq = to;
         }
-        if slices.due() {
+        if slices.used() {
             slices.pause().await;
             if shared.closed.get() {
                 return;
             }
         }
     }
-    let mut gone = {
+    let gone = {
         let mut history = shared.history.borrow_mut();
         let mut core = shared.core.borrow_mut();
         let gone = core.forget_history(count);
@@ -637,47 +637,7 @@ async fn hand_over(shared: &Rc<Shared>, count: u64, bytes: &js_sys::Uint8Array) 
         history.base_snapshot = Some(bytes.clone());
         gone
     };
-    while !gone.is_empty() {
-        gone.truncate(gone.len().saturating_sub(pace().entries as usize));
-        if slices.due() {
-            slices.pause().await;
-        }
-    }
-}
-
-/// Long work on the page's thread, cut into slices of [`Pace::slice_ms`] with
-/// the page let run in between.
-struct Slices {
-    since: f64,
-    busy: f64,
-}
-
-impl Slices {
-    fn new() -> Slices {
-        Slices {
-            since: now_ms(),
-            busy: 0.0,
-        }
-    }
-
-    /// Whether this slice has had its time.
-    fn due(&self) -> bool {
-        now_ms() - self.since >= pace().slice_ms
-    }
-
-    /// Lets the page run (a task: input, drawing, timers), then starts the
-    /// next slice.
-    async fn pause(&mut self) {
-        let now = now_ms();
-        self.busy += now - self.since;
-        let _ = JsFuture::from(acquirer::resolve_after(0, JsValue::UNDEFINED)).await;
-        self.since = now_ms();
-    }
-
-    /// The time spent in slices, up to now.
-    fn busy(&self) -> f64 {
-        self.busy + (now_ms() - self.since)
-    }
+    slices.drop_vec(gone).await;
 }
 
 /// Rebuilds the core as it stood at `entries` records after a storage
@@ -700,16 +660,6 @@ pub(crate) fn reopen(
     let snapshot = read(bytes)?;
     let tail = journal.entries()[..entries - base].to_vec();
     CoreTerminal::open_from_snapshot(core.config().clone(), snapshot, tail, now)
-}
-
-fn now_ms() -> f64 {
-    js_sys::Reflect::get(&js_sys::global(), &"performance".into())
-        .ok()
-        .and_then(|p| {
-            let now = js_sys::Reflect::get(&p, &"now".into()).ok()?;
-            now.dyn_ref::<js_sys::Function>()?.call0(&p).ok()?.as_f64()
-        })
-        .unwrap_or_else(js_sys::Date::now)
 }
 
 /// Records became durable: a snapshot is due once enough have.
@@ -766,7 +716,7 @@ pub(crate) enum Asked {
 /// pending, there was nothing new, or, at idle, a command came first.
 ///
 /// The state is written and the history taken over in slices of
-/// [`Pace::slice_ms`], letting the page run in between: a snapshot of 100,000
+/// [`crate::slices`], letting the page run in between: a snapshot of 100,000
 /// records held the page's thread for ~110 ms in one go. The command
 /// queue is held throughout, so the state cannot change under it; at idle
 /// a command arriving while the state is written ends the snapshot (the
@@ -788,15 +738,18 @@ pub(crate) async fn write(
         }
         (core.snapshot_writer(), count as u64)
     };
-    let mut slices = Slices::new();
+    let mut slices = Slicer::new();
+    let mut serialize_ms = 0.0;
     let bytes = loop {
+        let t = now_ms();
         let step = writer.step(&shared.core.borrow(), pace().txns);
+        serialize_ms += now_ms() - t;
         match step {
             SnapshotStep::Done(bytes) => break bytes,
             // Not while the queue is held; but then its bytes would be
             // wrong, so nothing is written.
             SnapshotStep::Stale => return Ok(JsValue::NULL),
-            SnapshotStep::Wrote if slices.due() => {
+            SnapshotStep::Wrote if slices.used() => {
                 if asked == Asked::Idle && shared.queue.has_waiting() {
                     #[cfg(feature = "test-hooks")]
                     COUNTS.with(|n| n.set((n.get().0, n.get().1 + 1)));
@@ -810,7 +763,6 @@ pub(crate) async fn write(
             SnapshotStep::Wrote => {}
         }
     };
-    let serialize_ms = slices.busy();
     let bytes = js_sys::Uint8Array::from(&bytes[..]);
     let t1 = now_ms();
     storage.write_snapshot(&bytes).await?;

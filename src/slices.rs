@@ -16,6 +16,28 @@ use crate::acquirer;
 /// to draw.
 const SLICE_MS: f64 = 7.0;
 
+#[cfg(not(feature = "test-hooks"))]
+fn slice_ms() -> f64 {
+    SLICE_MS
+}
+
+#[cfg(feature = "test-hooks")]
+thread_local! {
+    static TEST_SLICE_MS: std::cell::Cell<f64> = const { std::cell::Cell::new(SLICE_MS) };
+}
+
+#[cfg(feature = "test-hooks")]
+fn slice_ms() -> f64 {
+    TEST_SLICE_MS.with(std::cell::Cell::get)
+}
+
+/// For the browser tests: slices of `ms` (0: every step a slice of its
+/// own), or [`SLICE_MS`] again.
+#[cfg(feature = "test-hooks")]
+pub(crate) fn set_slice_ms_for_test(ms: Option<f64>) {
+    TEST_SLICE_MS.with(|s| s.set(ms.unwrap_or(SLICE_MS)));
+}
+
 /// What one step should take, ms. Small against the slice, so a slice
 /// ends close to [`SLICE_MS`] even when a step runs long.
 const STEP_MS: f64 = 2.0;
@@ -91,10 +113,27 @@ impl Slicer {
     /// Yields to the event loop if another step would take the slice past
     /// [`SLICE_MS`] at `now`.
     async fn pause_if_used(&mut self, now: f64) {
-        if now - self.began + STEP_MS > SLICE_MS {
-            next_task().await;
-            self.began = now_ms();
+        if self.used_at(now) {
+            self.pause().await;
         }
+    }
+
+    /// Whether another step would take the slice past [`SLICE_MS`]: for
+    /// work that does something of its own between slices (see
+    /// [`Slicer::run`] for the rest).
+    pub(crate) fn used(&self) -> bool {
+        self.used_at(now_ms())
+    }
+
+    fn used_at(&self, now: f64) -> bool {
+        now - self.began + STEP_MS > slice_ms()
+    }
+
+    /// Lets the page run (a task: input, drawing, timers); the next slice
+    /// begins after.
+    pub(crate) async fn pause(&mut self) {
+        next_task().await;
+        self.began = now_ms();
     }
 }
 

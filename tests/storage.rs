@@ -510,11 +510,13 @@ async fn a_history_of_several_chunks_loads_in_order() {
     close(&again).await;
 }
 
-/// One task later: what the page runs between a snapshot's slices.
+/// One task later: what the page runs between a snapshot's slices (a
+/// `MessageChannel` message, as the slices yield: a nested `setTimeout(0)`
+/// waits 4 ms).
 async fn next_task() {
-    wait(js("new Promise((r) => setTimeout(r, 0))").unchecked_into())
-        .await
-        .unwrap();
+    let message = "new Promise((r) => { const c = new MessageChannel(); \
+                   c.port1.onmessage = () => { c.port1.close(); r(); }; c.port2.postMessage(0); })";
+    wait(js(message).unchecked_into()).await.unwrap();
 }
 
 /// Writing a snapshot lets the page run between slices (here one
@@ -528,7 +530,7 @@ async fn a_snapshot_is_written_in_slices_and_reads_stay_whole_meanwhile() {
     sales(&term, 0, 30).await;
     let before = export(&term).unwrap();
     let shown_before = shown(&term);
-    posflow::snapshot_pace_for_test(Some((u64::MAX, 1_000, 0.0, 1)));
+    posflow::snapshot_pace_for_test(Some((u64::MAX, 1_000, true, 1)));
     let done = Rc::new(RefCell::new(None));
     {
         let (done, written) = (done.clone(), term.write_snapshot());
@@ -568,7 +570,7 @@ async fn a_snapshot_at_idle_gives_way_to_a_command_and_is_written_after_it() {
     sign_in(&term).await;
     sales(&term, 0, 10).await;
     // Due every 10 records, queued at once, a transaction a slice.
-    posflow::snapshot_pace_for_test(Some((10, 0, 0.0, 1)));
+    posflow::snapshot_pace_for_test(Some((10, 0, true, 1)));
     let (written, gave_way) = posflow::snapshot_counts_for_test();
     let mut n = 10;
     while posflow::snapshot_counts_for_test().1 == gave_way {
