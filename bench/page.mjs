@@ -43,7 +43,6 @@ async function deleteDb(name) {
 }
 
 const journals = {};   // records → export text
-let bigExport;         // the parsed export of the largest journal
 let bigRows;           // its entries as IndexedDB rows (entry JSON text)
 let bigTerm;           // the memory terminal that made it (reconcile runs on it)
 
@@ -64,7 +63,9 @@ export async function makeJournals(sizes, minSales = 0) {
   }
   const text = term.exportJournal();
   bigTerm = term;
-  bigExport = JSON.parse(text);
+  // Parsed here only: kept, its object tree (several hundred MB) would
+  // be the page's garbage collector's work in every later figure.
+  const bigExport = JSON.parse(text);
   // The rows src/storage.rs writes are each entry's JSON; joined, they are
   // the export's entries, byte for byte (what an open from a snapshot
   // relies on to export without the core holding the history).
