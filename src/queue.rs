@@ -59,10 +59,13 @@ impl Queue {
         }
     }
 
-    /// Whether a command is waiting for its turn (behind the one that has
-    /// it).
+    /// Whether a command is waiting for its turn behind the one that has
+    /// it: one that has asked for it, or holds a place taken with
+    /// [`Queue::place`] (a reconcile reading its statement), and has not
+    /// given it up.
     pub(crate) fn has_waiting(&self) -> bool {
-        !self.inner.borrow().waiting.is_empty()
+        let t = self.inner.borrow();
+        (t.serving + 1..t.next).any(|ticket| !t.abandoned.contains(&ticket))
     }
 
     /// A place in the queue taken now, for a command that first does work
@@ -272,5 +275,19 @@ mod tests {
         let mut after = Box::pin(q.turn());
         drop(placed);
         assert!(poll(&mut after, &woken).is_some());
+    }
+
+    #[test]
+    fn a_place_not_yet_waited_on_is_waiting() {
+        let q = Queue::default();
+        let woken = Arc::new(Count::default());
+        let mut a = Box::pin(q.turn());
+        let turn_a = poll(&mut a, &woken).unwrap();
+        let placed = Box::pin(q.place());
+        assert!(q.has_waiting(), "a reconcile reading its statement");
+        drop(placed);
+        assert!(!q.has_waiting(), "given up");
+        drop(turn_a);
+        assert!(!q.has_waiting());
     }
 }
