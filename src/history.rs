@@ -626,6 +626,11 @@ async fn hand_over(shared: &Rc<Shared>, count: u64, bytes: &js_sys::Uint8Array) 
     let gone = {
         let mut history = shared.history.borrow_mut();
         let mut core = shared.core.borrow_mut();
+        // The queue is held: nothing moved them. Were it otherwise, the
+        // rows written would not fit, and the core keeps its entries.
+        if core.journal().base() != base || u64::from(history.rows.length()) != have {
+            return;
+        }
         let gone = core.forget_history(count);
         history.txn_rows.extend(txn_rows);
         for row in rows.iter() {
