@@ -20,7 +20,7 @@ use wasm_bindgen_futures::future_to_promise;
 use crate::convert::{bounded, parse, to_js, txn_id};
 use crate::error::BindingError;
 use crate::slices::Slicer;
-use crate::terminal::{persist, queue_place, queued_in, Shared, Terminal};
+use crate::terminal::{persist, queued_in, Shared, Terminal};
 
 /// `receipt(id, options)`.
 #[derive(Deserialize, Default, Tsify)]
@@ -632,7 +632,7 @@ impl Terminal {
             // The reconcile's place among the commands is taken at the
             // call, as before it read in steps: a sale called after it
             // cannot slip into the match.
-            let place = queue_place(&shared);
+            let place = shared.queue.place();
             let mut slicer = Slicer::new();
             let text = slicer.string(&text).await;
             let statement = read_statement(&shared, &text, is_acquirers, &mut slicer)

@@ -519,24 +519,18 @@ pub(crate) async fn queued<T>(
     shared: &Rc<Shared>,
     work: impl std::future::Future<Output = T>,
 ) -> T {
-    // The next command's turn comes when this one ends, or is dropped.
-    let _turn = shared.queue.turn().await;
-    work.await
+    queued_in(shared.queue.turn(), work).await
 }
 
-/// A place in the command queue, taken now by a command that first reads
-/// its input (in steps, yielding to the page) and then runs in
-/// [`queued_in`]: the commands called after it still run after it.
-pub(crate) fn queue_place(shared: &Shared) -> queue::Wait<'_> {
-    shared.queue.place()
-}
-
-/// Runs `work` in `place` (from [`queue_place`]), once every command
-/// queued before it has finished.
+/// Runs `work` in `place` once every command queued before it has
+/// finished: a place from [`Queue::place`], taken by a command that first
+/// reads its input (in steps, yielding to the page), keeps the commands
+/// called after it behind it.
 pub(crate) async fn queued_in<T>(
     place: queue::Wait<'_>,
     work: impl std::future::Future<Output = T>,
 ) -> T {
+    // The next command's turn comes when this one ends, or is dropped.
     let _turn = place.await;
     work.await
 }
