@@ -69,20 +69,17 @@ struct Pace {
     /// How long a scheduled snapshot waits before queueing, so that it
     /// lands between bursts of commands rather than inside one.
     idle_ms: u32,
-    /// Transactions written between looks at the clock (~1 µs each
-    /// natively, a few in the browser).
-    txns: usize,
-    /// Entries handed from the core to the history (their rows written)
-    /// between looks at the clock.
-    entries: u64,
 }
 
 const PACE: Pace = Pace {
     every: 1_000,
     idle_ms: 1_000,
-    txns: 256,
-    entries: 256,
 };
+
+/// The first step's budget of the work below that runs in slices
+/// (transactions written, rows checked or handed over); [`Slicer::run`]
+/// adapts it to the time the steps take.
+const FIRST_STEP: usize = 256;
 
 #[cfg(not(feature = "test-hooks"))]
 fn pace() -> Pace {
@@ -101,25 +98,21 @@ fn pace() -> Pace {
 }
 
 /// For the browser tests: snapshots due every `every` records, written
-/// `idle_ms` after, in steps of `step` transactions or entries, with every
-/// step a slice of its own when `one_step_slices` (see
+/// `idle_ms` after, in steps of at most `step` transactions or rows, with
+/// every step a slice of its own when `one_step_slices` (see
 /// [`crate::slices`]). `None` goes back to the terminal's own pace.
 #[cfg(feature = "test-hooks")]
 pub fn snapshot_pace_for_test(pace: Option<(u64, u32, bool, usize)>) {
-    let (pace, slice) = match pace {
+    let (pace, slice_ms, step) = match pace {
         Some((every, idle_ms, one_step_slices, step)) => (
-            Pace {
-                every,
-                idle_ms,
-                txns: step,
-                entries: step as u64,
-            },
+            Pace { every, idle_ms },
             one_step_slices.then_some(0.0),
+            Some(step),
         ),
-        None => (PACE, None),
+        None => (PACE, None, None),
     };
     TEST_PACE.with(|p| p.set(pace));
-    crate::slices::set_slice_ms_for_test(slice);
+    crate::slices::set_slicing_for_test(slice_ms, step);
 }
 
 /// For the browser tests: how many snapshots have been written, and how
@@ -539,15 +532,19 @@ async fn load(shared: &Rc<Shared>) -> Result<(), BindingError> {
         }
         // Checked, indexed and kept a part at a time, in slices: a chunk
         // in one go held the page for ~25 ms at a time.
-        let mut slices = Slicer::new();
-        let mut at = 0;
-        while at < rows.length() {
-            let end = rows.length().min(at + pace().entries as u32);
-            let texts: Vec<String> = (at..end)
-                .map(|i| rows.get(i).as_string().unwrap_or_default())
-                .collect();
-            prev = verify_rows(from + u64::from(at), &prev, &texts)?;
-            {
+        let mut at = 0u32;
+        Slicer::new()
+            .run(FIRST_STEP, |budget| {
+                if shared.closed.get() {
+                    return Err(BindingError::Closed);
+                }
+                let end = rows
+                    .length()
+                    .min(at.saturating_add(u32::try_from(budget).unwrap_or(u32::MAX)));
+                let texts: Vec<String> = (at..end)
+                    .map(|i| rows.get(i).as_string().unwrap_or_default())
+                    .collect();
+                prev = verify_rows(from + u64::from(at), &prev, &texts)?;
                 let mut history = shared.history.borrow_mut();
                 history.index_rows(&texts);
                 // Appended in place: a concat would copy every row read so
@@ -555,15 +552,10 @@ async fn load(shared: &Rc<Shared>) -> Result<(), BindingError> {
                 for i in at..end {
                     history.rows.push(&rows.get(i));
                 }
-            }
-            at = end;
-            if at < rows.length() && slices.used() {
-                slices.pause().await;
-                if shared.closed.get() {
-                    return Err(BindingError::Closed);
-                }
-            }
-        }
+                at = end;
+                Ok((at == rows.length()).then_some(()))
+            })
+            .await?;
         from = to;
     }
     if prev != head {
@@ -602,10 +594,13 @@ async fn hand_over(shared: &Rc<Shared>, count: u64, bytes: &js_sys::Uint8Array) 
     let mut txn_rows = Vec::new();
     let mut slices = Slicer::new();
     let mut seq = base;
-    while seq < count {
-        {
+    let written = slices
+        .run(FIRST_STEP, |budget| {
+            if shared.closed.get() {
+                return Err(());
+            }
             let core = shared.core.borrow();
-            let to = count.min(seq + pace().entries);
+            let to = count.min(seq.saturating_add(budget as u64));
             for entry in &core.journal().entries()[(seq - base) as usize..(to - base) as usize] {
                 if let Some(txn) = entry.record.txn(entry.seq) {
                     txn_rows.push((entry.seq, txn.0));
@@ -615,13 +610,11 @@ async fn hand_over(shared: &Rc<Shared>, count: u64, bytes: &js_sys::Uint8Array) 
                 }
             }
             seq = to;
-        }
-        if slices.used() {
-            slices.pause().await;
-            if shared.closed.get() {
-                return;
-            }
-        }
+            Ok((seq == count).then_some(()))
+        })
+        .await;
+    if written.is_err() {
+        return;
     }
     let gone = {
         let mut history = shared.history.borrow_mut();
@@ -714,6 +707,17 @@ pub(crate) enum Asked {
     Idle,
 }
 
+/// Why a snapshot was left unwritten.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Unwritten {
+    /// The terminal closed.
+    Closed,
+    /// At idle, a command came.
+    GaveWay,
+    /// The journal moved under the writer.
+    Stale,
+}
+
 /// `writeSnapshot()`: a snapshot of what is durable, written now (unless
 /// `force` is false and the stored one covers it already). Run it in the
 /// command queue. `null` when nothing was written: this terminal writes no
@@ -725,7 +729,7 @@ pub(crate) enum Asked {
 /// records held the page's thread for ~110 ms in one go. The command
 /// queue is held throughout, so the state cannot change under it; at idle
 /// a command arriving while the state is written ends the snapshot (the
-/// next append schedules it again), so a sale waits one slice at most.
+/// next append schedules it again), so a sale waits one step at most.
 pub(crate) async fn write(
     shared: &Rc<Shared>,
     force: bool,
@@ -743,29 +747,36 @@ pub(crate) async fn write(
         }
         (core.snapshot_writer(), count as u64)
     };
-    let mut slices = Slicer::new();
     let mut serialize_ms = 0.0;
-    let bytes = loop {
-        let t = now_ms();
-        let step = writer.step(&shared.core.borrow(), pace().txns);
-        serialize_ms += now_ms() - t;
-        match step {
-            SnapshotStep::Done(bytes) => break bytes,
-            // Not while the queue is held; but then its bytes would be
-            // wrong, so nothing is written.
-            SnapshotStep::Stale => return Ok(JsValue::NULL),
-            SnapshotStep::Wrote if slices.used() => {
-                if asked == Asked::Idle && shared.queue.has_waiting() {
-                    #[cfg(feature = "test-hooks")]
-                    COUNTS.with(|n| n.set((n.get().0, n.get().1 + 1)));
-                    return Ok(JsValue::NULL);
-                }
-                slices.pause().await;
-                if shared.closed.get() {
-                    return Ok(JsValue::NULL);
-                }
+    let written = Slicer::new()
+        .run(FIRST_STEP, |budget| {
+            if shared.closed.get() {
+                return Err(Unwritten::Closed);
             }
-            SnapshotStep::Wrote => {}
+            if asked == Asked::Idle && shared.queue.has_waiting() {
+                return Err(Unwritten::GaveWay);
+            }
+            let t = now_ms();
+            let step = writer.step(&shared.core.borrow(), budget);
+            serialize_ms += now_ms() - t;
+            match step {
+                SnapshotStep::Done(bytes) => Ok(Some(bytes)),
+                SnapshotStep::Wrote => Ok(None),
+                // Not while the queue is held; but then its bytes would be
+                // wrong, so nothing is written.
+                SnapshotStep::Stale => Err(Unwritten::Stale),
+            }
+        })
+        .await;
+    let bytes = match written {
+        Ok(bytes) => bytes,
+        Err(why) => {
+            #[cfg(feature = "test-hooks")]
+            if why == Unwritten::GaveWay {
+                COUNTS.with(|n| n.set((n.get().0, n.get().1 + 1)));
+            }
+            let _ = why;
+            return Ok(JsValue::NULL);
         }
     };
     let bytes = js_sys::Uint8Array::from(&bytes[..]);

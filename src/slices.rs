@@ -21,21 +21,32 @@ fn slice_ms() -> f64 {
     SLICE_MS
 }
 
+#[cfg(not(feature = "test-hooks"))]
+fn most_per_step() -> usize {
+    usize::MAX
+}
+
 #[cfg(feature = "test-hooks")]
 thread_local! {
-    static TEST_SLICE_MS: std::cell::Cell<f64> = const { std::cell::Cell::new(SLICE_MS) };
+    static TEST_SLICING: std::cell::Cell<(f64, usize)> =
+        const { std::cell::Cell::new((SLICE_MS, usize::MAX)) };
 }
 
 #[cfg(feature = "test-hooks")]
 fn slice_ms() -> f64 {
-    TEST_SLICE_MS.with(std::cell::Cell::get)
+    TEST_SLICING.with(std::cell::Cell::get).0
+}
+
+#[cfg(feature = "test-hooks")]
+fn most_per_step() -> usize {
+    TEST_SLICING.with(std::cell::Cell::get).1
 }
 
 /// For the browser tests: slices of `ms` (0: every step a slice of its
-/// own), or [`SLICE_MS`] again.
+/// own) and steps of at most `most` units; `None`, a release build's.
 #[cfg(feature = "test-hooks")]
-pub(crate) fn set_slice_ms_for_test(ms: Option<f64>) {
-    TEST_SLICE_MS.with(|s| s.set(ms.unwrap_or(SLICE_MS)));
+pub(crate) fn set_slicing_for_test(ms: Option<f64>, most: Option<usize>) {
+    TEST_SLICING.with(|s| s.set((ms.unwrap_or(SLICE_MS), most.unwrap_or(usize::MAX))));
 }
 
 /// What one step should take, ms. Small against the slice, so a slice
@@ -62,7 +73,7 @@ impl Slicer {
         first: usize,
         mut step: impl FnMut(usize) -> Result<Option<T>, E>,
     ) -> Result<T, E> {
-        let mut budget = first.max(1);
+        let mut budget = first.max(1).min(most_per_step());
         loop {
             let t0 = now_ms();
             let done = step(budget)?;
@@ -70,7 +81,7 @@ impl Slicer {
             if let Some(value) = done {
                 return Ok(value);
             }
-            budget = adapt(budget, t1 - t0);
+            budget = adapt(budget, t1 - t0).min(most_per_step());
             self.pause_if_used(t1).await;
         }
     }
@@ -113,27 +124,10 @@ impl Slicer {
     /// Yields to the event loop if another step would take the slice past
     /// [`SLICE_MS`] at `now`.
     async fn pause_if_used(&mut self, now: f64) {
-        if self.used_at(now) {
-            self.pause().await;
+        if now - self.began + STEP_MS > slice_ms() {
+            next_task().await;
+            self.began = now_ms();
         }
-    }
-
-    /// Whether another step would take the slice past [`SLICE_MS`]: for
-    /// work that does something of its own between slices (see
-    /// [`Slicer::run`] for the rest).
-    pub(crate) fn used(&self) -> bool {
-        self.used_at(now_ms())
-    }
-
-    fn used_at(&self, now: f64) -> bool {
-        now - self.began + STEP_MS > slice_ms()
-    }
-
-    /// Lets the page run (a task: input, drawing, timers); the next slice
-    /// begins after.
-    pub(crate) async fn pause(&mut self) {
-        next_task().await;
-        self.began = now_ms();
     }
 }
 
