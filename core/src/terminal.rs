@@ -1439,14 +1439,23 @@ impl Terminal {
     /// The view of one transaction at `now`.
     pub fn view(&self, id: TxnId, now: Timestamp) -> Option<TxnView<'_>> {
         let t = self.state.txns.get(&id)?;
-        let status = self.status(t, now);
+        Some(self.view_of(t, self.status(t, now), now))
+    }
+
+    /// The view of `t`, whose status at `now` the caller has judged.
+    pub(crate) fn view_of<'a>(
+        &'a self,
+        t: &'a Transaction,
+        status: Status,
+        now: Timestamp,
+    ) -> TxnView<'a> {
         let open_pre_auth = t.request.kind == Kind::PreAuth && status == Status::Approved;
-        Some(TxnView {
+        TxnView {
             status,
             refundable: self.refundable(t, now),
             completable: open_pre_auth.then(|| self.completion_maximum(t)),
             txn: t,
-        })
+        }
     }
 
     /// The most a completion of pre-auth `t` may capture (Rule 3).

@@ -286,8 +286,14 @@ impl Terminal {
     ) -> Vec<crate::terminal::TxnView<'a>> {
         candidates
             .filter(|t| filter.admits(t))
-            .filter(|t| filter.status.is_none_or(|s| s == self.status(t, now)))
-            .filter_map(|t| self.view(t.id, now))
+            .filter_map(|t| {
+                // Judged once: for the filter and for the view.
+                let status = self.status(t, now);
+                filter
+                    .status
+                    .is_none_or(|s| s == status)
+                    .then(|| self.view_of(t, status, now))
+            })
             .take(limit)
             .collect()
     }
