@@ -301,58 +301,295 @@ impl<R: Serialize + DeserializeOwned + Clone> Journal<R> {
 
     /// Parses and verifies an exported journal. Any change to the text —
     /// a changed byte, a dropped, swapped or duplicated record, a cut — is
-    /// refused with `JOURNAL_DAMAGED` saying what and where.
+    /// refused with `JOURNAL_DAMAGED` saying what and where. A long export
+    /// can be read in steps instead: [`ExportReader`] and [`read_entry`].
     pub fn import_json(text: &str) -> Result<Self, PosError> {
-        let export: Export<R> = serde_json::from_str(text).map_err(|e| {
-            damaged(
-                JournalDamage::Malformed,
-                e.line() as u64,
-                format!("not a journal export: {e}"),
-            )
-        })?;
-        if export.format != EXPORT_FORMAT {
-            return Err(damaged(
-                JournalDamage::Malformed,
-                0,
-                format!("format {:?}, expected {EXPORT_FORMAT:?}", export.format),
-            ));
-        }
-        verify_chain(0, GENESIS_HASH, &export.entries)?;
-        let n = export.entries.len() as u64;
-        if export.count != n {
-            let damage = if export.count > n {
-                JournalDamage::Truncated
-            } else {
-                JournalDamage::Changed
-            };
-            return Err(damaged(
-                damage,
-                n,
-                format!("{n} entries, the export says {}", export.count),
-            ));
-        }
-        let journal = Journal {
-            entries: export.entries,
-            ..Journal::default()
-        };
-        if journal.head() != export.head {
-            return Err(damaged(
-                JournalDamage::Truncated,
-                n,
-                "the last entry is not the exported head",
-            ));
-        }
-        // Anything that parses to the same values but is not the same text
-        // (a changed escape, a renamed duplicate key) is still a change.
-        if journal.export_json() != text.trim() {
-            return Err(damaged(
-                JournalDamage::Changed,
-                0,
-                "the text differs from the journal it encodes",
-            ));
+        let mut export = ExportReader::new(text)?;
+        let mut journal = Journal::new();
+        let mut scratch = Vec::new();
+        while let Some(row) = export.next_entry()? {
+            let entry = read_entry(journal.len() as u64, journal.head(), row, &mut scratch)?;
+            journal.entries.push(entry);
         }
         Ok(journal)
     }
+
+    /// Appends an entry [`read_entry`] or [`check_entry`] found to follow
+    /// this journal's head.
+    pub(crate) fn push_checked(&mut self, entry: Entry<R>) {
+        debug_assert_eq!(entry.seq, self.len() as u64);
+        debug_assert_eq!(entry.prev, self.head());
+        self.entries.push(entry);
+    }
+}
+
+/// Reads one entry's text — a storage row, or one entry of an export — as
+/// entry `seq`, following the entry whose hash is `prev`: parsed, and
+/// checked to be the text [`Journal::append`] wrote for it (so an entry
+/// that parses to the same values from other text is still a change), and
+/// to carry the hash of its record's text. `scratch` is a buffer reused
+/// across calls.
+pub fn read_entry<R: Serialize + DeserializeOwned>(
+    seq: u64,
+    prev: &str,
+    text: &str,
+    scratch: &mut Vec<u8>,
+) -> Result<Entry<R>, PosError> {
+    let entry: Entry<R> = serde_json::from_str(text).map_err(|e| {
+        damaged(
+            JournalDamage::Malformed,
+            seq,
+            format!("not a journal entry: {e}"),
+        )
+    })?;
+    if entry.seq != seq {
+        return Err(misplaced(seq, entry.seq, false));
+    }
+    scratch.clear();
+    crate::json::write(&entry, scratch).map_err(|e| {
+        damaged(
+            JournalDamage::Malformed,
+            seq,
+            format!("unserializable: {e}"),
+        )
+    })?;
+    if scratch.as_slice() != text.as_bytes() {
+        return Err(damaged(
+            JournalDamage::Changed,
+            seq,
+            "the text differs from the entry it encodes",
+        ));
+    }
+    // It does not split only when its hashes are not 64 hex digits.
+    let hash = match split_row(text) {
+        Some((_, _, _, record)) => hash_text(seq, &entry.prev, record.as_bytes()),
+        None => [0; 64],
+    };
+    check_link(seq, prev, &entry, &hash)?;
+    Ok(entry)
+}
+
+/// Checks a parsed entry as entry `seq` following the hash `prev`:
+/// [`read_entry`] for an entry that is not text. `scratch` is a buffer
+/// reused across calls.
+pub fn check_entry<R: Serialize>(
+    seq: u64,
+    prev: &str,
+    entry: &Entry<R>,
+    scratch: &mut Vec<u8>,
+) -> Result<(), PosError> {
+    if entry.seq != seq {
+        return Err(misplaced(seq, entry.seq, false));
+    }
+    let hash = hash_entry(entry.seq, &entry.prev, &entry.record, scratch).map_err(|e| {
+        damaged(
+            JournalDamage::Malformed,
+            seq,
+            format!("unserializable: {e}"),
+        )
+    })?;
+    check_link(seq, prev, entry, &hash)
+}
+
+/// An entry's hash is `hash`, and it follows `prev`.
+fn check_link<R>(seq: u64, prev: &str, entry: &Entry<R>, hash: &[u8; 64]) -> Result<(), PosError> {
+    if entry.hash.as_bytes() != hash {
+        return Err(damaged(
+            JournalDamage::Changed,
+            seq,
+            "content does not match its hash",
+        ));
+    }
+    if entry.prev != prev {
+        return Err(damaged(
+            JournalDamage::Dropped,
+            seq,
+            "does not follow the record before it",
+        ));
+    }
+    Ok(())
+}
+
+/// Record `found` where `expected` belongs: moved when it is behind, or
+/// when `expected` comes `later`; else `expected` was dropped.
+pub(crate) fn misplaced(expected: u64, found: u64, later: bool) -> PosError {
+    let damage = if later || found < expected {
+        JournalDamage::Reordered
+    } else {
+        JournalDamage::Dropped
+    };
+    damaged(
+        damage,
+        expected,
+        format!("expected record {expected}, found record {found}"),
+    )
+}
+
+/// An export read an entry at a time, so a long one can be restored in
+/// steps: the header is checked first, then each entry's text is cut out
+/// by its brackets (cheap: the caller parses and checks it with
+/// [`read_entry`]), and the end is checked against the header's count and
+/// head. [`Journal::import_json`] is this in one go.
+#[derive(Debug)]
+pub struct ExportReader<'t> {
+    /// What is left after the entries read so far.
+    rest: &'t str,
+    count: u64,
+    head: &'t str,
+    /// Entries cut out so far.
+    read: u64,
+    /// The hash the last entry cut out says it has.
+    last_hash: &'t str,
+    ended: bool,
+}
+
+impl<'t> ExportReader<'t> {
+    /// Checks the export's header: its format, `count` and `head`, as
+    /// [`Journal::export_json`] writes them (whitespace around the text
+    /// aside).
+    pub fn new(text: &'t str) -> Result<Self, PosError> {
+        let text = text.trim();
+        let malformed = |what: &str| damaged(JournalDamage::Malformed, 0, what);
+        let not_export = || malformed("not a journal export: its header is not one");
+        let rest = text.strip_prefix(r#"{"format":""#).ok_or_else(not_export)?;
+        let (format, rest) = rest.split_once('"').ok_or_else(not_export)?;
+        if format != EXPORT_FORMAT {
+            return Err(malformed(&format!(
+                "format {format:?}, expected {EXPORT_FORMAT:?}"
+            )));
+        }
+        let rest = rest.strip_prefix(r#","count":"#).ok_or_else(not_export)?;
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        let count: u64 = rest[..digits].parse().map_err(|_| not_export())?;
+        let rest = rest[digits..]
+            .strip_prefix(r#","head":""#)
+            .ok_or_else(not_export)?;
+        let (head, rest) = (
+            rest.get(..64).ok_or_else(not_export)?,
+            rest.get(64..).ok_or_else(not_export)?,
+        );
+        let rest = rest
+            .strip_prefix(r#"","entries":["#)
+            .ok_or_else(not_export)?;
+        let header = &text[..text.len() - rest.len()];
+        if header != export_prefix(count, head) {
+            return Err(damaged(
+                JournalDamage::Changed,
+                0,
+                "the header differs from the one the journal writes",
+            ));
+        }
+        Ok(ExportReader {
+            rest,
+            count,
+            head,
+            read: 0,
+            last_hash: GENESIS_HASH,
+            ended: false,
+        })
+    }
+
+    /// How many entries the header says follow.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// How many entries have been cut out.
+    pub fn read(&self) -> u64 {
+        self.read
+    }
+
+    /// The next entry's text, or `None` after the last, once the end is
+    /// checked: as many entries as `count`, the last with the hash `head`.
+    /// An entry out of its place is refused here (moved or dropped), its
+    /// content is for [`read_entry`].
+    pub fn next_entry(&mut self) -> Result<Option<&'t str>, PosError> {
+        let at = self.read;
+        let malformed = |what: &str| damaged(JournalDamage::Malformed, at, what);
+        if self.ended {
+            return Ok(None);
+        }
+        if self.rest == EXPORT_SUFFIX {
+            if self.read < self.count {
+                return Err(damaged(
+                    JournalDamage::Truncated,
+                    at,
+                    format!("{at} entries, the export says {}", self.count),
+                ));
+            }
+            if self.last_hash != self.head {
+                return Err(damaged(
+                    JournalDamage::Truncated,
+                    at,
+                    "the last entry is not the exported head",
+                ));
+            }
+            self.ended = true;
+            return Ok(None);
+        }
+        let rest = if at == 0 {
+            self.rest
+        } else {
+            self.rest
+                .strip_prefix(',')
+                .ok_or_else(|| malformed("not a journal export: no `,` or `]}` after an entry"))?
+        };
+        let len =
+            object_len(rest).ok_or_else(|| malformed("not a journal export: an entry is cut"))?;
+        let (entry, rest) = rest.split_at(len);
+        if let Some((seq, _, hash, _)) = split_row(entry) {
+            if seq != at {
+                let later = rest.contains(&format!(r#"{{"seq":{at},"prev""#));
+                return Err(misplaced(at, seq, later));
+            }
+            self.last_hash = hash;
+        }
+        if at == self.count {
+            return Err(damaged(
+                JournalDamage::Changed,
+                at,
+                format!("more entries than the {} the export says", self.count),
+            ));
+        }
+        self.rest = rest;
+        self.read += 1;
+        Ok(Some(entry))
+    }
+}
+
+/// The length of the JSON object at the start of `text`, found by its
+/// brackets with strings skipped; `None` when it is not one or does not
+/// end within `text`. Whether it is valid JSON is the parser's to say.
+fn object_len(text: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
+    if bytes.first() != Some(&b'{') {
+        return None;
+    }
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for (i, &b) in bytes.iter().enumerate() {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(i + 1);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 /// The text of an export up to its first entry: what
@@ -428,38 +665,14 @@ fn split_row(row: &str) -> Option<(u64, &str, &str, &str)> {
 /// Verifies `entries` as entries `from`, `from + 1`, … following `head`.
 fn verify_chain<R: Serialize>(from: u64, head: &str, entries: &[Entry<R>]) -> Result<(), PosError> {
     let mut prev = head;
-    let mut text = Vec::with_capacity(1024);
+    let mut scratch = Vec::with_capacity(1024);
     for (i, entry) in entries.iter().enumerate() {
-        let i = from + i as u64;
-        if entry.seq != i {
-            let later = entries.iter().any(|e| e.seq == i);
-            let damage = if later || entry.seq < i {
-                JournalDamage::Reordered
-            } else {
-                JournalDamage::Dropped
-            };
-            return Err(damaged(
-                damage,
-                i,
-                format!("expected record {i}, found record {}", entry.seq),
-            ));
+        let seq = from + i as u64;
+        if entry.seq != seq {
+            let later = entries[i..].iter().any(|e| e.seq == seq);
+            return Err(misplaced(seq, entry.seq, later));
         }
-        let hash = hash_entry(entry.seq, &entry.prev, &entry.record, &mut text)
-            .map_err(|e| damaged(JournalDamage::Malformed, i, format!("unserializable: {e}")))?;
-        if entry.hash.as_bytes() != hash {
-            return Err(damaged(
-                JournalDamage::Changed,
-                i,
-                "content does not match its hash",
-            ));
-        }
-        if entry.prev != prev {
-            return Err(damaged(
-                JournalDamage::Dropped,
-                i,
-                "does not follow the record before it",
-            ));
-        }
+        check_entry(seq, prev, entry, &mut scratch)?;
         prev = &entry.hash;
     }
     Ok(())

@@ -50,7 +50,9 @@ use crate::policy::Policy;
 use crate::record::{Kind, Outcome, Purpose, Record, Request, Resolution, TxnId};
 use crate::time::Timestamp;
 
+mod replay;
 pub mod snapshot;
+pub use replay::Replay;
 pub use snapshot::{Snapshot, SnapshotStep, SnapshotWriter, SNAPSHOT_FORMAT};
 
 /// Who the terminal is and what rules it runs.
@@ -977,14 +979,13 @@ impl Terminal {
     /// Opens a terminal on `entries` (empty for a new one), replaying them,
     /// and recovers an exchange that was outstanding when it stopped: a
     /// financial request becomes in doubt, so its reversal goes out first.
+    /// [`Replay`] does this an entry at a time.
     pub fn open(
         config: TerminalConfig,
         entries: Vec<Entry<Record>>,
         now: Timestamp,
     ) -> Result<Terminal, PosError> {
-        let mut terminal = Terminal::replay(config, entries, now)?;
-        terminal.recover(now);
-        Ok(terminal)
+        Ok(Terminal::replay_all(config, entries)?.open(now))
     }
 
     /// Opens a terminal on `entries` without recovering: an exchange that
@@ -997,45 +998,23 @@ impl Terminal {
         entries: Vec<Entry<Record>>,
         now: Timestamp,
     ) -> Result<Terminal, PosError> {
-        config.validate()?;
-        let journal = Journal::from_entries(entries)?;
-        let mut terminal = Terminal {
-            state: State::new(),
-            journal: Journal::new(),
-            taken: 0,
-            config,
-            halted: None,
-            tried: Vec::new(),
-        };
-        match journal.entries().first().map(|e| &e.record) {
-            None => terminal.append(Record::Opened {
-                merchant_id: terminal.config.merchant_id.clone(),
-                terminal_id: terminal.config.terminal_id.clone(),
-                currency: terminal.config.currency,
-                at: now,
-            }),
-            Some(Record::Opened {
-                merchant_id,
-                terminal_id,
-                currency,
-                ..
-            }) => {
-                snapshot::check_identity(&terminal.config, merchant_id, terminal_id, *currency)?;
-                for entry in journal.entries() {
-                    terminal.state.apply(entry.seq, &entry.record);
-                }
-                terminal.taken = journal.len();
-                terminal.journal = journal;
+        Ok(Terminal::replay_all(config, entries)?.finish(now))
+    }
+
+    /// Every entry pushed into a [`Replay`]; an entry out of its place is
+    /// named moved when the one it displaced comes later.
+    fn replay_all(config: TerminalConfig, entries: Vec<Entry<Record>>) -> Result<Replay, PosError> {
+        let mut replay = Replay::new(config)?;
+        let mut rest = entries.into_iter();
+        while let Some(entry) = rest.next() {
+            let seq = replay.len();
+            if entry.seq != seq {
+                let later = rest.as_slice().iter().any(|e| e.seq == seq);
+                return Err(crate::journal::misplaced(seq, entry.seq, later));
             }
-            Some(other) => {
-                return Err(PosError::JournalDamaged {
-                    damage: crate::error::JournalDamage::Malformed,
-                    seq: 0,
-                    what: format!("first record is {}, not opened", other.type_name()),
-                })
-            }
+            replay.push(entry)?;
         }
-        Ok(terminal)
+        Ok(replay)
     }
 
     /// What a restart does after replay: an exchange that was outstanding

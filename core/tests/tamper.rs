@@ -11,6 +11,10 @@
 //! `JOURNAL_DAMAGED`. A mutation that leaves the text as it was is skipped
 //! (and counted).
 //!
+//! The same holds for a restore as the binding runs it, in steps: the
+//! export cut into its entries (`ExportReader`) and each replayed from its
+//! text (`Replay::push_text`); it names the same damage as the import.
+//!
 //! Rewriting the header's `head` hash along with a cut is not among the
 //! mutations: whoever can recompute hashes can forge the whole chain, which
 //! the journal's docs say it does not defend against.
@@ -24,8 +28,9 @@ mod common;
 use common::{fast_config, Recorder, SplitMix64};
 use posflow_core::acquirer::Fault;
 use posflow_core::error::JournalDamage;
-use posflow_core::journal::{Export, Journal};
+use posflow_core::journal::{Export, ExportReader, Journal};
 use posflow_core::prelude::*;
+use posflow_core::terminal::Replay;
 
 const MUTATIONS: u64 = 10_000;
 const DEFAULT_SEED: u64 = 0x5EED_2026_1122;
@@ -182,6 +187,64 @@ fn realistic_day() -> Journal<Record> {
     journal
 }
 
+/// An export restored as the binding restores one, an entry at a time.
+fn restore(text: &str) -> Result<Terminal, PosError> {
+    let mut export = ExportReader::new(text)?;
+    let mut replay = Replay::new(fast_config(Currency::Cny))?;
+    while let Some(row) = export.next_entry()? {
+        replay.push_text(row)?;
+    }
+    Ok(replay.open(T0))
+}
+
+#[test]
+fn a_restore_in_steps_is_the_replay_of_the_journal() {
+    let journal = realistic_day();
+    let text = journal.export_json();
+    let restored = restore(&text).unwrap();
+    let replayed =
+        Terminal::open(fast_config(Currency::Cny), journal.entries().to_vec(), T0).unwrap();
+    assert_eq!(restored.state(), replayed.state());
+    assert_eq!(restored.journal(), replayed.journal());
+    assert_eq!(restored.journal().export_json(), text);
+
+    // An empty export restores a new terminal, as an empty journal opens one.
+    let empty = Journal::<Record>::new().export_json();
+    assert_eq!(
+        restore(&empty).unwrap().journal().len(),
+        Terminal::open(fast_config(Currency::Cny), Vec::new(), T0)
+            .unwrap()
+            .journal()
+            .len()
+    );
+
+    // Another terminal's journal is refused at its first record.
+    let other = TerminalConfig {
+        terminal_id: "10000002".into(),
+        ..fast_config(Currency::Cny)
+    };
+    let mut export = ExportReader::new(&text).unwrap();
+    let mut replay = Replay::new(other).unwrap();
+    let first = export.next_entry().unwrap().unwrap();
+    assert_eq!(
+        replay.push_text(first).unwrap_err().code(),
+        "JOURNAL_MISMATCH"
+    );
+
+    // An entry's text must be the one the journal wrote, not only the same
+    // values: a space after a colon is a change.
+    let mut replay = Replay::new(fast_config(Currency::Cny)).unwrap();
+    let spaced = first.replacen(r#""seq":"#, r#""seq": "#, 1);
+    match replay.push_text(&spaced) {
+        Err(PosError::JournalDamaged { damage, seq: 0, .. }) => {
+            assert_eq!(damage, JournalDamage::Changed)
+        }
+        other => panic!("expected JOURNAL_DAMAGED, got {other:?}"),
+    }
+    replay.push_text(first).unwrap();
+    assert_eq!(replay.len(), 1);
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mutation {
     ChangeChar,
@@ -326,17 +389,22 @@ fn every_single_mutation_of_an_export_is_detected() {
         }
         *per_kind.entry(format!("{kind:?}")).or_insert(0) += 1;
         let reproduce = format!("POSFLOW_TAMPER_SEED={seed:x}, mutation #{index}: {what}");
-        match Journal::<Record>::import_json(&mutated) {
+        let imported = match Journal::<Record>::import_json(&mutated) {
             Ok(_) => panic!("{reproduce}: the damaged journal was accepted"),
             Err(e @ PosError::JournalDamaged { damage: found, .. }) => {
                 if let Some(expected) = damage {
                     assert_eq!(found, expected, "{reproduce}: {e}");
                 }
+                e
             }
             Err(e) => panic!(
                 "{reproduce}: expected JOURNAL_DAMAGED, got {}: {e}",
                 e.code()
             ),
+        };
+        match restore(&mutated) {
+            Ok(_) => panic!("{reproduce}: the damaged journal was restored"),
+            Err(e) => assert_eq!(e, imported, "{reproduce}: restored in steps"),
         }
     }
     eprintln!(
