@@ -46,8 +46,9 @@ use wasm_bindgen_futures::JsFuture;
 use crate::acquirer;
 use crate::convert::{self, parse, txn_id};
 use crate::error::{set, BindingError};
+use crate::restore::{self, Progress};
 use crate::slices::{now_ms, Slicer};
-use crate::storage::{self, entry_json, Storage};
+use crate::storage::{self, entry_json, Rows, Storage};
 use crate::terminal::{queued, Shared, Terminal};
 
 /// An open that replayed more records than this writes a snapshot.
@@ -406,6 +407,7 @@ pub(crate) async fn open(
     storage: &Storage,
     config: &TerminalConfig,
     now: Timestamp,
+    progress: &Progress,
 ) -> Result<Opened, BindingError> {
     match storage.read_snapshot().await {
         Ok(None) => {}
@@ -422,10 +424,12 @@ pub(crate) async fn open(
             e.describe()
         )),
     }
-    let rows = storage.read_rows(0, None).await?;
-    let entries = storage::parse_rows(0, &rows)?;
-    let replayed = entries.len() as u64;
-    let core = CoreTerminal::open(config.clone(), entries, now)?;
+    let rows = Rows::Array(storage.read_rows(0, None).await?);
+    let core = restore::replay_rows(config.clone(), &rows, progress, now).await?;
+    let replayed = rows.len();
+    let Rows::Array(rows) = rows else {
+        unreachable!("IndexedDB rows are an array")
+    };
     Ok(Opened {
         core,
         durable: replayed as usize,

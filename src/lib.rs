@@ -27,6 +27,7 @@ mod locks;
 mod panic;
 mod queue;
 mod refunds;
+mod restore;
 mod settlement;
 mod slices;
 mod storage;

@@ -121,12 +121,34 @@ impl Slicer {
         debug_assert!(dropped.is_ok());
     }
 
+    /// How many units of work to do between looks at [`Slicer::used`]:
+    /// `usual`, or fewer when the tests cap a step.
+    pub(crate) fn look_every(usual: usize) -> usize {
+        usual.min(most_per_step()).max(1)
+    }
+
+    /// Whether another step would take the slice past [`SLICE_MS`], for
+    /// work that lets the page run in its own way (waiting on IndexedDB)
+    /// and then [`Slicer::begin`]s a new slice.
+    pub(crate) fn used(&self) -> bool {
+        self.used_at(now_ms())
+    }
+
+    /// A new slice begins now.
+    pub(crate) fn begin(&mut self) {
+        self.began = now_ms();
+    }
+
+    fn used_at(&self, now: f64) -> bool {
+        now - self.began + STEP_MS > slice_ms()
+    }
+
     /// Yields to the event loop if another step would take the slice past
     /// [`SLICE_MS`] at `now`.
     async fn pause_if_used(&mut self, now: f64) {
-        if now - self.began + STEP_MS > slice_ms() {
+        if self.used_at(now) {
             next_task().await;
-            self.began = now_ms();
+            self.begin();
         }
     }
 }

@@ -27,7 +27,7 @@
 //! the upgrade keeps the rows.
 
 use posflow_core::error::{JournalDamage, PosError};
-use posflow_core::journal::Entry;
+use posflow_core::journal::{Entry, ExportReader};
 use posflow_core::record::Record;
 use serde::Deserialize;
 use wasm_bindgen::closure::Closure;
@@ -37,6 +37,8 @@ use web_sys::{IdbDatabase, IdbTransaction};
 
 use crate::convert::bounded;
 use crate::error::BindingError;
+use crate::restore::Progress;
+use crate::slices::Slicer;
 
 /// The object store holding the journal rows.
 const STORE: &str = "journal";
@@ -168,33 +170,92 @@ impl Storage {
         }
     }
 
-    /// Every stored entry, in order (the core verifies the chain).
-    pub(crate) async fn load(&self) -> Result<Vec<Entry<Record>>, BindingError> {
+    /// The stored rows, for a replay from the first (the core checks
+    /// them as it replays).
+    pub(crate) async fn rows(&self) -> Result<Rows<'_>, BindingError> {
         match self {
-            Storage::Memory => Ok(Vec::new()),
-            Storage::Local { key, store } => {
-                let count = match store.get_item(key).map_err(|e| failure("read", e))? {
-                    None => return Ok(Vec::new()),
-                    Some(text) => text.parse::<u64>().map_err(|_| {
-                        malformed(0, format!("localStorage {key:?} is not a count"))
-                    })?,
-                };
-                let mut entries = Vec::with_capacity(count as usize);
-                for seq in 0..count {
-                    let text = store
-                        .get_item(&format!("{key}:{seq}"))
-                        .map_err(|e| failure("read", e))?
-                        .ok_or_else(|| PosError::JournalDamaged {
-                            damage: JournalDamage::Truncated,
-                            seq,
-                            what: format!("row {seq} of {count} is missing"),
-                        })?;
-                    entries.push(parse_entry(seq, &text)?);
-                }
-                Ok(entries)
-            }
-            Storage::IndexedDb { .. } => Ok(parse_rows(0, &self.read_rows(0, None).await?)?),
+            Storage::Memory => Ok(Rows::Array(js_sys::Array::new())),
+            Storage::Local { key, store } => Ok(Rows::Local {
+                key,
+                store,
+                count: local_count(key, store)?,
+            }),
+            Storage::IndexedDb { .. } => Ok(Rows::Array(self.read_rows(0, None).await?)),
         }
+    }
+
+    /// Whether no journal row is stored.
+    pub(crate) async fn is_empty(&self) -> Result<bool, BindingError> {
+        match self {
+            Storage::Memory => Ok(true),
+            Storage::Local { key, store } => Ok(local_count(key, store)? == 0),
+            Storage::IndexedDb { db, .. } => {
+                let count = async {
+                    let tx = transaction(db, STORE, "readonly", "default")?;
+                    let request = tx.object_store(STORE)?.count()?;
+                    settled(&request, &["success", "error"]).await
+                };
+                let count = count
+                    .await
+                    .map_err(|e| failure("read", exception_name(&e)))?;
+                Ok(count.as_f64() == Some(0.0))
+            }
+        }
+    }
+
+    /// Writes the rows of a restored backup, from the first, into empty
+    /// storage, in slices (`onProgress` stage `"save"`), all or none:
+    /// IndexedDB in one strict transaction, whose next slice of `add`s is
+    /// issued when the slice before is stored (a transaction stays active
+    /// in its requests' success callbacks, and the page runs while it
+    /// waits); localStorage rows first and the count last, as an append.
+    pub(crate) async fn add_rows(
+        &self,
+        slicer: &mut Slicer,
+        mut rows: ExportReader<'_>,
+        progress: &Progress,
+    ) -> Result<(), BindingError> {
+        let total = rows.count();
+        progress.report("save", 0, total);
+        match self {
+            Storage::Memory => {}
+            Storage::Local { key, store } => {
+                slicer
+                    .run(256, |budget| {
+                        for _ in 0..budget {
+                            let seq = rows.read();
+                            let Some(row) = rows.next_entry()? else {
+                                return Ok(Some(()));
+                            };
+                            store
+                                .set_item(&format!("{key}:{seq}"), row)
+                                .map_err(|e| failure("append", exception_name(&e)))?;
+                        }
+                        progress.report("save", rows.read(), total);
+                        Ok::<_, BindingError>(None)
+                    })
+                    .await?;
+                if total > 0 {
+                    store
+                        .set_item(key, &total.to_string())
+                        .map_err(|e| failure("append", exception_name(&e)))?;
+                }
+            }
+            Storage::IndexedDb { db, .. } => {
+                let tx = transaction(db, STORE, "readwrite", "strict")
+                    .map_err(|e| failure("append", exception_name(&e)))?;
+                let added = add_in_slices(&tx, slicer, &mut rows, progress).await;
+                if let Err(e) = added {
+                    let _ = tx.abort();
+                    return Err(e);
+                }
+                settled(&tx, &["complete", "error", "abort"])
+                    .await
+                    .map_err(|e| failure("append", exception_name(&e)))?;
+            }
+        }
+        progress.report("save", total, total);
+        Ok(())
     }
 
     /// Makes `entries` durable, all or none, before it returns.
@@ -227,6 +288,99 @@ impl Storage {
             db.close();
         }
     }
+}
+
+/// The count a localStorage journal's `{key}` holds (0 when absent).
+fn local_count(key: &str, store: &web_sys::Storage) -> Result<u64, BindingError> {
+    match store.get_item(key).map_err(|e| failure("read", e))? {
+        None => Ok(0),
+        Some(text) => Ok(text
+            .parse::<u64>()
+            .map_err(|_| malformed(0, format!("localStorage {key:?} is not a count")))?),
+    }
+}
+
+/// Stored rows (entry texts), read one at a time as a replay takes them.
+pub(crate) enum Rows<'s> {
+    /// As IndexedDB returned them.
+    Array(js_sys::Array),
+    /// localStorage's `{key}:{seq}` for `seq < count`.
+    Local {
+        key: &'s str,
+        store: &'s web_sys::Storage,
+        count: u64,
+    },
+}
+
+impl Rows<'_> {
+    /// How many rows there are.
+    pub(crate) fn len(&self) -> u64 {
+        match self {
+            Rows::Array(rows) => u64::from(rows.length()),
+            Rows::Local { count, .. } => *count,
+        }
+    }
+
+    /// Row `seq`'s text.
+    pub(crate) fn get(&self, seq: u64) -> Result<String, BindingError> {
+        match self {
+            Rows::Array(rows) => rows
+                .get(seq as u32)
+                .as_string()
+                .ok_or_else(|| malformed(seq, format!("row {seq} is not text")).into()),
+            Rows::Local { key, store, count } => store
+                .get_item(&format!("{key}:{seq}"))
+                .map_err(|e| failure("read", e))?
+                .ok_or_else(|| {
+                    PosError::JournalDamaged {
+                        damage: JournalDamage::Truncated,
+                        seq,
+                        what: format!("row {seq} of {count} is missing"),
+                    }
+                    .into()
+                }),
+        }
+    }
+}
+
+/// The `add`s of [`Storage::add_rows`] on IndexedDB: a slice of them, then
+/// a wait for the slice's last request, whose success callback (where the
+/// transaction is active) resumes this.
+async fn add_in_slices(
+    tx: &IdbTransaction,
+    slicer: &mut Slicer,
+    rows: &mut ExportReader<'_>,
+    progress: &Progress,
+) -> Result<(), BindingError> {
+    let fail = |e: JsValue| failure("append", exception_name(&e));
+    let store = tx.object_store(STORE).map_err(fail)?;
+    let total = rows.count();
+    // A look at the clock costs about a row's add.
+    let look_every = Slicer::look_every(64) as u64;
+    while rows.read() < total {
+        let mut last = None;
+        while let Some(row) = {
+            let seq = rows.read();
+            rows.next_entry()?.map(|row| (seq, row))
+        } {
+            let (seq, row) = row;
+            let request = store
+                .add_with_key(&JsValue::from_str(row), &JsValue::from_f64(seq as f64))
+                .map_err(fail)?;
+            last = Some(request);
+            if (seq + 1) % look_every == 0 && slicer.used() {
+                break;
+            }
+        }
+        progress.report("save", rows.read(), total);
+        if let Some(request) = last.filter(|_| rows.read() < total) {
+            settled(&request, &["success", "error"])
+                .await
+                .map_err(fail)?;
+            slicer.begin();
+        }
+    }
+    Ok(())
 }
 
 /// Settles when `target` fires one of `events`: resolves on the first,

@@ -35,10 +35,12 @@ use crate::history::{self, History};
 use crate::locks::{self, Acquired, LockGuard};
 use crate::panic;
 use crate::queue::{self, Queue};
+use crate::restore::{self, Progress};
 use crate::storage::{self, Storage, StorageConfig};
 
-/// `Terminal.open(config)`, without `host` and `now` (live JS objects, not
-/// data; the `.d.ts` adds them in `TerminalConfig`).
+/// `Terminal.open(config)`, without `host`, `now` and `onProgress` (live
+/// JS objects, not data) and `journal` (a long text, read in slices): the
+/// `.d.ts` adds them in `TerminalConfig`.
 #[derive(Deserialize, Tsify)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) struct OpenConfig {
@@ -60,10 +62,6 @@ pub(crate) struct OpenConfig {
     #[serde(default)]
     #[tsify(optional, type = "Locale")]
     locale: Option<String>,
-    /// An `exportJournal()` text to start from (memory, or empty storage).
-    #[serde(default)]
-    #[tsify(optional)]
-    journal: Option<String>,
 }
 
 /// The largest journal `Terminal.open({ journal })` takes: a year of a busy
@@ -714,21 +712,23 @@ impl Terminal {
         let host = js_sys::Reflect::get(&config, &"host".into()).unwrap_or(JsValue::UNDEFINED);
         let now = js_sys::Reflect::get(&config, &"now".into()).unwrap_or(JsValue::UNDEFINED);
         // A journal import is a large text with its own checks (format, hash
-        // chain); the 64 KiB limit is for command input.
+        // chain); the 64 KiB limit is for command input. It is copied into
+        // the wasm in slices (src/restore.rs).
         let journal =
             js_sys::Reflect::get(&config, &"journal".into()).unwrap_or(JsValue::UNDEFINED);
         let journal = if journal.is_undefined() || journal.is_null() {
             None
         } else {
-            match journal.as_string() {
-                Some(text) if text.len() <= MAX_JOURNAL_BYTES => Some(text),
-                Some(_) => {
+            match journal.dyn_into::<js_sys::JsString>() {
+                // A UTF-16 unit is at least a byte of UTF-8.
+                Ok(text) if text.length() as usize <= MAX_JOURNAL_BYTES => Some(text),
+                Ok(_) => {
                     return Err(crate::error::to_js(
                         &PosError::invalid_input("journal", "at most 512 MiB", "more"),
                         Locale::ZhCn,
                     ))
                 }
-                None => {
+                Err(_) => {
                     return Err(crate::error::to_js(
                         &PosError::invalid_input(
                             "journal",
@@ -740,18 +740,19 @@ impl Terminal {
                 }
             }
         };
+        let progress =
+            js_sys::Reflect::get(&config, &"onProgress".into()).unwrap_or(JsValue::UNDEFINED);
         let data = if config.is_object() {
             let copy = js_sys::Object::assign(&js_sys::Object::new(), config.unchecked_ref());
-            for live in ["host", "now", "journal"] {
+            for live in ["host", "now", "journal", "onProgress"] {
                 let _ = js_sys::Reflect::delete_property(&copy, &live.into());
             }
             copy.into()
         } else {
             config
         };
-        let mut input: OpenConfig =
+        let input: OpenConfig =
             parse(data, "config").map_err(|e| crate::error::to_js(&e, Locale::ZhCn))?;
-        input.journal = journal;
         let locale = input
             .locale
             .as_deref()
@@ -772,6 +773,7 @@ impl Terminal {
                 )
             })?),
         };
+        let progress = Progress::from_config(progress).map_err(|e| fail(e.into()))?;
         let storage_config = input.storage.clone().unwrap_or(StorageConfig::Memory);
         let storage = Storage::open(&storage_config).await.map_err(fail)?;
         let (lock, read_only) = match storage.lock_name() {
@@ -804,43 +806,47 @@ impl Terminal {
         };
         let opened_at = clock.now();
         // IndexedDB: from the snapshot and the rows after it, when it has
-        // one that fits (src/history.rs); else a replay of every entry.
-        let (mut core, durable, imported, history, replayed) =
-            if storage.keeps_snapshots() && input.journal.is_none() {
-                let o = history::open(&storage, &config, opened_at)
+        // one that fits (src/history.rs); else a replay of every row, or
+        // of the backup to restore, in slices (src/restore.rs).
+        let (mut core, durable, history, replayed) = match &journal {
+            None if storage.keeps_snapshots() => {
+                let o = history::open(&storage, &config, opened_at, &progress)
                     .await
                     .map_err(fail)?;
-                (o.core, o.durable, 0, o.history, o.replayed)
-            } else {
-                let loaded = storage.load().await.map_err(fail)?;
-                let imported = match &input.journal {
-                    None => Vec::new(),
-                    Some(_) if !loaded.is_empty() => {
-                        return Err(fail(
-                            PosError::invalid_input(
-                                "journal",
-                                "an import only into empty storage",
-                                "storage that already holds a journal",
-                            )
-                            .into(),
-                        ))
-                    }
-                    Some(text) => Journal::<Record>::import_json(text)
-                        .map_err(|e| fail(e.into()))?
-                        .into_entries(),
-                };
-                let durable = loaded.len();
-                // The imported entries are pending: none is durable yet.
-                let imported_count = imported.len();
-                let entries = if imported.is_empty() {
-                    loaded
-                } else {
-                    imported
-                };
-                let core =
-                    CoreTerminal::open(config, entries, opened_at).map_err(|e| fail(e.into()))?;
-                (core, durable, imported_count, History::complete(), 0)
-            };
+                (o.core, o.durable, o.history, o.replayed)
+            }
+            None => {
+                let rows = storage.rows().await.map_err(fail)?;
+                let core = restore::replay_rows(config, &rows, &progress, opened_at)
+                    .await
+                    .map_err(fail)?;
+                let durable = rows.len();
+                (core, durable as usize, History::complete(), durable)
+            }
+            // Another tab writes this journal.
+            Some(_) if clock.read_only.is_some() => {
+                return Err(fail(BindingError::ReadOnly {
+                    lock: clock.read_only.clone().unwrap_or_default(),
+                }))
+            }
+            Some(text) => {
+                if !storage.is_empty().await.map_err(fail)? {
+                    return Err(fail(
+                        PosError::invalid_input(
+                            "journal",
+                            "an import only into empty storage",
+                            "storage that already holds a journal",
+                        )
+                        .into(),
+                    ));
+                }
+                let (core, imported) =
+                    restore::restore(&storage, config, text, &progress, opened_at)
+                        .await
+                        .map_err(fail)?;
+                (core, imported as usize, History::complete(), imported)
+            }
+        };
         *clock.storage.borrow_mut() = Some(Rc::new(storage));
         let new = core.take_unpersisted_seqs();
         let loading = core.journal().base() > 0;
@@ -850,7 +856,7 @@ impl Terminal {
             let mut d = clock.durability.borrow_mut();
             d.durable = durable;
             if clock.read_only.is_none() {
-                d.pending = imported + (new.end - new.start) as usize;
+                d.pending = (new.end - new.start) as usize;
             }
         }
         let shared = Rc::new(clock);

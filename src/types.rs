@@ -105,6 +105,25 @@ export interface TerminalConfig extends OpenConfig {
   host: Host;
   /** Milliseconds since the epoch; `Date.now` when absent. */
   now?: () => number;
+  /**
+   * An `exportJournal()` text to restore (memory, or empty storage): checked,
+   * replayed and written to storage in slices, all or none.
+   */
+  journal?: string;
+  /** Told where a long open stands: a restore, or a replay of every stored row. */
+  onProgress?: (progress: OpenProgress) => void;
+}
+
+/**
+ * Where a long open stands, in records: `"replay"` (checked against the
+ * chain and replayed), then for a restore `"save"` (written to storage).
+ * Told about once a slice of the page's thread, and when a stage is done
+ * (`done === total`).
+ */
+export interface OpenProgress {
+  stage: "replay" | "save";
+  done: number;
+  total: number;
 }
 
 /** A journal record as `on("event")` delivers it. */

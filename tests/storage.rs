@@ -781,3 +781,197 @@ async fn a_settlement_writes_a_snapshot_at_idle() {
     wait(again.history_loaded()).await.unwrap();
     assert_eq!(export(&again).unwrap(), journal);
 }
+
+// ----- restoring a backup (issue 9) ---------------------------------------
+
+/// A backup of a memory terminal after `n` sales.
+async fn backup_of(n: u32) -> String {
+    let term = open(r#"{ kind: "memory" }"#, &recording_host(sim())).await;
+    sign_in(&term).await;
+    sales(&term, 0, n).await;
+    export(&term).unwrap()
+}
+
+/// The open config restoring `journal` into `storage`, with an
+/// `onProgress` that notes each report as `stage done/total` in the
+/// returned array.
+fn restoring(storage: &str, journal: &str) -> (JsValue, js_sys::Array) {
+    let config = config(storage, &recording_host(sim()));
+    js_sys::Reflect::set(&config, &"journal".into(), &journal.into()).unwrap();
+    let seen = js_sys::Array::new();
+    let note = js_sys::Function::new_with_args(
+        "seen",
+        "return (p) => seen.push(`${p.stage} ${p.done}/${p.total}`);",
+    )
+    .call1(&JsValue::NULL, &seen)
+    .unwrap();
+    js_sys::Reflect::set(&config, &"onProgress".into(), &note).unwrap();
+    (config, seen)
+}
+
+/// The reports of `stage`, as `(done, total)`.
+fn reports(seen: &js_sys::Array, stage: &str) -> Vec<(u64, u64)> {
+    seen.iter()
+        .filter_map(|r| {
+            let r = r.as_string().unwrap();
+            let (s, counts) = r.split_once(' ').unwrap();
+            let (done, total) = counts.split_once('/').unwrap();
+            (s == stage).then(|| (done.parse().unwrap(), total.parse().unwrap()))
+        })
+        .collect()
+}
+
+/// Reports of a stage that went from 0 to `total` records, never back.
+fn went_through(seen: &js_sys::Array, stage: &str, total: u64) {
+    let r = reports(seen, stage);
+    assert_eq!(r.first(), Some(&(0, total)), "{stage}: {r:?}");
+    assert_eq!(r.last(), Some(&(total, total)), "{stage}: {r:?}");
+    assert!(r.windows(2).all(|w| w[0].0 <= w[1].0), "{stage}: {r:?}");
+    assert!(r.iter().all(|&(_, t)| t == total), "{stage}: {r:?}");
+}
+
+/// A restore into IndexedDB lets the page run while it checks, replays
+/// and stores the backup (here a record a slice), tells `onProgress`
+/// where it stands, and stores every row in one transaction kept open
+/// across the slices: the reopened journal is the backup.
+#[wasm_bindgen_test]
+async fn a_backup_restores_into_indexeddb_in_slices_with_progress() {
+    let backup = backup_of(40).await;
+    let count = journal_count(&backup);
+    let storage = indexeddb(&unique("restore"));
+    let (config, seen) = restoring(&storage, &backup);
+    posflow::snapshot_pace_for_test(Some((u64::MAX, 1_000, true, 1)));
+    let done = Rc::new(RefCell::new(None));
+    {
+        let done = done.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            *done.borrow_mut() = Some(Terminal::open(config).await);
+        });
+    }
+    let mut tasks = 0;
+    let restored = loop {
+        if let Some(opened) = done.borrow_mut().take() {
+            break opened.expect("the backup restores");
+        }
+        next_task().await;
+        tasks += 1;
+    };
+    posflow::snapshot_pace_for_test(None);
+    // 80-odd records replayed and as many stored, each its own slice.
+    assert!(
+        tasks >= 2 * count,
+        "the page ran {tasks} times for {count} records"
+    );
+    went_through(&seen, "replay", count.into());
+    went_through(&seen, "save", count.into());
+    assert_eq!(
+        seen.get(seen.length() - 1).as_string().unwrap(),
+        format!("save {count}/{count}")
+    );
+    assert_eq!(export(&restored).unwrap(), backup);
+    assert_eq!(states(&restored).len(), 40);
+    sign_in(&restored).await;
+    sale(&restored, "3.00", "after").await.unwrap();
+    let after = export(&restored).unwrap();
+    close(&restored).await;
+
+    let again = open_loaded(&storage, &recording_host(sim())).await;
+    assert_eq!(export(&again).unwrap(), after);
+}
+
+/// A damaged backup is refused with what and where, and leaves the
+/// storage empty: nothing of it is stored, and a restore can be tried
+/// again.
+#[wasm_bindgen_test]
+async fn a_damaged_backup_is_refused_and_nothing_is_stored() {
+    let backup = backup_of(12).await;
+    let damaged = backup.replacen(r#""amount":"5.04""#, r#""amount":"5.05""#, 1);
+    assert_ne!(damaged, backup);
+    for storage in [
+        indexeddb(&unique("damaged")),
+        localstorage(&unique("damaged")),
+    ] {
+        let (config, seen) = restoring(&storage, &damaged);
+        let err = Terminal::open(config).await.err().expect("refused");
+        assert_eq!(code(&err), "JOURNAL_DAMAGED", "{storage}");
+        assert_eq!(
+            text(&get(&err, "details"), "damage"),
+            "changed",
+            "{storage}"
+        );
+        assert!(
+            reports(&seen, "save").is_empty(),
+            "{storage}: {:?}",
+            seen.to_vec()
+        );
+        locks_released().await;
+
+        let (config, _) = restoring(&storage, &backup);
+        let restored = Terminal::open(config)
+            .await
+            .expect("then the sound backup restores");
+        assert_eq!(export(&restored).unwrap(), backup);
+        close(&restored).await;
+        let again = open_loaded(&storage, &recording_host(sim())).await;
+        assert_eq!(export(&again).unwrap(), backup, "{storage}");
+        close(&again).await;
+    }
+}
+
+/// A restore goes only into empty storage, and not through a terminal
+/// that only reads (another tab writes that journal); an `onProgress`
+/// that is not a function is refused, and one that throws does not stop
+/// the restore.
+#[wasm_bindgen_test]
+async fn a_restore_is_refused_where_it_would_overwrite_and_progress_must_be_a_function() {
+    let backup = backup_of(3).await;
+    let storage = indexeddb(&unique("refused"));
+    let writer = open(&storage, &recording_host(sim())).await;
+
+    let (config, _) = restoring(&storage, &backup);
+    let err = Terminal::open(config).await.err().expect("refused");
+    assert_eq!(code(&err), "READ_ONLY");
+    close(&writer).await;
+    let (config, _) = restoring(&storage, &backup);
+    let err = Terminal::open(config).await.err().expect("refused");
+    assert_eq!(code(&err), "INVALID_INPUT");
+    assert_eq!(text(&get(&err, "details"), "field"), "journal");
+
+    let (config, _) = restoring(r#"{ kind: "memory" }"#, &backup);
+    js_sys::Reflect::set(&config, &"onProgress".into(), &"50%".into()).unwrap();
+    let err = Terminal::open(config).await.err().expect("refused");
+    assert_eq!(code(&err), "INVALID_INPUT");
+    assert_eq!(text(&get(&err, "details"), "field"), "onProgress");
+
+    let (config, _) = restoring(r#"{ kind: "memory" }"#, &backup);
+    let throws = js_sys::Function::new_no_args("throw new Error('screen gone')");
+    js_sys::Reflect::set(&config, &"onProgress".into(), &throws).unwrap();
+    let restored = Terminal::open(config).await.expect("restores all the same");
+    assert_eq!(export(&restored).unwrap(), backup);
+}
+
+/// An open that replays every stored row (localStorage keeps no
+/// snapshot) tells `onProgress` how far its replay is; nothing is saved.
+#[wasm_bindgen_test]
+async fn an_open_that_replays_every_row_tells_its_progress() {
+    let storage = localstorage(&unique("progress"));
+    let term = open(&storage, &recording_host(sim())).await;
+    sign_in(&term).await;
+    sales(&term, 0, 5).await;
+    let journal = export(&term).unwrap();
+    close(&term).await;
+
+    let config = config(&storage, &recording_host(sim()));
+    let seen = js_sys::Array::new();
+    let note = js_sys::Function::new_with_args(
+        "seen",
+        "return (p) => seen.push(`${p.stage} ${p.done}/${p.total}`);",
+    )
+    .call1(&JsValue::NULL, &seen)
+    .unwrap();
+    js_sys::Reflect::set(&config, &"onProgress".into(), &note).unwrap();
+    let again = Terminal::open(config).await.unwrap();
+    went_through(&seen, "replay", journal_count(&journal).into());
+    assert!(reports(&seen, "save").is_empty(), "{:?}", seen.to_vec());
+    assert_eq!(export(&again).unwrap(), journal);
+}
