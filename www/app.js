@@ -1189,10 +1189,19 @@ async function detach() {
 async function reopen({ journal, notice }) {
   if (document.body.dataset.status === "busy") return;
   clearError();
+  // A year's journal takes seconds to check and restore: say how far.
+  let records;
+  const progressAs = (key) => ({ stage, done, total }) => {
+    if (stage === "replay") records = total;
+    $("status").textContent = t(stage === "save" ? "progress_save" : key, { done, total });
+  };
   if (journal !== undefined) {
+    const [status, said] = [document.body.dataset.status, $("status").textContent];
+    setStatus("loading", t("starting"));
     try {
-      await checkBackup(journal, getLocale());
+      await checkBackup(journal, getLocale(), progressAs("progress_check"));
     } catch (err) {
+      setStatus(status, said);
       showError(err);
       return;
     }
@@ -1208,7 +1217,9 @@ async function reopen({ journal, notice }) {
     if (journal !== undefined && storage === "indexeddb" && (await deleteJournal()) === "blocked") {
       $("status").textContent = t("delete_blocked");
     }
-    opened = await openTerminal({ host: app.transport, locale: getLocale(), journal: text, storage });
+    opened = await openTerminal({
+      host: app.transport, locale: getLocale(), journal: text, storage, onProgress: progressAs("progress_replay"),
+    });
   } catch (err) {
     showError(err);
     opened = await openTerminal({ host: app.transport, locale: getLocale(), storage }).catch(() => null);
@@ -1220,8 +1231,7 @@ async function reopen({ journal, notice }) {
   await attach(opened);
   signOut();
   if (notice === "imported") {
-    const n = JSON.parse(text).count;
-    $("status").textContent = t("imported", { n });
+    $("status").textContent = t("imported", { n: records });
   } else if (notice !== undefined) {
     $("status").textContent = t("relocale");
   }

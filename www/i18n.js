@@ -189,6 +189,9 @@ const text = {
   import: ["导入流水", "Import journal"],
   imported: ["已导入流水，共 {n} 条记录。请重新签到。", "Journal imported: {n} records. Sign in again."],
   relocale: ["语言已切换，请重新签到。", "Language changed. Sign in again."],
+  progress_check: ["正在核对备份… {done}/{total} 条", "Checking the backup… {done}/{total} records"],
+  progress_replay: ["正在重放流水… {done}/{total} 条", "Replaying the journal… {done}/{total} records"],
+  progress_save: ["正在保存流水… {done}/{total} 条", "Saving the journal… {done}/{total} records"],
   storage: ["流水", "Journal"],
   storage_memory: [
     "流水仅保存在内存中：刷新页面会丢失当天记录（此浏览器无 IndexedDB）。",

@@ -170,8 +170,9 @@ export function persistentAcquirer(name = config.storageName) {
  * before anything else. A second tab gets the journal read-only
  * (`term.readOnly`). A build without IndexedDB storage falls back to memory
  * (the screen says which). `journal` imports a backup into empty storage.
+ * `onProgress` is told how a long open stands (a restore, a full replay).
  */
-export async function openTerminal({ host, locale, journal, storage = "indexeddb" }) {
+export async function openTerminal({ host, locale, journal, storage = "indexeddb", onProgress }) {
   await load();
   const base = {
     merchantId: config.merchantId,
@@ -182,6 +183,7 @@ export async function openTerminal({ host, locale, journal, storage = "indexeddb
     policy: config.policy,
     locale,
     now: clock.now,
+    onProgress,
   };
   if (journal !== undefined) base.journal = journal;
   if (storage === "indexeddb") {
@@ -199,9 +201,10 @@ export async function openTerminal({ host, locale, journal, storage = "indexeddb
 
 /**
  * Checks a backup before anything is replaced: opens it in a throwaway
- * terminal in memory, behind a host that is never reached.
+ * terminal in memory, behind a host that is never reached. Returns how
+ * many records it holds.
  */
-export async function checkBackup(journal, locale) {
+export async function checkBackup(journal, locale, onProgress) {
   await load();
   const offline = { send: () => Promise.reject(Object.assign(new Error("offline"), { kind: "transport_error" })) };
   const term = await Terminal.open({
@@ -215,6 +218,7 @@ export async function checkBackup(journal, locale) {
     now: clock.now,
     storage: { kind: "memory" },
     journal,
+    onProgress,
   });
   await term.close();
   term.free?.();

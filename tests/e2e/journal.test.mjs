@@ -76,8 +76,23 @@ test("a journal of 250 sales: the list shows the newest page, a search finds an 
   await withDemo({}, async (page) => {
     await signedIn(page);
     await nav(page, "tools");
+    // What the status line says while the backup is checked and restored.
+    await page.evaluate(() => {
+      window.statusSeen = [];
+      // Each text set is a record of its own (the observer is told in batches).
+      new MutationObserver((records) => {
+        for (const r of records) for (const n of r.addedNodes) window.statusSeen.push(n.textContent);
+      }).observe(document.getElementById("status"), { childList: true });
+    });
     await page.setInputFiles("#import-file", { name: "bulk.json", mimeType: "application/json", buffer: Buffer.from(journal) });
     await page.waitForSelector('body[data-status="signin"]');
+    const records = JSON.parse(journal).count;
+    const seen = await page.evaluate(() => window.statusSeen);
+    for (const stage of ["check", "replay", "save"]) {
+      assert.ok(seen.some((s) => s.includes(`${records}/${records}`) && s.includes({ check: "核对", replay: "重放", save: "保存" }[stage])),
+        `the ${stage} progress reached ${records}: ${JSON.stringify(seen)}`);
+    }
+    assert.match(await page.textContent("#status"), new RegExp(`${records}`), "the import says how many records");
     await signedIn(page);
     await nav(page, "transactions");
     await page.waitForSelector("#more-records:not([hidden])");
