@@ -41,7 +41,8 @@ test("the README's API example runs as written", async () => {
   page.on("pageerror", (e) => problems.push(String(e)));
   const module = `${readmeExample()}
 window.__readme = { sale, refund, report, backup, events, code: error && error.code, name: error && error.name,
-  action: plan.action, voucher, balanced: rec.summary.balanced };`;
+  action: plan.action, voucher, balanced: rec.summary.balanced,
+  restored: restored.exportJournal() === backup, progress };`;
   await page.route("**/readme.html", (route) =>
     route.fulfill({
       contentType: "text/html",
@@ -65,6 +66,10 @@ window.__readme = { sale, refund, report, backup, events, code: error && error.c
   assert.equal(r.report.debitAmount, "100.00");
   assert.equal(r.report.creditAmount, "30.00");
   assert.ok(r.backup.startsWith('{"format":"posflow-journal/1"'));
+  assert.equal(r.restored, true, "the backup restores");
+  const count = JSON.parse(r.backup).count;
+  assert.equal(r.progress.at(-1), `save ${count}/${count}`, r.progress.join());
+  assert.ok(r.progress.includes(`replay ${count}/${count}`), r.progress.join());
   assert.ok(r.events.includes("requested") && r.events.includes("settlement_sent"), r.events.join());
   await page.close();
 });
