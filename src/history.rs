@@ -48,7 +48,7 @@ use crate::convert::{self, parse, txn_id};
 use crate::error::{set, BindingError};
 use crate::restore::{self, Progress};
 use crate::slices::{now_ms, Slicer};
-use crate::storage::{self, entry_json, Rows, Storage};
+use crate::storage::{self, entry_json, Storage};
 use crate::terminal::{queued, Shared, Terminal};
 
 /// An open that replayed more records than this writes a snapshot.
@@ -424,12 +424,8 @@ pub(crate) async fn open(
             e.describe()
         )),
     }
-    let rows = Rows::Array(storage.read_rows(0, None).await?);
-    let core = restore::replay_rows(config.clone(), &rows, progress, now).await?;
-    let replayed = rows.len();
-    let Rows::Array(rows) = rows else {
-        unreachable!("IndexedDB rows are an array")
-    };
+    let (core, rows) = restore::replay_indexeddb(storage, config.clone(), progress, now).await?;
+    let replayed = u64::from(rows.length());
     Ok(Opened {
         core,
         durable: replayed as usize,

@@ -62,26 +62,81 @@ impl Progress {
 
 /// Replays stored rows from the first, in slices: the terminal as a
 /// restart leaves it.
-pub(crate) async fn replay_rows(
+pub(crate) async fn replay_stored(
     config: TerminalConfig,
     rows: &Rows<'_>,
     progress: &Progress,
     now: Timestamp,
 ) -> Result<CoreTerminal, BindingError> {
     let mut replay = Replay::new(config)?;
-    let total = rows.len();
+    progress.report("replay", 0, rows.end());
+    replay_rows(&mut replay, &mut Slicer::new(), rows, rows.end(), progress).await?;
+    Ok(replay.open(now))
+}
+
+/// Rows read per IndexedDB request of a full replay: one `getAll` of
+/// 100,000 rows blocked the page for ~120 ms as it handed them over.
+const READ_CHUNK: usize = 5_000;
+
+/// [`replay_stored`] of every IndexedDB row, read a chunk at a time
+/// while the replay goes on; returns the rows as well, as stored.
+pub(crate) async fn replay_indexeddb(
+    storage: &Storage,
+    config: TerminalConfig,
+    progress: &Progress,
+    now: Timestamp,
+) -> Result<(CoreTerminal, js_sys::Array), BindingError> {
+    let total = storage.row_count().await?;
+    let mut replay = Replay::new(config)?;
+    let mut slicer = Slicer::new();
+    let all = js_sys::Array::new();
+    let chunk = Slicer::at_most(READ_CHUNK) as u64;
     progress.report("replay", 0, total);
-    Slicer::new()
+    loop {
+        let from = u64::from(all.length());
+        let rows = storage.read_rows(from, Some(from + chunk)).await?;
+        let read = u64::from(rows.length());
+        let rows = Rows::Array { rows, from };
+        // Rows another tab appends meanwhile count too.
+        replay_rows(
+            &mut replay,
+            &mut slicer,
+            &rows,
+            total.max(rows.end()),
+            progress,
+        )
+        .await?;
+        let Rows::Array { rows, .. } = rows else {
+            unreachable!("built as an array")
+        };
+        rows.for_each(&mut |row, _, _| {
+            all.push(&row);
+        });
+        if read < chunk {
+            return Ok((replay.open(now), all));
+        }
+    }
+}
+
+/// Replays `rows` from where `replay` stands to their end, in slices.
+async fn replay_rows(
+    replay: &mut Replay,
+    slicer: &mut Slicer,
+    rows: &Rows<'_>,
+    total: u64,
+    progress: &Progress,
+) -> Result<(), BindingError> {
+    let end = rows.end();
+    slicer
         .run(FIRST_STEP, |budget| {
-            let end = total.min(replay.len().saturating_add(budget as u64));
-            while replay.len() < end {
+            let to = end.min(replay.len().saturating_add(budget as u64));
+            while replay.len() < to {
                 replay.push_text(&rows.get(replay.len())?)?;
             }
-            progress.report("replay", end, total);
-            Ok::<_, BindingError>((end == total).then_some(()))
+            progress.report("replay", to, total);
+            Ok::<_, BindingError>((to == end).then_some(()))
         })
-        .await?;
-    Ok(replay.open(now))
+        .await
 }
 
 /// Restores a backup (`exportJournal()`'s text) into empty `storage`:

@@ -121,9 +121,10 @@ impl Slicer {
         debug_assert!(dropped.is_ok());
     }
 
-    /// How many units of work to do between looks at [`Slicer::used`]:
-    /// `usual`, or fewer when the tests cap a step.
-    pub(crate) fn look_every(usual: usize) -> usize {
+    /// How many units of work to take at once where the work is not cut
+    /// by [`Slicer::run`] (rows between looks at [`Slicer::used`], rows a
+    /// read): `usual`, or fewer when the tests cap a step.
+    pub(crate) fn at_most(usual: usize) -> usize {
         usual.min(most_per_step()).max(1)
     }
 

@@ -174,21 +174,27 @@ impl Storage {
     /// them as it replays).
     pub(crate) async fn rows(&self) -> Result<Rows<'_>, BindingError> {
         match self {
-            Storage::Memory => Ok(Rows::Array(js_sys::Array::new())),
+            Storage::Memory => Ok(Rows::Array {
+                rows: js_sys::Array::new(),
+                from: 0,
+            }),
             Storage::Local { key, store } => Ok(Rows::Local {
                 key,
                 store,
                 count: local_count(key, store)?,
             }),
-            Storage::IndexedDb { .. } => Ok(Rows::Array(self.read_rows(0, None).await?)),
+            Storage::IndexedDb { .. } => Ok(Rows::Array {
+                rows: self.read_rows(0, None).await?,
+                from: 0,
+            }),
         }
     }
 
-    /// Whether no journal row is stored.
-    pub(crate) async fn is_empty(&self) -> Result<bool, BindingError> {
+    /// How many journal rows are stored.
+    pub(crate) async fn row_count(&self) -> Result<u64, BindingError> {
         match self {
-            Storage::Memory => Ok(true),
-            Storage::Local { key, store } => Ok(local_count(key, store)? == 0),
+            Storage::Memory => Ok(0),
+            Storage::Local { key, store } => local_count(key, store),
             Storage::IndexedDb { db, .. } => {
                 let count = async {
                     let tx = transaction(db, STORE, "readonly", "default")?;
@@ -198,7 +204,7 @@ impl Storage {
                 let count = count
                     .await
                     .map_err(|e| failure("read", exception_name(&e)))?;
-                Ok(count.as_f64() == Some(0.0))
+                Ok(count.as_f64().unwrap_or_default() as u64)
             }
         }
     }
@@ -302,8 +308,8 @@ fn local_count(key: &str, store: &web_sys::Storage) -> Result<u64, BindingError>
 
 /// Stored rows (entry texts), read one at a time as a replay takes them.
 pub(crate) enum Rows<'s> {
-    /// As IndexedDB returned them.
-    Array(js_sys::Array),
+    /// As IndexedDB returned them: rows `from..`.
+    Array { rows: js_sys::Array, from: u64 },
     /// localStorage's `{key}:{seq}` for `seq < count`.
     Local {
         key: &'s str,
@@ -313,10 +319,10 @@ pub(crate) enum Rows<'s> {
 }
 
 impl Rows<'_> {
-    /// How many rows there are.
-    pub(crate) fn len(&self) -> u64 {
+    /// The `seq` after the last row.
+    pub(crate) fn end(&self) -> u64 {
         match self {
-            Rows::Array(rows) => u64::from(rows.length()),
+            Rows::Array { rows, from } => from + u64::from(rows.length()),
             Rows::Local { count, .. } => *count,
         }
     }
@@ -324,8 +330,8 @@ impl Rows<'_> {
     /// Row `seq`'s text.
     pub(crate) fn get(&self, seq: u64) -> Result<String, BindingError> {
         match self {
-            Rows::Array(rows) => rows
-                .get(seq as u32)
+            Rows::Array { rows, from } => rows
+                .get((seq - from) as u32)
                 .as_string()
                 .ok_or_else(|| malformed(seq, format!("row {seq} is not text")).into()),
             Rows::Local { key, store, count } => store
@@ -356,7 +362,7 @@ async fn add_in_slices(
     let store = tx.object_store(STORE).map_err(fail)?;
     let total = rows.count();
     // A look at the clock costs about a row's add.
-    let look_every = Slicer::look_every(64) as u64;
+    let look_every = Slicer::at_most(64) as u64;
     while rows.read() < total {
         let mut last = None;
         while let Some(row) = {

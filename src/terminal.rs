@@ -817,10 +817,10 @@ impl Terminal {
             }
             None => {
                 let rows = storage.rows().await.map_err(fail)?;
-                let core = restore::replay_rows(config, &rows, &progress, opened_at)
+                let core = restore::replay_stored(config, &rows, &progress, opened_at)
                     .await
                     .map_err(fail)?;
-                let durable = rows.len();
+                let durable = rows.end();
                 (core, durable as usize, History::complete(), durable)
             }
             // Another tab writes this journal.
@@ -830,7 +830,7 @@ impl Terminal {
                 }))
             }
             Some(text) => {
-                if !storage.is_empty().await.map_err(fail)? {
+                if storage.row_count().await.map_err(fail)? > 0 {
                     return Err(fail(
                         PosError::invalid_input(
                             "journal",

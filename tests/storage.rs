@@ -710,6 +710,33 @@ async fn a_damaged_snapshot_is_refused_and_the_journal_replayed() {
         assert_eq!(export(&t).unwrap(), journal, "{change}");
         close(&t).await;
     }
+
+    // The replay reads its rows in chunks (here one row a read) and says
+    // how far it is.
+    change_snapshot(&name, r#""not a snapshot""#).await;
+    let config = config(&storage, &recording_host(sim()));
+    let seen = js_sys::Array::new();
+    let note = js_sys::Function::new_with_args(
+        "seen",
+        "return (p) => seen.push(`${p.stage} ${p.done}/${p.total}`);",
+    )
+    .call1(&JsValue::NULL, &seen)
+    .unwrap();
+    js_sys::Reflect::set(&config, &"onProgress".into(), &note).unwrap();
+    posflow::snapshot_pace_for_test(Some((u64::MAX, 1_000, true, 1)));
+    let t = Terminal::open(config).await;
+    posflow::snapshot_pace_for_test(None);
+    let t = t.unwrap();
+    assert_eq!(shown(&t), before);
+    assert_eq!(export(&t).unwrap(), journal);
+    let count = journal_count(&journal);
+    went_through(&seen, "replay", count.into());
+    // A report a row: each chunk of one row is replayed on its own.
+    assert!(
+        reports(&seen, "replay").len() > count as usize,
+        "{:?}",
+        seen.to_vec()
+    );
 }
 
 /// Makes IndexedDB `add` on the journal throw while `__posflowIdbFull`.
