@@ -101,6 +101,20 @@ async function prefillIdb(name, n) {
   db.close();
 }
 
+/** One `Terminal.open(cfg)` (restoring `journal` when given) with the
+ *  page's task loop ticking beside it: its time and the longest block.
+ *  The terminal is closed when `close`, else returned. */
+async function probedOpen(cfg, journal, close = false) {
+  const probe = blockProbe();
+  const t0 = performance.now();
+  const term = await Terminal.open(journal ? { ...cfg, journal } : cfg);
+  const ms = performance.now() - t0;
+  const blockedMs = probe.stop();
+  if (term.readOnly) throw new Error("bench terminal opened read-only");
+  if (close) await term.close();
+  return { term: close ? null : term, ms, blockedMs };
+}
+
 async function timeOpen(storage, journal, reps) {
   try {
     return await timeOpenOrThrow(storage, journal, reps);
@@ -151,14 +165,21 @@ export async function openBench(sizes, reps) {
   const out = { empty: await timeOpen({ kind: "memory" }, null, reps(0)) };
   for (const n of sizes) {
     const memory = await timeOpen({ kind: "memory" }, journals[n], reps(n));
+    // The same restore once more, the page's task loop ticking beside it:
+    // the longest the page could not run while it was checked and replayed.
+    memory.blockedMs = (await probedOpen(config({ kind: "memory" }), journals[n], true)).blockedMs;
+    // A backup restored into IndexedDB: checked, replayed and its rows
+    // stored (one transaction, in slices).
+    const restoreName = `bench-restore-${n}`;
+    await deleteDb(restoreName);
+    const restore = await probedOpen(config({ kind: "indexeddb", name: restoreName }), journals[n], true);
+    await deleteDb(restoreName);
     const name = `bench-open-${n}`;
     const p0 = performance.now();
     await prefillIdb(name, n);
     const prefillMs = performance.now() - p0;
     const storage = { kind: "indexeddb", name };
-    let t0 = performance.now();
-    let term = await Terminal.open(config(storage));
-    const firstMs = performance.now() - t0;
+    let { term, ms: firstMs, blockedMs: firstBlockedMs } = await probedOpen(config(storage));
     if (term.readOnly) throw new Error("bench terminal opened read-only");
     // Written in slices (the longest time the page could not run): after
     // a full replay it also hands the whole journal to the history.
@@ -171,7 +192,7 @@ export async function openBench(sizes, reps) {
     const listAll = [], listPage = [], listDoubt = [], listOne = [], listAgainst = [];
     let oldest = null, steady = null;
     for (let r = 0; r < reps(n); r++) {
-      t0 = performance.now();
+      const t0 = performance.now();
       term = await Terminal.open(config(storage));
       const opened = performance.now();
       reopen.push(opened - t0);
@@ -235,7 +256,7 @@ export async function openBench(sizes, reps) {
     const held = await footprint(name);
     await deleteDb(name);
     const idb = { median: median(reopen), min: Math.min(...reopen), reps: reopen.length };
-    out[n] = { memory, held, idb, first: { ms: firstMs, snapshot }, steady, historyMs: { median: median(history), min: Math.min(...history), blockedMs: median(blocked) }, tails, prefillMs,
+    out[n] = { memory, restore, held, idb, first: { ms: firstMs, blockedMs: firstBlockedMs, snapshot }, steady, historyMs: { median: median(history), min: Math.min(...history), blockedMs: median(blocked) }, tails, prefillMs,
       entries: { trailMs: median(trail), newestMs: median(newest), exportMs: median(whole), records: n },
       lists: { allMs: median(listAll), pageMs: median(listPage), doubtMs: median(listDoubt), oneMs: median(listOne), againstMs: median(listAgainst) } };
     log(`open ${n}: memory ${memory.median?.toFixed(1) ?? memory.refused} ms, indexeddb first ${firstMs.toFixed(1)} ms, ` +

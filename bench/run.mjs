@@ -209,8 +209,16 @@ async function main() {
   for (const n of [1_000, 10_000, 100_000]) {
     const o = b.open[n];
     if (o.memory.refused) rows.push({ what: `Terminal.open, ${n.toLocaleString("en")} records, from memory (journal: import): refused, ${o.memory.refused.split(":")[0]} (config over 64 KiB)`, browser: NaN, native: NaN, floor: NaN, peer: NaN });
-    else row(`Terminal.open, ${n.toLocaleString("en")} records, from memory (journal: import)`, o.memory.median, nat(`open (replay)/${n} records, from JSON`), "", NaN, NaN);
+    else {
+      row(`Terminal.open, ${n.toLocaleString("en")} records, from memory (journal: import)`, o.memory.median, nat(`open (replay)/${n} records, from JSON`), "", NaN, NaN);
+      row(`… longest main-thread block while it restores (in slices)`, o.memory.blockedMs, NaN, "", NaN, NaN);
+    }
+    if (o.restore) {
+      row(`restore of a ${n.toLocaleString("en")}-record backup into IndexedDB (\`journal:\`, its rows stored in one transaction)`, o.restore.ms, nat(`open (replay)/${n} records, from JSON`), "", NaN, NaN);
+      row(`… longest main-thread block while it restores (in slices)`, o.restore.blockedMs, NaN, "", NaN, NaN);
+    }
     row(`Terminal.open, ${n.toLocaleString("en")} records, from IndexedDB, first open (no snapshot: full replay)`, o.first.ms, nat(`open (replay)/${n} records, from JSON`), "", NaN, NaN);
+    if (o.first.blockedMs !== undefined) row(`… longest main-thread block while it replays (in slices)`, o.first.blockedMs, NaN, "", NaN, NaN);
     row(`snapshot of ${n.toLocaleString("en")} records (${(o.first.snapshot.bytes / 1e6).toFixed(1)} MB): serialize`, o.first.snapshot.serializeMs, nat(`open (snapshot)/${n} records, take snapshot`), "", NaN, NaN);
     row(`snapshot of ${n.toLocaleString("en")} records: IndexedDB write`, o.first.snapshot.writeMs, NaN, "", NaN, NaN);
     row(`… longest main-thread block while it is written (in slices; it also hands the replayed journal to the history)`, o.first.snapshot.blockedMs, NaN, "", NaN, NaN);
