@@ -90,29 +90,22 @@ pub(crate) async fn replay_indexeddb(
     let mut replay = Replay::new(config)?;
     let mut slicer = Slicer::new();
     let all = js_sys::Array::new();
-    let chunk = Slicer::at_most(READ_CHUNK) as u64;
+    let per_read = Slicer::at_most(READ_CHUNK) as u64;
     progress.report("replay", 0, total);
     loop {
         let from = u64::from(all.length());
-        let rows = storage.read_rows(from, Some(from + chunk)).await?;
-        let read = u64::from(rows.length());
-        let rows = Rows::Array { rows, from };
-        // Rows another tab appends meanwhile count too.
-        replay_rows(
-            &mut replay,
-            &mut slicer,
-            &rows,
-            total.max(rows.end()),
-            progress,
-        )
-        .await?;
-        let Rows::Array { rows, .. } = rows else {
-            unreachable!("built as an array")
+        let chunk = storage.read_rows(from, Some(from + per_read)).await?;
+        let rows = Rows::Array {
+            rows: chunk.clone(),
+            from,
         };
-        rows.for_each(&mut |row, _, _| {
+        // Rows another tab appends meanwhile count too.
+        let total = total.max(rows.end());
+        replay_rows(&mut replay, &mut slicer, &rows, total, progress).await?;
+        chunk.for_each(&mut |row, _, _| {
             all.push(&row);
         });
-        if read < chunk {
+        if u64::from(chunk.length()) < per_read {
             return Ok((replay.open(now), all));
         }
     }
