@@ -53,7 +53,7 @@ use crate::time::Timestamp;
 mod replay;
 pub mod snapshot;
 pub use replay::Replay;
-pub use snapshot::{Snapshot, SnapshotStep, SnapshotWriter, SNAPSHOT_FORMAT};
+pub use snapshot::{Snapshot, SnapshotReader, SnapshotStep, SnapshotWriter, SNAPSHOT_FORMAT};
 
 /// Who the terminal is and what rules it runs.
 #[derive(Debug, Clone)]

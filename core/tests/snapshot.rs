@@ -526,6 +526,61 @@ fn a_snapshot_written_in_steps_is_the_snapshot() {
     }
 }
 
+/// Reading a snapshot in steps (its checksum, then a transaction at a
+/// time) opens the same terminal as reading it at once, at any budget;
+/// damaged bytes are refused as they are at once; a reader that is done
+/// refuses another step.
+#[test]
+fn a_snapshot_read_in_steps_is_the_snapshot() {
+    for seed in 0..3 {
+        let (journal, _host, end) = day(seed, 80);
+        let now = Timestamp(end.0 + 1);
+        let bytes = snapshot_at(&journal, journal.len(), now);
+        let whole = Terminal::open_from_snapshot(
+            fast_config(),
+            Snapshot::from_bytes(&bytes).unwrap(),
+            Vec::new(),
+            now,
+        )
+        .unwrap();
+        let txns = whole.transactions().count();
+        for budget in [0, 1, 2, 7, txns, usize::MAX] {
+            let mut reader = Snapshot::reader(bytes.clone()).unwrap();
+            let mut steps = 1;
+            let snapshot = loop {
+                match reader.step(budget).unwrap() {
+                    Some(snapshot) => break snapshot,
+                    None => steps += 1,
+                }
+            };
+            let read =
+                Terminal::open_from_snapshot(fast_config(), snapshot, Vec::new(), now).unwrap();
+            same(&whole, &read, now)
+                .unwrap_or_else(|e| panic!("seed {seed}, budget {budget}: {e}"));
+            // A step checks 1 KiB or reads a transaction per unit of budget.
+            let least = (bytes.len() / 1024 + txns).div_ceil(budget.max(1));
+            assert!(
+                steps >= least.max(1),
+                "seed {seed}, budget {budget}: {steps} steps"
+            );
+            assert_eq!(reader.step(budget).unwrap_err().code(), "SNAPSHOT_DAMAGED");
+        }
+        let mut rng = SplitMix64(seed);
+        for _ in 0..50 {
+            let i = rng.below(bytes.len() as u64) as usize;
+            let mut changed = bytes.clone();
+            changed[i] ^= 1 << rng.below(8);
+            let at_once = Snapshot::from_bytes(&changed).unwrap_err();
+            let stepped = Snapshot::reader(changed).and_then(|mut r| loop {
+                if let Some(s) = r.step(3)? {
+                    break Ok(s);
+                }
+            });
+            assert_eq!(stepped.unwrap_err(), at_once, "byte {i}");
+        }
+    }
+}
+
 /// A writer whose terminal moved on between steps drops what it wrote:
 /// its bytes would mix two states.
 #[test]

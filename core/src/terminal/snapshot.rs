@@ -75,8 +75,20 @@ fn unusable(what: impl Into<String>) -> PosError {
 
 impl Snapshot {
     /// Checks `bytes` (format tag, SHA-256) and decodes them. Anything
-    /// wrong is `SNAPSHOT_DAMAGED`.
+    /// wrong is `SNAPSHOT_DAMAGED`. [`Snapshot::reader`] does it in steps.
     pub fn from_bytes(bytes: &[u8]) -> Result<Snapshot, PosError> {
+        let mut reader = Snapshot::reader(bytes.to_vec())?;
+        loop {
+            if let Some(snapshot) = reader.step(usize::MAX)? {
+                return Ok(snapshot);
+            }
+        }
+    }
+
+    /// A reader of `bytes` in steps, so that a long snapshot is checked
+    /// and decoded without holding the caller's thread for all of it.
+    /// Only the format tag is checked here; the rest as it is read.
+    pub fn reader(bytes: Vec<u8>) -> Result<SnapshotReader, PosError> {
         let tag = SNAPSHOT_FORMAT.as_bytes();
         if !bytes.starts_with(tag) {
             let found = String::from_utf8_lossy(&bytes[..bytes.len().min(24)]).into_owned();
@@ -84,25 +96,16 @@ impl Snapshot {
                 "expected format {SNAPSHOT_FORMAT:?}, found {found:?}"
             )));
         }
-        let rest = &bytes[tag.len()..];
-        if rest.len() < 32 {
+        if bytes.len() < BODY {
             return Err(unusable("too short"));
         }
-        let (check, body) = rest.split_at(32);
-        if check != Sha256::digest(body).as_slice() {
-            return Err(unusable("its checksum does not match its content"));
-        }
-        let mut r = Reader { bytes: body, at: 0 };
-        let snapshot = r
-            .snapshot()
-            .ok_or_else(|| unusable(format!("undecodable at byte {}", tag.len() + 32 + r.at)))?;
-        if r.at != body.len() {
-            return Err(unusable("bytes after its end"));
-        }
-        if snapshot.count == 0 || snapshot.head.len() != 64 {
-            return Err(unusable("it covers no record"));
-        }
-        Ok(snapshot)
+        Ok(SnapshotReader {
+            bytes,
+            at: BODY,
+            phase: ReadPhase::Check {
+                hasher: Sha256::new(),
+            },
+        })
     }
 
     /// How many journal entries it covers: the tail starts at this `seq`.
@@ -113,6 +116,118 @@ impl Snapshot {
     /// The hash of the last entry it covers.
     pub fn head(&self) -> &str {
         &self.head
+    }
+}
+
+/// Where a snapshot's body starts: after its tag and its checksum.
+const BODY: usize = SNAPSHOT_FORMAT.len() + 32;
+
+/// Bytes hashed for one unit of a [`SnapshotReader::step`]'s budget:
+/// about what decoding one transaction costs.
+const HASHED_PER_UNIT: usize = 1024;
+
+/// A snapshot being checked and decoded in steps: see
+/// [`Snapshot::reader`].
+#[derive(Debug)]
+pub struct SnapshotReader {
+    bytes: Vec<u8>,
+    /// Where the next step goes on: in the body, hashing or decoding.
+    at: usize,
+    phase: ReadPhase,
+}
+
+/// Where a [`SnapshotReader`] is: the checksum over the whole body first,
+/// then the transactions one by one, then the rest at once.
+#[derive(Debug)]
+enum ReadPhase {
+    Check {
+        hasher: Sha256,
+    },
+    Txns {
+        head: Box<Snapshot>,
+        left: usize,
+        last: Option<TxnId>,
+    },
+    Spent,
+}
+
+impl SnapshotReader {
+    /// Checks or decodes about `budget` transactions' worth more (at least
+    /// one); the snapshot once it is whole. `SNAPSHOT_DAMAGED` for
+    /// anything wrong, after which the reader is spent.
+    pub fn step(&mut self, budget: usize) -> Result<Option<Snapshot>, PosError> {
+        let phase = std::mem::replace(&mut self.phase, ReadPhase::Spent);
+        let (next, done) = self.advance(phase, budget.max(1))?;
+        self.phase = next;
+        Ok(done)
+    }
+
+    fn advance(
+        &mut self,
+        phase: ReadPhase,
+        budget: usize,
+    ) -> Result<(ReadPhase, Option<Snapshot>), PosError> {
+        let undecodable = |at: usize| unusable(format!("undecodable at byte {at}"));
+        match phase {
+            ReadPhase::Check { mut hasher } => {
+                let end = self.bytes.len().min(
+                    self.at
+                        .saturating_add(budget.saturating_mul(HASHED_PER_UNIT)),
+                );
+                hasher.update(&self.bytes[self.at..end]);
+                self.at = end;
+                if end < self.bytes.len() {
+                    return Ok((ReadPhase::Check { hasher }, None));
+                }
+                if hasher.finalize().as_slice() != &self.bytes[SNAPSHOT_FORMAT.len()..BODY] {
+                    return Err(unusable("its checksum does not match its content"));
+                }
+                let mut r = Reader {
+                    bytes: &self.bytes,
+                    at: BODY,
+                };
+                let head = r.head().ok_or_else(|| undecodable(r.at))?;
+                self.at = r.at;
+                let (head, left) = head;
+                Ok((
+                    ReadPhase::Txns {
+                        head: Box::new(head),
+                        left,
+                        last: None,
+                    },
+                    None,
+                ))
+            }
+            ReadPhase::Txns {
+                mut head,
+                mut left,
+                mut last,
+            } => {
+                let mut r = Reader {
+                    bytes: &self.bytes,
+                    at: self.at,
+                };
+                for _ in 0..budget.min(left) {
+                    r.txn_into(&mut head.state, head.count, &mut last)
+                        .ok_or_else(|| undecodable(r.at))?;
+                    left -= 1;
+                }
+                if left > 0 {
+                    self.at = r.at;
+                    return Ok((ReadPhase::Txns { head, left, last }, None));
+                }
+                r.rest_into(&mut head.state)
+                    .ok_or_else(|| undecodable(r.at))?;
+                if r.at != self.bytes.len() {
+                    return Err(unusable("bytes after its end"));
+                }
+                if head.count == 0 || head.head.len() != 64 {
+                    return Err(unusable("it covers no record"));
+                }
+                Ok((ReadPhase::Spent, Some(*head)))
+            }
+            ReadPhase::Spent => Err(unusable("read already, or refused")),
+        }
     }
 }
 
@@ -583,21 +698,52 @@ impl Reader<'_> {
         Some(Money::from_minor_units(self.i()?, currency))
     }
 
-    fn snapshot(&mut self) -> Option<Snapshot> {
+    /// The identity, `count`, `head` and the state before its
+    /// transactions, with how many transactions follow.
+    fn head(&mut self) -> Option<(Snapshot, usize)> {
         let merchant_id = self.str()?;
         let terminal_id = self.str()?;
         let currency = Currency::parse(&self.str()?).ok()?;
         let count = self.u()?;
         let head = self.str()?;
-        let state = self.state(count)?;
-        Some(Snapshot {
+        let batch_no = self.batch()?;
+        let next_trace = self.trace()?;
+        let n = usize::try_from(self.u()?).ok()?;
+        // Not more than the bytes could hold: a bound before allocating.
+        let capacity = n.min(self.bytes.len());
+        // A restart forgets who was signed in: `signed_in` is never stored.
+        let state = State {
+            batch_no,
+            next_trace,
+            keys: HashMap::with_capacity(capacity),
+            traces: HashMap::with_capacity(capacity.min(999_999)),
+            ..State::new()
+        };
+        let snapshot = Snapshot {
             merchant_id,
             terminal_id,
             currency,
             count,
             head,
             state,
-        })
+        };
+        Some((snapshot, n))
+    }
+
+    /// The next transaction, into `state` with its indexes rebuilt by the
+    /// indexing `apply` does (transactions in id order are requests in
+    /// journal order). `last` is the id of the one before.
+    fn txn_into(&mut self, state: &mut State, count: u64, last: &mut Option<TxnId>) -> Option<()> {
+        let t = self.txn()?;
+        let id = t.id;
+        if id.0 >= count || last.is_some_and(|l| l >= id) {
+            return None;
+        }
+        *last = Some(id);
+        state.index_request(id, &t.request);
+        state.txns.insert(id, Box::new(t));
+        state.index_open(id);
+        Some(())
     }
 
     fn txn(&mut self) -> Option<Transaction> {
@@ -704,34 +850,10 @@ impl Reader<'_> {
         })
     }
 
-    /// The state, its indexes rebuilt by the indexing `apply` does
-    /// (transactions in id order are requests in journal order).
-    fn state(&mut self, count: u64) -> Option<State> {
-        let batch_no = self.batch()?;
-        let next_trace = self.trace()?;
-        let n = usize::try_from(self.u()?).ok()?;
-        // Not more than the bytes could hold: a bound before allocating.
-        let capacity = n.min(self.bytes.len());
-        // A restart forgets who was signed in: `signed_in` is never stored.
-        let mut state = State {
-            batch_no,
-            next_trace,
-            keys: HashMap::with_capacity(capacity),
-            traces: HashMap::with_capacity(capacity.min(999_999)),
-            ..State::new()
-        };
-        let mut last = None;
-        for _ in 0..n {
-            let t = self.txn()?;
-            let id = t.id;
-            if id.0 >= count || last.is_some_and(|l| l >= id) {
-                return None;
-            }
-            last = Some(id);
-            state.index_request(id, &t.request);
-            state.txns.insert(id, Box::new(t));
-            state.index_open(id);
-        }
+    /// The state after its transactions: the RRNs, the exchange and the
+    /// upload under way, PIN failures, closed batches; then a check that
+    /// nothing names a transaction the snapshot does not hold.
+    fn rest_into(&mut self, state: &mut State) -> Option<()> {
         for _ in 0..self.u()? {
             let rrn = self.str()?;
             state.rrns.insert(rrn, TxnId(self.u()?));
@@ -780,7 +902,7 @@ impl Reader<'_> {
                 .outstanding
                 .and_then(|p| p.txn())
                 .is_some_and(|id| !named(&id));
-        (!dangling).then_some(state)
+        (!dangling).then_some(())
     }
 }
 
