@@ -1002,3 +1002,39 @@ async fn an_open_that_replays_every_row_tells_its_progress() {
     assert!(reports(&seen, "save").is_empty(), "{:?}", seen.to_vec());
     assert_eq!(export(&again).unwrap(), journal);
 }
+
+/// An open from a snapshot checks and decodes it in slices (here 1 KiB of
+/// its checksum, or a transaction, a slice): the page runs while it loads.
+#[wasm_bindgen_test]
+async fn a_snapshot_is_read_in_slices_as_the_terminal_opens() {
+    let storage = indexeddb(&unique("readslices"));
+    let term = open(&storage, &recording_host(sim())).await;
+    sign_in(&term).await;
+    sales(&term, 0, 30).await;
+    wait(term.write_snapshot()).await.unwrap();
+    let before = shown(&term);
+    let journal = export(&term).unwrap();
+    close(&term).await;
+
+    posflow::snapshot_pace_for_test(Some((u64::MAX, 1_000, true, 1)));
+    let done = Rc::new(RefCell::new(None));
+    {
+        let (done, config) = (done.clone(), config(&storage, &recording_host(sim())));
+        wasm_bindgen_futures::spawn_local(async move {
+            *done.borrow_mut() = Some(Terminal::open(config).await);
+        });
+    }
+    let mut tasks = 0;
+    let again = loop {
+        if let Some(opened) = done.borrow_mut().take() {
+            break opened.expect("opens from its snapshot");
+        }
+        next_task().await;
+        tasks += 1;
+    };
+    posflow::snapshot_pace_for_test(None);
+    assert!(tasks >= 30, "the page ran {tasks} times");
+    assert_eq!(shown(&again), before);
+    wait(again.history_loaded()).await.unwrap();
+    assert_eq!(export(&again).unwrap(), journal);
+}
