@@ -188,14 +188,16 @@ export async function openBench(sizes, reps) {
     if (!snapshot) throw new Error("no snapshot written");
     snapshot.blockedMs = writing.stop();
     await term.close();
-    const reopen = [], history = [], blocked = [], tails = [], trail = [], newest = [], whole = [];
+    const reopen = [], reopenBlocked = [], history = [], blocked = [], tails = [], trail = [], newest = [], whole = [];
     const listAll = [], listPage = [], listDoubt = [], listOne = [], listAgainst = [];
     let oldest = null, steady = null;
     for (let r = 0; r < reps(n); r++) {
+      const opening = blockProbe();
       const t0 = performance.now();
       term = await Terminal.open(config(storage));
       const opened = performance.now();
       reopen.push(opened - t0);
+      reopenBlocked.push(opening.stop());
       let loading = false;
       try { term.exportJournal(); } catch (e) { loading = e.code === "JOURNAL_LOADING"; if (!loading) throw e; }
       if (!loading) throw new Error("re-open did not start from the snapshot");
@@ -255,7 +257,7 @@ export async function openBench(sizes, reps) {
     }
     const held = await footprint(name);
     await deleteDb(name);
-    const idb = { median: median(reopen), min: Math.min(...reopen), reps: reopen.length };
+    const idb = { median: median(reopen), min: Math.min(...reopen), reps: reopen.length, blockedMs: median(reopenBlocked) };
     out[n] = { memory, restore, held, idb, first: { ms: firstMs, blockedMs: firstBlockedMs, snapshot }, steady, historyMs: { median: median(history), min: Math.min(...history), blockedMs: median(blocked) }, tails, prefillMs,
       entries: { trailMs: median(trail), newestMs: median(newest), exportMs: median(whole), records: n },
       lists: { allMs: median(listAll), pageMs: median(listPage), doubtMs: median(listDoubt), oneMs: median(listOne), againstMs: median(listAgainst) } };
