@@ -715,17 +715,8 @@ async fn a_damaged_snapshot_is_refused_and_the_journal_replayed() {
     // how far it is.
     change_snapshot(&name, r#""not a snapshot""#).await;
     let config = config(&storage, &recording_host(sim()));
-    let seen = js_sys::Array::new();
-    let note = js_sys::Function::new_with_args(
-        "seen",
-        "return (p) => seen.push(`${p.stage} ${p.done}/${p.total}`);",
-    )
-    .call1(&JsValue::NULL, &seen)
-    .unwrap();
-    js_sys::Reflect::set(&config, &"onProgress".into(), &note).unwrap();
-    posflow::snapshot_pace_for_test(Some((u64::MAX, 1_000, true, 1)));
-    let t = Terminal::open(config).await;
-    posflow::snapshot_pace_for_test(None);
+    let seen = noting_progress(&config);
+    let (t, _) = open_in_slices(config).await;
     let t = t.unwrap();
     assert_eq!(shown(&t), before);
     assert_eq!(export(&t).unwrap(), journal);
@@ -819,12 +810,9 @@ async fn backup_of(n: u32) -> String {
     export(&term).unwrap()
 }
 
-/// The open config restoring `journal` into `storage`, with an
-/// `onProgress` that notes each report as `stage done/total` in the
-/// returned array.
-fn restoring(storage: &str, journal: &str) -> (JsValue, js_sys::Array) {
-    let config = config(storage, &recording_host(sim()));
-    js_sys::Reflect::set(&config, &"journal".into(), &journal.into()).unwrap();
+/// Gives `config` an `onProgress` that notes each report as
+/// `stage done/total` in the returned array.
+fn noting_progress(config: &JsValue) -> js_sys::Array {
     let seen = js_sys::Array::new();
     let note = js_sys::Function::new_with_args(
         "seen",
@@ -832,7 +820,41 @@ fn restoring(storage: &str, journal: &str) -> (JsValue, js_sys::Array) {
     )
     .call1(&JsValue::NULL, &seen)
     .unwrap();
-    js_sys::Reflect::set(&config, &"onProgress".into(), &note).unwrap();
+    js_sys::Reflect::set(config, &"onProgress".into(), &note).unwrap();
+    seen
+}
+
+/// `Terminal.open(config)` with every step of its work a slice of its
+/// own (one record, one transaction, 1 KiB of a checksum), and how many
+/// times the page ran meanwhile.
+async fn open_in_slices(config: JsValue) -> (Result<Terminal, JsValue>, u32) {
+    posflow::snapshot_pace_for_test(Some((u64::MAX, 1_000, true, 1)));
+    let done = Rc::new(RefCell::new(None));
+    {
+        let done = done.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            *done.borrow_mut() = Some(Terminal::open(config).await);
+        });
+    }
+    let mut tasks = 0;
+    let opened = loop {
+        if let Some(opened) = done.borrow_mut().take() {
+            break opened;
+        }
+        next_task().await;
+        tasks += 1;
+    };
+    posflow::snapshot_pace_for_test(None);
+    (opened, tasks)
+}
+
+/// The open config restoring `journal` into `storage`, with an
+/// `onProgress` that notes each report as `stage done/total` in the
+/// returned array.
+fn restoring(storage: &str, journal: &str) -> (JsValue, js_sys::Array) {
+    let config = config(storage, &recording_host(sim()));
+    js_sys::Reflect::set(&config, &"journal".into(), &journal.into()).unwrap();
+    let seen = noting_progress(&config);
     (config, seen)
 }
 
@@ -867,23 +889,8 @@ async fn a_backup_restores_into_indexeddb_in_slices_with_progress() {
     let count = journal_count(&backup);
     let storage = indexeddb(&unique("restore"));
     let (config, seen) = restoring(&storage, &backup);
-    posflow::snapshot_pace_for_test(Some((u64::MAX, 1_000, true, 1)));
-    let done = Rc::new(RefCell::new(None));
-    {
-        let done = done.clone();
-        wasm_bindgen_futures::spawn_local(async move {
-            *done.borrow_mut() = Some(Terminal::open(config).await);
-        });
-    }
-    let mut tasks = 0;
-    let restored = loop {
-        if let Some(opened) = done.borrow_mut().take() {
-            break opened.expect("the backup restores");
-        }
-        next_task().await;
-        tasks += 1;
-    };
-    posflow::snapshot_pace_for_test(None);
+    let (restored, tasks) = open_in_slices(config).await;
+    let restored = restored.expect("the backup restores");
     // 80-odd records replayed and as many stored, each its own slice.
     assert!(
         tasks >= 2 * count,
@@ -989,14 +996,7 @@ async fn an_open_that_replays_every_row_tells_its_progress() {
     close(&term).await;
 
     let config = config(&storage, &recording_host(sim()));
-    let seen = js_sys::Array::new();
-    let note = js_sys::Function::new_with_args(
-        "seen",
-        "return (p) => seen.push(`${p.stage} ${p.done}/${p.total}`);",
-    )
-    .call1(&JsValue::NULL, &seen)
-    .unwrap();
-    js_sys::Reflect::set(&config, &"onProgress".into(), &note).unwrap();
+    let seen = noting_progress(&config);
     let again = Terminal::open(config).await.unwrap();
     went_through(&seen, "replay", journal_count(&journal).into());
     assert!(reports(&seen, "save").is_empty(), "{:?}", seen.to_vec());
@@ -1016,23 +1016,8 @@ async fn a_snapshot_is_read_in_slices_as_the_terminal_opens() {
     let journal = export(&term).unwrap();
     close(&term).await;
 
-    posflow::snapshot_pace_for_test(Some((u64::MAX, 1_000, true, 1)));
-    let done = Rc::new(RefCell::new(None));
-    {
-        let (done, config) = (done.clone(), config(&storage, &recording_host(sim())));
-        wasm_bindgen_futures::spawn_local(async move {
-            *done.borrow_mut() = Some(Terminal::open(config).await);
-        });
-    }
-    let mut tasks = 0;
-    let again = loop {
-        if let Some(opened) = done.borrow_mut().take() {
-            break opened.expect("opens from its snapshot");
-        }
-        next_task().await;
-        tasks += 1;
-    };
-    posflow::snapshot_pace_for_test(None);
+    let (again, tasks) = open_in_slices(config(&storage, &recording_host(sim()))).await;
+    let again = again.expect("opens from its snapshot");
     assert!(tasks >= 30, "the page ran {tasks} times");
     assert_eq!(shown(&again), before);
     wait(again.history_loaded()).await.unwrap();
