@@ -250,14 +250,23 @@ impl Storage {
             Storage::IndexedDb { db, .. } => {
                 let tx = transaction(db, STORE, "readwrite", "strict")
                     .map_err(|e| failure("append", exception_name(&e)))?;
-                let added = add_in_slices(&tx, slicer, &mut rows, progress).await;
+                let added = match add_in_slices(&tx, slicer, &mut rows, progress).await {
+                    Ok(()) => settled(&tx, &["complete", "error", "abort"])
+                        .await
+                        .map(drop)
+                        .map_err(|e| failure("append", exception_name(&e))),
+                    Err(e) => {
+                        let _ = tx.abort();
+                        Err(e)
+                    }
+                };
                 if let Err(e) = added {
-                    let _ = tx.abort();
+                    // A browser that ended the transaction between two
+                    // slices has committed the rows added before: the
+                    // storage was empty, so it is emptied again.
+                    let _ = clear_rows(db).await;
                     return Err(e);
                 }
-                settled(&tx, &["complete", "error", "abort"])
-                    .await
-                    .map_err(|e| failure("append", exception_name(&e)))?;
             }
         }
         progress.report("save", total, total);
@@ -347,6 +356,15 @@ impl Rows<'_> {
                 }),
         }
     }
+}
+
+/// Deletes every journal row.
+async fn clear_rows(db: &IdbDatabase) -> Result<(), JsValue> {
+    let tx = transaction(db, STORE, "readwrite", "strict")?;
+    tx.object_store(STORE)?.clear()?;
+    settled(&tx, &["complete", "error", "abort"])
+        .await
+        .map(drop)
 }
 
 /// The `add`s of [`Storage::add_rows`] on IndexedDB: a slice of them, then

@@ -1023,3 +1023,38 @@ async fn a_snapshot_is_read_in_slices_as_the_terminal_opens() {
     wait(again.history_loaded()).await.unwrap();
     assert_eq!(export(&again).unwrap(), journal);
 }
+
+/// A restore whose storage fails half-way leaves the storage empty, even
+/// where the browser has committed the rows added before the failure (as
+/// one that ended the transaction between two slices would): here the
+/// 40th `add` commits the transaction and then throws.
+#[wasm_bindgen_test]
+async fn a_restore_that_fails_half_way_leaves_the_storage_empty() {
+    js("(() => { const add = IDBObjectStore.prototype.add; let n = 0; \
+        IDBObjectStore.prototype.add = function (...a) { \
+          if (globalThis.__posflowCommitAt && this.name === 'journal' && ++n === globalThis.__posflowCommitAt) { \
+            this.transaction.commit(); \
+            throw new DOMException('ended', 'TransactionInactiveError'); } \
+          return add.apply(this, a); }; })()");
+    let backup = backup_of(30).await;
+    let storage = indexeddb(&unique("halfway"));
+    let (config, _) = restoring(&storage, &backup);
+    js_sys::Reflect::set(&js_sys::global(), &"__posflowCommitAt".into(), &40.into()).unwrap();
+    let (failed, _) = open_in_slices(config).await;
+    js_sys::Reflect::set(
+        &js_sys::global(),
+        &"__posflowCommitAt".into(),
+        &JsValue::UNDEFINED,
+    )
+    .unwrap();
+    let err = failed.err().expect("the restore fails");
+    assert_eq!(code(&err), "STORAGE_FAILED");
+    locks_released().await;
+
+    // Nothing of it is left: the backup restores, into empty storage.
+    let (config, _) = restoring(&storage, &backup);
+    let restored = Terminal::open(config)
+        .await
+        .expect("restores on a second try");
+    assert_eq!(export(&restored).unwrap(), backup);
+}
