@@ -47,7 +47,7 @@ use crate::acquirer;
 use crate::convert::{self, parse, txn_id};
 use crate::error::{set, BindingError};
 use crate::restore::{self, Progress};
-use crate::slices::{now_ms, Slicer};
+use crate::slices::{now_ms, Slicer, FIRST_STEP};
 use crate::storage::{self, entry_json, Storage};
 use crate::terminal::{queued, Shared, Terminal};
 
@@ -76,11 +76,6 @@ const PACE: Pace = Pace {
     every: 1_000,
     idle_ms: 1_000,
 };
-
-/// The first step's budget of the work below that runs in slices
-/// (transactions written, rows checked or handed over); [`Slicer::run`]
-/// adapts it to the time the steps take.
-const FIRST_STEP: usize = 256;
 
 #[cfg(not(feature = "test-hooks"))]
 fn pace() -> Pace {

@@ -20,11 +20,8 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use crate::error::{set, BindingError};
-use crate::slices::Slicer;
+use crate::slices::{Slicer, FIRST_STEP};
 use crate::storage::{Rows, Storage};
-
-/// Entries replayed in the first step of a slice; the slicer adapts it.
-const FIRST_STEP: usize = 256;
 
 /// `onProgress` of the open config: told where a long open stands.
 #[derive(Default)]

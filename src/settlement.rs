@@ -19,7 +19,7 @@ use wasm_bindgen_futures::future_to_promise;
 
 use crate::convert::{bounded, parse, to_js, txn_id};
 use crate::error::BindingError;
-use crate::slices::Slicer;
+use crate::slices::{Slicer, FIRST_STEP};
 use crate::terminal::{persist, queued_in, Shared, Terminal};
 
 /// `receipt(id, options)`.
@@ -299,7 +299,7 @@ impl<'a> ReconReport<'a> {
         let mut next = 0;
         let mut piece = String::new();
         let written: Result<(), std::convert::Infallible> = slicer
-            .run(256, |budget| {
+            .run(FIRST_STEP, |budget| {
                 // Within what `push` takes as arguments.
                 let end = count.min(next + budget.min(8192));
                 piece.clear();
@@ -648,7 +648,9 @@ impl Terminal {
                 let now = shared.now();
                 let mut reconciler = Reconciler::new(&statement, now);
                 let report = slicer
-                    .run(256, |budget| reconciler.step(&shared.core.borrow(), budget))
+                    .run(FIRST_STEP, |budget| {
+                        reconciler.step(&shared.core.borrow(), budget)
+                    })
                     .await?;
                 // Closed between two steps: the terminal is no longer
                 // this page's to change.
@@ -698,7 +700,7 @@ async fn read_statement(
         Ok(Statement::from_json(trimmed)?)
     } else {
         let mut reader = CsvStatementReader::new(text, shared.currency);
-        Ok(slicer.run(256, |budget| reader.step(budget)).await?)
+        Ok(slicer.run(FIRST_STEP, |budget| reader.step(budget)).await?)
     }
 }
 

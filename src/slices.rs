@@ -49,6 +49,11 @@ pub(crate) fn set_slicing_for_test(ms: Option<f64>, most: Option<usize>) {
     TEST_SLICING.with(|s| s.set((ms.unwrap_or(SLICE_MS), most.unwrap_or(usize::MAX))));
 }
 
+/// The first step's budget, in units of the work (records, transactions,
+/// rows), where one unit is a few µs; [`Slicer::run`] adapts it to the
+/// time the steps take.
+pub(crate) const FIRST_STEP: usize = 256;
+
 /// What one step should take, ms. Small against the slice, so a slice
 /// ends close to [`SLICE_MS`] even when a step runs long.
 const STEP_MS: f64 = 2.0;

@@ -38,7 +38,7 @@ use web_sys::{IdbDatabase, IdbTransaction};
 use crate::convert::bounded;
 use crate::error::BindingError;
 use crate::restore::Progress;
-use crate::slices::Slicer;
+use crate::slices::{Slicer, FIRST_STEP};
 
 /// The object store holding the journal rows.
 const STORE: &str = "journal";
@@ -227,7 +227,7 @@ impl Storage {
             Storage::Memory => {}
             Storage::Local { key, store } => {
                 slicer
-                    .run(256, |budget| {
+                    .run(FIRST_STEP, |budget| {
                         for _ in 0..budget {
                             let seq = rows.read();
                             let Some(row) = rows.next_entry()? else {
