@@ -470,9 +470,9 @@ async fn from_snapshot(
     })
 }
 
-/// Checks and decodes snapshot bytes.
+/// Checks and decodes snapshot bytes (copied into the wasm once).
 fn read(bytes: &js_sys::Uint8Array) -> Result<Snapshot, PosError> {
-    Snapshot::from_bytes(&bytes.to_vec())
+    Snapshot::reader(bytes.to_vec())?.finish()
 }
 
 /// [`read`] in slices of the page's thread: at 100,000 records its

@@ -77,12 +77,7 @@ impl Snapshot {
     /// Checks `bytes` (format tag, SHA-256) and decodes them. Anything
     /// wrong is `SNAPSHOT_DAMAGED`. [`Snapshot::reader`] does it in steps.
     pub fn from_bytes(bytes: &[u8]) -> Result<Snapshot, PosError> {
-        let mut reader = Snapshot::reader(bytes.to_vec())?;
-        loop {
-            if let Some(snapshot) = reader.step(usize::MAX)? {
-                return Ok(snapshot);
-            }
-        }
+        Snapshot::reader(bytes.to_vec())?.finish()
     }
 
     /// A reader of `bytes` in steps, so that a long snapshot is checked
@@ -160,6 +155,15 @@ impl SnapshotReader {
         let (next, done) = self.advance(phase, budget.max(1))?;
         self.phase = next;
         Ok(done)
+    }
+
+    /// The rest of the reading in one go.
+    pub fn finish(mut self) -> Result<Snapshot, PosError> {
+        loop {
+            if let Some(snapshot) = self.step(usize::MAX)? {
+                return Ok(snapshot);
+            }
+        }
     }
 
     fn advance(
