@@ -60,6 +60,13 @@ pub(crate) fn to_js<T: Serialize>(value: &T) -> JsValue {
     js_sys::JSON::parse(&text).expect("serde_json writes valid JSON")
 }
 
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    /// `JSON.parse` of a JS string, without copying it into the wasm.
+    #[wasm_bindgen(js_namespace = JSON, js_name = parse, catch)]
+    pub(crate) fn parse_text(text: &js_sys::JsString) -> Result<JsValue, JsValue>;
+}
+
 /// A transaction id as JS gives it (`T00000042`), for input `field`.
 pub(crate) fn txn_id(field: &str, text: &str) -> Result<TxnId, PosError> {
     TxnId::parse(bounded(field, text)?)

@@ -44,7 +44,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
 use crate::acquirer;
-use crate::convert::{self, parse, txn_id};
+use crate::convert::{self, parse, parse_text, txn_id};
 use crate::error::{set, BindingError};
 use crate::restore::{self, Progress};
 use crate::slices::{now_ms, Slicer, FIRST_STEP};
@@ -362,13 +362,6 @@ impl Terminal {
         // Stored rows and entries the core wrote: JSON that parses.
         parse_text(&found.map_err(|e| shared.err(e))?)
     }
-}
-
-#[wasm_bindgen]
-extern "C" {
-    /// `JSON.parse` of a JS string, without copying it into the wasm.
-    #[wasm_bindgen(js_namespace = JSON, js_name = parse, catch)]
-    fn parse_text(text: &js_sys::JsString) -> Result<JsValue, JsValue>;
 }
 
 /// The most entries `journalEntries({ last })` returns.

@@ -17,7 +17,7 @@ use tsify::Tsify;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
-use crate::convert::{bounded, parse, to_js, txn_id};
+use crate::convert::{bounded, parse, parse_text, to_js, txn_id};
 use crate::error::BindingError;
 use crate::slices::{Slicer, FIRST_STEP};
 use crate::terminal::{persist, queued_in, Shared, Terminal};
@@ -240,11 +240,11 @@ impl<'a> ReconReport<'a> {
         out
     }
 
-    /// The items `range` as they appear in the whole text: each but the
-    /// first item of the report after a comma.
+    /// The items `range`, joined by commas.
     fn push_items(&self, out: &mut String, range: std::ops::Range<usize>) {
+        let first = range.start;
         for k in range {
-            if k > 0 {
+            if k > first {
                 out.push(',');
             }
             push_item(out, &self.items.0[k]);
@@ -254,12 +254,7 @@ impl<'a> ReconReport<'a> {
     /// The items `range` as a JSON array of their own.
     fn push_piece(&self, out: &mut String, range: std::ops::Range<usize>) {
         out.push('[');
-        let start = out.len();
-        self.push_items(out, range.clone());
-        if range.start > 0 && range.start < range.end {
-            // The comma before the piece's first item.
-            out.remove(start);
-        }
+        self.push_items(out, range);
         out.push(']');
     }
 
@@ -318,13 +313,6 @@ impl<'a> ReconReport<'a> {
         js_sys::Reflect::set(&report, &"items".into(), &all).expect("the report is an object");
         report
     }
-}
-
-#[wasm_bindgen]
-extern "C" {
-    /// `JSON.parse` of a JS string.
-    #[wasm_bindgen(js_namespace = JSON, js_name = parse, catch)]
-    fn parse_text(text: &js_sys::JsString) -> Result<JsValue, JsValue>;
 }
 
 /// `,"name":`, or `{"name":` first.
