@@ -1017,6 +1017,19 @@ impl Terminal {
         Ok(replay)
     }
 
+    /// A terminal of `state`, holding `journal` with all of it taken to
+    /// persist already: what a replay or a snapshot builds on.
+    fn from_parts(config: TerminalConfig, state: State, journal: Journal<Record>) -> Terminal {
+        Terminal {
+            taken: journal.len(),
+            state,
+            journal,
+            config,
+            halted: None,
+            tried: Vec::new(),
+        }
+    }
+
     /// What a restart does after replay: an exchange that was outstanding
     /// gets no reply (a financial request becomes in doubt, so its reversal
     /// goes out first), and nobody is signed in.

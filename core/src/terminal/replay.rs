@@ -24,14 +24,7 @@ impl Replay {
     pub fn new(config: TerminalConfig) -> Result<Replay, PosError> {
         config.validate()?;
         Ok(Replay {
-            terminal: Terminal {
-                state: State::new(),
-                journal: Journal::new(),
-                taken: 0,
-                config,
-                halted: None,
-                tried: Vec::new(),
-            },
+            terminal: Terminal::from_parts(config, State::new(), Journal::new()),
             scratch: Vec::with_capacity(1024),
         })
     }

@@ -996,19 +996,11 @@ impl Terminal {
             }
         }
         let journal = Journal::from_tail(snapshot.count, &snapshot.head, tail)?;
-        let mut terminal = Terminal {
-            state: snapshot.state,
-            journal: Journal::new(),
-            taken: 0,
-            config,
-            halted: None,
-            tried: Vec::new(),
-        };
+        let mut state = snapshot.state;
         for entry in journal.entries() {
-            terminal.state.apply(entry.seq, &entry.record);
+            state.apply(entry.seq, &entry.record);
         }
-        terminal.taken = journal.len();
-        terminal.journal = journal;
+        let mut terminal = Terminal::from_parts(config, state, journal);
         terminal.recover(now);
         Ok(terminal)
     }
