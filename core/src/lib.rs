@@ -47,6 +47,18 @@ pub mod tracking;
 
 pub use error::PosError;
 
+/// Runs a stepwise reader or matcher (`step(budget)` gives `None` until it
+/// is done) to its end in one go: what the one-shot APIs are.
+pub(crate) fn in_one_go<T>(
+    mut step: impl FnMut(usize) -> Result<Option<T>, PosError>,
+) -> Result<T, PosError> {
+    loop {
+        if let Some(done) = step(usize::MAX)? {
+            return Ok(done);
+        }
+    }
+}
+
 /// The names most callers need.
 pub mod prelude {
     pub use crate::acquirer::SimulatedAcquirer;

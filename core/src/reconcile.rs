@@ -959,11 +959,7 @@ impl Statement {
     /// [`CsvStatementReader`] run to the end in one step.
     pub fn from_csv(text: &str, currency: Currency) -> Result<Statement, PosError> {
         let mut reader = CsvStatementReader::new(text, currency);
-        loop {
-            if let Some(statement) = reader.step(usize::MAX)? {
-                return Ok(statement);
-            }
-        }
+        crate::in_one_go(|budget| reader.step(budget))
     }
 
     /// Reads the JSON form:
@@ -1900,11 +1896,7 @@ pub fn reconcile(
     now: Timestamp,
 ) -> Result<ReconReport, PosError> {
     let mut reconciler = Reconciler::new(statement, now);
-    loop {
-        if let Some(report) = reconciler.step(term, usize::MAX)? {
-            return Ok(report);
-        }
-    }
+    crate::in_one_go(|budget| reconciler.step(term, budget))
 }
 
 /// What one unit of a [`Reconciler::step`]'s budget buys, in each stage:

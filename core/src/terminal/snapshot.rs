@@ -159,11 +159,7 @@ impl SnapshotReader {
 
     /// The rest of the reading in one go.
     pub fn finish(mut self) -> Result<Snapshot, PosError> {
-        loop {
-            if let Some(snapshot) = self.step(usize::MAX)? {
-                return Ok(snapshot);
-            }
-        }
+        crate::in_one_go(|budget| self.step(budget))
     }
 
     fn advance(
