@@ -170,6 +170,7 @@ pub fn check_replay(term: &Terminal, config: TerminalConfig, now: Timestamp) -> 
 /// journal, `now` and who is signed in, so a caller may reuse it while those
 /// stay the same.
 pub fn replay(term: &Terminal, config: TerminalConfig, now: Timestamp) -> Result<Terminal, String> {
+    same_text_as_serde_json(term)?;
     let mut replayed = Terminal::open(config, term.journal().entries().to_vec(), now)
         .map_err(|e| format!("the journal does not reopen: {e}"))?;
     if let Some(op) = term.signed_in() {
@@ -178,6 +179,21 @@ pub fn replay(term: &Terminal, config: TerminalConfig, now: Timestamp) -> Result
             .map_err(|e| format!("sign-in after replay: {e}"))?;
     }
     Ok(replayed)
+}
+
+/// Every entry as posflow writes (and hashes) it is the text serde_json
+/// writes: the journals of earlier builds, written by serde_json, must
+/// still check. The last 32 entries: a caller checks after each step.
+fn same_text_as_serde_json(term: &Terminal) -> Result<(), String> {
+    let entries = term.journal().entries();
+    for entry in &entries[entries.len().saturating_sub(32)..] {
+        let ours = posflow_core::json::to_string(entry);
+        let theirs = serde_json::to_string(entry).map_err(|e| e.to_string())?;
+        if ours != theirs {
+            return Err(format!("posflow writes {ours}\nserde_json writes {theirs}"));
+        }
+    }
+    Ok(())
 }
 
 /// The second half of [`check_replay`].
