@@ -192,6 +192,7 @@ export async function openBench(sizes, reps) {
     await term.close();
     const reopen = [], reopenBlocked = [], history = [], blocked = [], tails = [], trail = [], newest = [], whole = [];
     const listAll = [], listPage = [], listDoubt = [], listOne = [], listAgainst = [];
+    const searchAmount = [], searchTrace = [], searchInJs = [];
     let oldest = null, steady = null;
     for (let r = 0; r < reps(n); r++) {
       const opening = blockProbe();
@@ -244,6 +245,18 @@ export async function openBench(sizes, reps) {
       if (page.length !== 200 || page[199].id !== every[199].id || one[0]?.id !== oldest) {
         throw new Error("transactions({ limit, id }) disagrees with the full list");
       }
+      // A search on the list screen (the demo's search box, each
+      // keystroke): by the oldest sale's amount (its matches are spread
+      // over the whole journal) and trace number, against filtering every
+      // transaction in JS as the demo did before.
+      const { amount, traceNo } = every.at(-1);
+      const byAmount = timed(searchAmount, () => term.transactions({ amount, limit: 200 }), 5);
+      const byTrace = timed(searchTrace, () => term.transactions({ traceNo, limit: 200 }), 200);
+      const inJs = timed(searchInJs, () => term.transactions().filter((x) => x.amount === amount).slice(0, 200));
+      if (byAmount.map((x) => x.id).join() !== inJs.map((x) => x.id).join()
+          || byTrace.at(-1)?.id !== oldest || byTrace.some((x) => x.traceNo !== traceNo)) {
+        throw new Error("transactions({ amount, traceNo }) disagrees with the full list");
+      }
       await term.signIn({ operatorId: "01", pin: "1234" });
       await term.sale({ amount: "1.00", card: { pan: PAN }, key: `o${r}` });
       if (r === reps(n) - 1) {
@@ -262,7 +275,8 @@ export async function openBench(sizes, reps) {
     const idb = { median: median(reopen), min: Math.min(...reopen), reps: reopen.length, blockedMs: median(reopenBlocked) };
     out[n] = { memory, restore, held, idb, first: { ms: firstMs, blockedMs: firstBlockedMs, snapshot }, steady, historyMs: { median: median(history), min: Math.min(...history), blockedMs: median(blocked) }, tails, prefillMs,
       entries: { trailMs: median(trail), newestMs: median(newest), exportMs: median(whole), records: n },
-      lists: { allMs: median(listAll), pageMs: median(listPage), doubtMs: median(listDoubt), oneMs: median(listOne), againstMs: median(listAgainst) } };
+      lists: { allMs: median(listAll), pageMs: median(listPage), doubtMs: median(listDoubt), oneMs: median(listOne), againstMs: median(listAgainst),
+        searchAmountMs: median(searchAmount), searchTraceMs: median(searchTrace), searchInJsMs: median(searchInJs) } };
     log(`open ${n}: memory ${memory.median?.toFixed(1) ?? memory.refused} ms, indexeddb first ${firstMs.toFixed(1)} ms, ` +
       `snapshot ${(snapshot.bytes / 1e6).toFixed(1)} MB serialize ${snapshot.serializeMs.toFixed(1)} ms write ${snapshot.writeMs.toFixed(1)} ms, ` +
       `re-open ${idb.median.toFixed(1)} ms, history loaded after ${out[n].historyMs.median.toFixed(1)} ms`);

@@ -239,6 +239,8 @@ async function main() {
     row(`transactions in doubt, ${n.toLocaleString("en")} records (\`transactions({ state: "in_doubt" })\`, none)`, o.lists.doubtMs, NaN, "transactions() (all)", o.lists.allMs, NaN);
     row(`one transaction, ${n.toLocaleString("en")} records (\`transactions({ id })\`)`, o.lists.oneMs, NaN, "transactions() (all)", o.lists.allMs, NaN);
     row(`what was made against the oldest sale, ${n.toLocaleString("en")} records (\`transactions({ original })\`, none)`, o.lists.againstMs, NaN, "transactions() (all)", o.lists.allMs, NaN);
+    row(`search by amount, ${n.toLocaleString("en")} records (\`transactions({ amount, limit: 200 })\`, matches across the journal)`, o.lists.searchAmountMs, NaN, "transactions() (all) + filter in JS", o.lists.searchInJsMs, NaN);
+    row(`search by trace number, ${n.toLocaleString("en")} records (\`transactions({ traceNo, limit: 200 })\`)`, o.lists.searchTraceMs, NaN, "transactions() (all) + filter in JS", o.lists.searchInJsMs, NaN);
   }
   for (const n of [1_000, 10_000, 100_000]) {
     const r = b.reconcile[n];

@@ -4,7 +4,7 @@
 
 use posflow_core::card::Card;
 use posflow_core::error::PosError;
-use posflow_core::host::{BatchNo, TraceNo};
+use posflow_core::host::{check_rrn, BatchNo, TraceNo};
 use posflow_core::money::{Currency, Money};
 use posflow_core::operator::ApprovalInput;
 use posflow_core::record::TxnId;
@@ -129,16 +129,8 @@ impl OriginalRef {
             (Some(id), None, None) => txn_id("original.id", id).map(OriginalSelector::Id),
             (None, Some(t), None) => TraceNo::parse(t).map(OriginalSelector::TraceNo),
             (None, None, Some(r)) => {
-                let ok = r.len() == 12 && r.bytes().all(|b| b.is_ascii_alphanumeric());
-                if ok {
-                    Ok(OriginalSelector::Rrn(r.clone()))
-                } else {
-                    Err(PosError::invalid_input(
-                        "original.rrn",
-                        "12 letters or digits",
-                        r,
-                    ))
-                }
+                check_rrn("original.rrn", r)?;
+                Ok(OriginalSelector::Rrn(r.clone()))
             }
             _ => Err(PosError::invalid_input(
                 "original",
@@ -360,6 +352,16 @@ pub(crate) struct TransactionFilter {
     /// completions and cancels.
     #[tsify(optional)]
     pub original: Option<String>,
+    /// This trace number (`"000042"`, the voucher's 凭证号); trace numbers
+    /// wrap, so there may be several.
+    #[tsify(optional)]
+    pub trace_no: Option<String>,
+    /// This retrieval reference number (12 letters or digits, 参考号).
+    #[tsify(optional)]
+    pub rrn: Option<String>,
+    /// This amount, a decimal string (`"100"` finds `"100.00"`).
+    #[tsify(optional)]
+    pub amount: Option<String>,
     /// At most this many, the newest; all when absent.
     #[tsify(optional)]
     pub limit: Option<u32>,

@@ -435,9 +435,7 @@ impl Terminal {
                         .map(|ms| convert::timestamp("from", ms))
                         .transpose()?,
                     to: f.to.map(|ms| convert::timestamp("to", ms)).transpose()?,
-                    status: None,
-                    id: None,
-                    original: None,
+                    ..Filter::default()
                 };
             let out = js_sys::Array::new();
             let core = shared.core.borrow();

@@ -13,7 +13,7 @@ use std::rc::Rc;
 
 use posflow_core::acquirer::SimulatedAcquirer as CoreAcquirer;
 use posflow_core::error::{Locale, PosError};
-use posflow_core::host::{HostReply, HostRequest, NoReply};
+use posflow_core::host::{check_rrn, HostReply, HostRequest, NoReply, TraceNo};
 use posflow_core::journal::{Entry, Journal};
 use posflow_core::money::Currency;
 use posflow_core::operator::{Operator, Role};
@@ -1011,8 +1011,10 @@ impl Terminal {
     }
 
     /// `transactions({ state?, kind?, operatorId?, from?, to?, id?, original?,
-    /// limit? })` → records, newest first: `limit` stops at the newest that
-    /// many, `id` looks up one, `original` finds those made against it.
+    /// traceNo?, rrn?, amount?, limit? })` → records, newest first: `limit`
+    /// stops at the newest that many, `id` looks up one, `original` finds
+    /// those made against it, `traceNo` and `rrn` read their indexes, and
+    /// `amount` looks from the newest until it has `limit`.
     /// Costs what it returns (and the transactions it passes over to find
     /// them), so a screen should ask for a page or the one it shows, not
     /// every transaction.
@@ -1073,14 +1075,33 @@ impl Terminal {
             refund_status: None,
             id: id("id", filter.id.as_deref())?,
             original: id("original", filter.original.as_deref())?,
+            trace_no: filter
+                .trace_no
+                .as_deref()
+                .map(|t| bounded("traceNo", t).and_then(TraceNo::parse))
+                .transpose()
+                .map_err(|e| shared.err(e))?,
+            rrn: filter
+                .rrn
+                .map(|r| check_rrn("rrn", &r).map(|()| r))
+                .transpose()
+                .map_err(|e| shared.err(e))?,
+            amount: filter
+                .amount
+                .as_deref()
+                .map(|a| convert::money("amount", a, shared.currency))
+                .transpose()
+                .map_err(|e| shared.err(e))?,
         };
         let now = shared.now();
         let core = shared.core.borrow();
-        let out = js_sys::Array::new();
-        for view in core.list_newest(&filter, now, limit) {
-            out.push(&to_js(&TxnRecord::from_view(&view)));
-        }
-        Ok(out.into())
+        // One JSON array, one JSON.parse: a page of 200 records crosses once.
+        let records: Vec<TxnRecord> = core
+            .list_newest(&filter, now, limit)
+            .iter()
+            .map(TxnRecord::from_view)
+            .collect();
+        Ok(to_js(&records))
     }
 
     /// `on("event", callback)`: called with each journal record once it is

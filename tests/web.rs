@@ -155,14 +155,52 @@ async fn every_method_of_the_contract() {
     assert_eq!(against.length(), 1);
     assert_eq!(text(&against.get(0), "kind"), "void");
     assert_eq!(text(&against.get(0), "originalId"), sale_id);
+    // A search by trace number, RRN or amount: the indexes and the amount
+    // give what filtering every record gives.
+    let ids = |filter: &str| -> Vec<String> {
+        js_sys::Array::from(&term.transactions(js(filter)).unwrap())
+            .iter()
+            .map(|r| text(&r, "id"))
+            .collect()
+    };
+    let every = |pick: &dyn Fn(&JsValue) -> bool| -> Vec<String> {
+        all.iter()
+            .filter(|r| pick(r))
+            .map(|r| text(&r, "id"))
+            .collect()
+    };
+    let (b_trace, b_rrn) = (text(&b, "traceNo"), text(&b, "rrn"));
+    assert_eq!(
+        ids(&format!(r#"{{ traceNo: "{b_trace}" }}"#)),
+        [text(&b, "id")]
+    );
+    assert_eq!(ids(&format!(r#"{{ rrn: "{b_rrn}" }}"#)), [text(&b, "id")]);
+    assert_eq!(
+        ids(&format!(r#"{{ rrn: "{b_rrn}", kind: "refund" }}"#)),
+        Vec::<String>::new()
+    );
+    assert_eq!(ids(r#"{ rrn: "000000000000" }"#), Vec::<String>::new());
+    assert_eq!(ids(r#"{ amount: "50" }"#), [text(&b, "id")]);
+    assert_eq!(ids(r#"{ amount: "30.0" }"#), [text(&refund, "id")]);
+    let eighty = every(&|r| text(r, "amount") == "80.00");
+    assert!(!eighty.is_empty());
+    assert_eq!(ids(r#"{ amount: "80.00" }"#), eighty);
+    assert_eq!(ids(r#"{ amount: "80.00", limit: 1 }"#), eighty[..1]);
     for bad in [
         r#"{ limit: 0 }"#,
         r#"{ limit: -1 }"#,
         r#"{ id: "42" }"#,
         r#"{ original: "T1" }"#,
+        r#"{ traceNo: "12" }"#,
+        r#"{ traceNo: 12 }"#,
+        r#"{ rrn: "short" }"#,
     ] {
         let err = term.transactions(js(bad)).unwrap_err();
         assert_eq!(code(&err), "INVALID_INPUT", "{bad}");
+    }
+    for bad in [r#"{ amount: "abc" }"#, r#"{ amount: "1.234" }"#] {
+        let err = term.transactions(js(bad)).unwrap_err();
+        assert_eq!(code(&err), "INVALID_AMOUNT", "{bad}");
     }
 
     let report = wait(term.settle()).await.expect("settles");

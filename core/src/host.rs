@@ -302,6 +302,20 @@ pub const RESPONSE_CODES: [(&str, ResponseClass, &str, &str); 14] = [
     ),
 ];
 
+/// Checks a retrieval reference number given for `field`: 12 letters or
+/// digits, as acquirers issue them.
+pub fn check_rrn(field: &str, rrn: &str) -> Result<(), crate::error::PosError> {
+    if rrn.len() == 12 && rrn.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        Ok(())
+    } else {
+        Err(crate::error::PosError::invalid_input(
+            field,
+            "12 letters or digits",
+            rrn,
+        ))
+    }
+}
+
 /// The class of a response code.
 pub fn classify(code: &str) -> ResponseClass {
     RESPONSE_CODES

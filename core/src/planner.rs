@@ -405,14 +405,7 @@ pub struct Voucher {
 impl Voucher {
     /// Checks the fields the voucher must show.
     pub fn validate(&self) -> Result<(), PosError> {
-        let rrn_ok = self.rrn.len() == 12 && self.rrn.bytes().all(|b| b.is_ascii_alphanumeric());
-        if !rrn_ok {
-            return Err(PosError::invalid_input(
-                "original.voucher.rrn",
-                "12 letters or digits",
-                &self.rrn,
-            ));
-        }
+        crate::host::check_rrn("original.voucher.rrn", &self.rrn)?;
         if let Some(code) = &self.auth_code {
             if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_alphanumeric()) {
                 return Err(PosError::invalid_input(

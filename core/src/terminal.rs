@@ -1264,31 +1264,40 @@ impl Terminal {
     /// Finds the original a command names.
     pub fn find(&self, selector: &OriginalSelector) -> Result<&Transaction, PosError> {
         let found = match selector {
-            OriginalSelector::Id(id) => self.state.txns.get(id),
+            OriginalSelector::Id(id) => self.state.txns.get(id).map(Box::as_ref),
             OriginalSelector::Rrn(rrn) => self
                 .state
                 .rrns
                 .get(rrn)
-                .and_then(|id| self.state.txns.get(id)),
+                .and_then(|id| self.state.txns.get(id))
+                .map(Box::as_ref),
             OriginalSelector::TraceNo(trace) => {
                 // Trace numbers wrap: the latest in the open batch first.
-                let with_trace = self.state.traces.get(trace);
                 let latest = |open_only: bool| {
-                    with_trace
-                        .into_iter()
-                        .flatten()
+                    self.with_trace(*trace)
                         .rev()
-                        .map(|id| &self.state.txns[id])
                         .find(|t| !open_only || t.request.batch_no == self.state.batch_no)
                 };
                 latest(true).or_else(|| latest(false))
             }
         };
-        found
-            .map(Box::as_ref)
-            .ok_or_else(|| PosError::OriginalNotFound {
-                reference: crate::money::truncate_for_error(&selector.to_string()),
-            })
+        found.ok_or_else(|| PosError::OriginalNotFound {
+            reference: crate::money::truncate_for_error(&selector.to_string()),
+        })
+    }
+
+    /// The transactions with trace number `trace_no`, oldest first (trace
+    /// numbers wrap at 999999).
+    pub(crate) fn with_trace(
+        &self,
+        trace_no: TraceNo,
+    ) -> impl DoubleEndedIterator<Item = &Transaction> {
+        self.state
+            .traces
+            .get(&trace_no)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.state.txns.get(id).map(Box::as_ref))
     }
 
     pub(crate) fn children(&self, id: TxnId) -> impl Iterator<Item = &Transaction> {
@@ -2196,12 +2205,7 @@ impl Terminal {
                 && (message_type(t.request.kind) == reply.message
                     || matches!(reply.message, MessageType::Reversal | MessageType::Query))
         };
-        let with_trace = self.state.traces.get(&reply.trace_no).into_iter().flatten();
-        let Some(t) = with_trace
-            .rev()
-            .map(|id| &*self.state.txns[id])
-            .find(kind_matches)
-        else {
+        let Some(t) = self.with_trace(reply.trace_no).rev().find(kind_matches) else {
             return Err(PosError::ReplyUnmatched {
                 trace_no: reply.trace_no.to_string(),
                 why: "no request with this trace number and type".into(),

@@ -21,7 +21,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Locale, PosError};
-use crate::host::{classify, ResponseClass};
+use crate::host::{classify, ResponseClass, TraceNo};
+use crate::money::Money;
 use crate::planner::{Action, Arrival, Route};
 use crate::record::{Kind, Outcome, Record, TxnId};
 use crate::terminal::{OriginalSelector, Status, Terminal, Transaction, TxnState};
@@ -216,6 +217,14 @@ pub struct Filter {
     pub id: Option<TxnId>,
     /// Those made against this original (its voids, refunds, completions).
     pub original: Option<TxnId>,
+    /// This trace number (the voucher's 凭证号); trace numbers wrap, so
+    /// there may be several.
+    pub trace_no: Option<TraceNo>,
+    /// This retrieval reference number (参考号): the approved transaction
+    /// the acquirer gave it.
+    pub rrn: Option<String>,
+    /// This amount (`100` is `100.00`).
+    pub amount: Option<Money>,
 }
 
 impl Filter {
@@ -229,6 +238,11 @@ impl Filter {
                 .is_none_or(|o| *o == t.request.operator_id)
             && self.from.is_none_or(|f| t.request.at >= f)
             && self.to.is_none_or(|to| t.request.at < to)
+            && self.trace_no.is_none_or(|n| n == t.request.trace_no)
+            && self.amount.is_none_or(|a| a == t.request.amount)
+            && self.rrn.as_ref().is_none_or(|wanted| {
+                matches!(&t.state, TxnState::Approved { rrn: Some(rrn), .. } if rrn == wanted)
+            })
     }
 }
 
@@ -253,17 +267,32 @@ impl Terminal {
         limit: usize,
     ) -> Vec<crate::terminal::TxnView<'_>> {
         use std::ops::Bound::{Included, Unbounded};
-        // The narrowest index that holds every match: one id, what was made
-        // against an original, or the open set for the states only open
-        // transactions are in; else every transaction, newest first.
+        // The narrowest index that holds every match: one id, one RRN's,
+        // those with a trace number, what was made against an original, or
+        // the open set for the states only open transactions are in; else
+        // every transaction, newest first (a search by amount alone reads
+        // them until it has `limit`).
         let in_open_set = matches!(
             filter.status,
             Some(Status::Sent | Status::InDoubt | Status::ManualReview)
         );
-        let few: Option<Vec<&Transaction>> = match (filter.id, filter.original) {
-            (None, Some(original)) => Some(self.children(original).collect()),
-            (None, None) if in_open_set => Some(self.state.open_txns().collect()),
-            _ => None,
+        let few: Option<Vec<&Transaction>> = match (filter.id, &filter.rrn, filter.trace_no) {
+            (Some(_), _, _) => None,
+            (None, Some(rrn), _) => Some(
+                self.state
+                    .rrns
+                    .get(rrn)
+                    .and_then(|id| self.state.txns.get(id))
+                    .map(|t| &**t)
+                    .into_iter()
+                    .collect(),
+            ),
+            (None, None, Some(trace_no)) => Some(self.with_trace(trace_no).collect()),
+            (None, None, None) => match filter.original {
+                Some(original) => Some(self.children(original).collect()),
+                None if in_open_set => Some(self.state.open_txns().collect()),
+                None => None,
+            },
         };
         if let Some(few) = few {
             return self.pick(few.into_iter().rev(), filter, now, limit);

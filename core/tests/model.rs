@@ -1958,6 +1958,50 @@ fn check_lists(term: &Terminal, now: Timestamp) -> Result<(), String> {
                 v.txn.id
             ));
         }
+        // The searches a screen makes: a trace number's and an RRN's
+        // indexes, and an amount (a scan that stops at the limit).
+        let rrn_of = |t: &posflow_core::terminal::Transaction| match &t.state {
+            TxnState::Approved { rrn, .. } => rrn.clone(),
+            _ => None,
+        };
+        let r = &v.txn.request;
+        let searches = [
+            Filter {
+                trace_no: Some(r.trace_no),
+                ..Filter::default()
+            },
+            Filter {
+                amount: Some(r.amount),
+                ..Filter::default()
+            },
+            Filter {
+                rrn: rrn_of(v.txn),
+                kind: rrn_of(v.txn).is_none().then_some(r.kind),
+                ..Filter::default()
+            },
+        ];
+        for search in searches {
+            let found: Vec<_> = views
+                .iter()
+                .filter(|c| {
+                    let t = &c.txn;
+                    search.trace_no.is_none_or(|n| n == t.request.trace_no)
+                        && search.amount.is_none_or(|a| a == t.request.amount)
+                        && search
+                            .rrn
+                            .as_ref()
+                            .is_none_or(|x| rrn_of(t).as_ref() == Some(x))
+                        && search.kind.is_none_or(|k| k == t.request.kind)
+                })
+                .cloned()
+                .collect();
+            if !found.iter().any(|c| c.txn.id == v.txn.id)
+                || term.list_newest(&search, now, usize::MAX) != found
+                || term.list_newest(&search, now, 1)[..] != found[..1]
+            {
+                return Err(format!("list_newest({search:?}) is not the views filtered"));
+            }
+        }
     }
     Ok(())
 }

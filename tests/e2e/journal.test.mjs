@@ -103,6 +103,18 @@ test("a journal of 250 sales: the list shows the newest page, a search finds an 
     await page.waitForFunction(() => document.querySelectorAll("#records tr").length === 1);
     assert.equal(await page.textContent('#records tr [data-field="traceNo"]'), "000001");
     assert.equal(await page.isHidden("#more-records"), true);
+    // By its RRN too, and by an amount ("100" is 100.00, sale 100).
+    const rrn = (await page.textContent('#records tr [data-field="rrn"]')).trim();
+    await page.fill("#search", "");
+    await page.waitForFunction(() => document.querySelectorAll("#records tr").length === 200);
+    await page.fill("#search", rrn);
+    await page.waitForFunction(() => document.querySelectorAll("#records tr").length === 1);
+    assert.equal(await page.textContent('#records tr [data-field="traceNo"]'), "000001");
+    await page.fill("#search", "100.0");
+    await page.waitForFunction(() => document.querySelectorAll("#records tr").length === 1);
+    assert.equal(await page.textContent('#records tr [data-field="amount"] .money'), "100.00");
+    await page.fill("#search", "1");
+    await page.waitForFunction(() => document.querySelectorAll("#records tr").length === 1);
     await page.click('#records tr');
     await page.waitForSelector('#history li[data-type="answered"]');
   });
