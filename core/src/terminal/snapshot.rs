@@ -143,6 +143,12 @@ enum ReadPhase {
         left: usize,
         last: Option<TxnId>,
     },
+    /// The RRN index, as long as the transactions (50,000 inserts were a
+    /// 19 ms block of their own in Chromium at 100,000 records).
+    Rrns {
+        head: Box<Snapshot>,
+        left: usize,
+    },
     Spent,
 }
 
@@ -215,6 +221,27 @@ impl SnapshotReader {
                 if left > 0 {
                     self.at = r.at;
                     return Ok((ReadPhase::Txns { head, left, last }, None));
+                }
+                let left = r
+                    .u()
+                    .and_then(|n| usize::try_from(n).ok())
+                    .ok_or_else(|| undecodable(r.at))?;
+                self.at = r.at;
+                Ok((ReadPhase::Rrns { head, left }, None))
+            }
+            ReadPhase::Rrns { mut head, mut left } => {
+                let mut r = Reader {
+                    bytes: &self.bytes,
+                    at: self.at,
+                };
+                for _ in 0..budget.min(left) {
+                    r.rrn_into(&mut head.state)
+                        .ok_or_else(|| undecodable(r.at))?;
+                    left -= 1;
+                }
+                if left > 0 {
+                    self.at = r.at;
+                    return Ok((ReadPhase::Rrns { head, left }, None));
                 }
                 r.rest_into(&mut head.state)
                     .ok_or_else(|| undecodable(r.at))?;
@@ -853,11 +880,19 @@ impl Reader<'_> {
     /// The state after its transactions: the RRNs, the exchange and the
     /// upload under way, PIN failures, closed batches; then a check that
     /// nothing names a transaction the snapshot does not hold.
+    /// One entry of the RRN index; the transaction it names must have been
+    /// read.
+    fn rrn_into(&mut self, state: &mut State) -> Option<()> {
+        let rrn = self.str()?;
+        let id = TxnId(self.u()?);
+        state.txns.contains_key(&id).then_some(())?;
+        state.rrns.insert(rrn, id);
+        Some(())
+    }
+
+    /// What follows the RRN index: the outstanding exchange, the pending
+    /// settlement and upload, PIN states and closed batches.
     fn rest_into(&mut self, state: &mut State) -> Option<()> {
-        for _ in 0..self.u()? {
-            let rrn = self.str()?;
-            state.rrns.insert(rrn, TxnId(self.u()?));
-        }
         state.outstanding = self.opt_json()?;
         state.pending_summary = self.opt_json()?;
         if self.flag()? {
@@ -896,8 +931,7 @@ impl Reader<'_> {
             });
         }
         let named = |id: &TxnId| state.txns.contains_key(id);
-        let dangling = state.rrns.values().any(|id| !named(id))
-            || state.children.keys().any(|id| !named(id))
+        let dangling = state.children.keys().any(|id| !named(id))
             || state
                 .outstanding
                 .and_then(|p| p.txn())
