@@ -187,6 +187,16 @@ impl<R: Serialize + DeserializeOwned + Clone> Journal<R> {
         self.entries.last().expect("just pushed")
     }
 
+    /// Drops up to `n` of the newest entries held; how many it dropped.
+    /// For [`crate::terminal::Terminal::dismantle`]: the journal no longer
+    /// ends where its head says.
+    pub(crate) fn drop_newest(&mut self, n: usize) -> usize {
+        let keep = self.entries.len().saturating_sub(n);
+        let dropped = self.entries.len() - keep;
+        self.entries.truncate(keep);
+        dropped
+    }
+
     /// Verifies entries as a storage backend returns them, one by one.
     pub fn from_entries(entries: Vec<Entry<R>>) -> Result<Self, PosError> {
         Journal::from_tail(0, GENESIS_HASH, entries)

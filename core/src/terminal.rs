@@ -1110,6 +1110,31 @@ impl Terminal {
         self.halted = Some(why.to_owned());
     }
 
+    /// Frees a terminal no one will read again a step at a time: up to
+    /// `budget` transactions, journal entries and index entries a call,
+    /// newest first; `true` once nothing long is left (the rest drops
+    /// quickly). Dropped at once, the state of 50,000 sales held a browser
+    /// page ~50 ms, and a memory terminal's 100,000 entries more. The
+    /// terminal is of no use afterwards: its state no longer matches its
+    /// journal, so it is halted ([`DISMANTLED`]) and a snapshot writer
+    /// refuses it.
+    pub fn dismantle(&mut self, budget: usize) -> bool {
+        self.halt(DISMANTLED);
+        let mut left = budget.max(1);
+        let s = &mut self.state;
+        pop_some(&mut left, || s.txns.pop_last().is_some());
+        pop_some(&mut left, || s.rrns.pop_last().is_some());
+        pop_some(&mut left, || s.open.pop_last().is_some());
+        take_some(&mut left, &mut s.keys);
+        take_some(&mut left, &mut s.traces);
+        take_some(&mut left, &mut s.children);
+        take_some(&mut left, &mut s.voucher_refunds);
+        take_some(&mut left, &mut s.batches);
+        let n = left;
+        left -= self.journal.drop_newest(n);
+        left > 0
+    }
+
     pub(crate) fn append_record(&mut self, record: Record) {
         self.append(record);
         self.debug_check();
@@ -2577,4 +2602,28 @@ fn fingerprint(command: &Command) -> String {
         } => format!("completion|{original}|{amount}|{advice}"),
         Command::CancelPreAuth { original } => format!("pre_auth_cancel|{original}"),
     }
+}
+
+/// Why a dismantled terminal is halted ([`Terminal::halted`]).
+pub const DISMANTLED: &str = "dismantled";
+
+/// Calls `pop` until it finds nothing or `left` runs out, one unit each.
+fn pop_some(left: &mut usize, mut pop: impl FnMut() -> bool) {
+    while *left > 0 && pop() {
+        *left -= 1;
+    }
+}
+
+/// Removes up to `left` entries of `map` (which, is no matter).
+fn take_some<K, V>(left: &mut usize, map: &mut HashMap<K, V>) {
+    if *left == 0 || map.is_empty() {
+        return;
+    }
+    map.retain(|_, _| match *left {
+        0 => true,
+        _ => {
+            *left -= 1;
+            false
+        }
+    });
 }

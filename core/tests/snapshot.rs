@@ -422,6 +422,31 @@ fn forgetting_the_history_keeps_the_terminal() {
     go_on(&mut a, &mut b, &host, 5, now).unwrap();
 }
 
+/// A terminal freed in steps ends with nothing held, a budget at a time,
+/// and refuses to run meanwhile.
+#[test]
+fn a_dismantled_terminal_holds_nothing() {
+    let (journal, _, end) = day(6, 120);
+    let now = Timestamp(end.0 + 1);
+    let mut term = Terminal::open(fast_config(), journal.clone(), now).unwrap();
+    let held = term.transactions().count() + journal.len();
+    assert!(held > 100, "{held}");
+    // A snapshot begun before is not finished from a terminal taken apart.
+    let mut writer = term.snapshot_writer();
+    assert_eq!(writer.step(&term, 1), SnapshotStep::Wrote);
+    let mut steps = 0;
+    while !term.dismantle(7) {
+        steps += 1;
+        assert!(steps <= held, "it ends");
+        assert_eq!(term.halted(), Some(posflow_core::terminal::DISMANTLED));
+    }
+    assert!(steps >= held / 7, "{steps} steps for {held}");
+    assert_eq!(term.transactions().count(), 0);
+    assert!(term.journal().entries().is_empty());
+    assert!(term.dismantle(7), "nothing left");
+    assert_eq!(writer.step(&term, usize::MAX), SnapshotStep::Stale);
+}
+
 /// Every kind of damage to a snapshot is `SNAPSHOT_DAMAGED`.
 #[test]
 fn a_damaged_snapshot_is_refused() {

@@ -289,8 +289,9 @@ pub enum SnapshotStep {
     /// The snapshot, whole: the bytes [`Terminal::snapshot`] gives.
     Done(Vec<u8>),
     /// The terminal's journal moved on since the writer started (or the
-    /// writer had already finished): what it wrote would mix two states,
-    /// so it is dropped. Start again on the terminal as it is.
+    /// writer had already finished, or the terminal is being dismantled):
+    /// what it wrote would mix two states, so it is dropped. Start again
+    /// on the terminal as it is.
     Stale,
 }
 
@@ -299,7 +300,11 @@ impl SnapshotWriter {
     /// which must be the terminal the writer was made from, unchanged;
     /// then, with none left, the rest of the state and the checksum.
     pub fn step(&mut self, term: &Terminal, budget: usize) -> SnapshotStep {
-        if term.journal.len() != self.count || term.journal.head() != self.head {
+        // A terminal being dismantled no longer matches its journal.
+        if term.journal.len() != self.count
+            || term.journal.head() != self.head
+            || term.halted() == Some(super::DISMANTLED)
+        {
             self.at = Phase::Spent;
         }
         let state = &term.state;
