@@ -657,10 +657,9 @@ impl Drop for Terminal {
 fn dismantle_later(shared: Rc<Shared>) {
     wasm_bindgen_futures::spawn_local(async move {
         let freeing = async {
+            let mut parts = shared.core.borrow_mut().dismantle();
             let freed: Result<(), ()> = Slicer::new()
-                .run(FIRST_STEP, |budget| {
-                    Ok(shared.core.borrow_mut().dismantle(budget).then_some(()))
-                })
+                .run(FIRST_STEP, |budget| Ok(parts.step(budget).then_some(())))
                 .await;
             debug_assert!(freed.is_ok());
         };

@@ -187,14 +187,11 @@ impl<R: Serialize + DeserializeOwned + Clone> Journal<R> {
         self.entries.last().expect("just pushed")
     }
 
-    /// Drops up to `n` of the newest entries held; how many it dropped.
-    /// For [`crate::terminal::Terminal::dismantle`]: the journal no longer
-    /// ends where its head says.
-    pub(crate) fn drop_newest(&mut self, n: usize) -> usize {
-        let keep = self.entries.len().saturating_sub(n);
-        let dropped = self.entries.len() - keep;
-        self.entries.truncate(keep);
-        dropped
+    /// Takes the entries held, leaving none. For
+    /// [`crate::terminal::Terminal::dismantle`]: the journal no longer ends
+    /// where its head says.
+    pub(crate) fn take_entries(&mut self) -> Vec<Entry<R>> {
+        std::mem::take(&mut self.entries)
     }
 
     /// Verifies entries as a storage backend returns them, one by one.
