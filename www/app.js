@@ -400,7 +400,7 @@ function currentRecords() {
   const asks = [];
   if (/^\d{1,6}$/.test(q)) asks.push({ traceNo: q.padStart(6, "0") });
   if (/^[0-9A-Za-z]{12}$/.test(q)) asks.push({ rrn: q });
-  if (/^\d{1,12}(\.\d+)?$/.test(q)) asks.push({ amount: q });
+  if (/^\d{1,12}(\.\d{1,6})?$/.test(q)) asks.push({ amount: q });
   const found = new Map();
   for (const ask of asks) {
     let page = [];
