@@ -422,16 +422,14 @@ impl SettlementReport {
 #[derive(Serialize, Tsify)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct TxnRecord<'a> {
-    #[serde(serialize_with = "id_text")]
     #[tsify(type = "string")]
-    id: TxnId,
+    id: IdText,
     #[tsify(type = "TxnKind")]
     kind: &'static str,
     #[tsify(type = "TxnState")]
     state: &'static str,
-    #[serde(serialize_with = "amount_text")]
     #[tsify(type = "string")]
-    amount: Money,
+    amount: AmountText,
     currency: &'static str,
     #[tsify(type = "string")]
     trace_no: TraceNo,
@@ -446,20 +444,15 @@ pub(crate) struct TxnRecord<'a> {
     masked_pan: &'a str,
     #[tsify(type = "\"bank_card\" | \"qr_wallet\" | \"prepaid\"")]
     payment_method: &'static str,
-    #[serde(serialize_with = "amount_text")]
     #[tsify(type = "string")]
-    refundable: Money,
+    refundable: AmountText,
     /// For an open pre-auth: the most a completion may capture.
     #[tsify(optional, type = "string")]
-    #[serde(
-        skip_serializing_if = "Option::is_none",
-        serialize_with = "some_amount_text"
-    )]
-    completable: Option<Money>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    completable: Option<AmountText>,
     operator_id: &'a str,
     #[tsify(type = "string | null")]
-    #[serde(serialize_with = "some_id_text")]
-    original_id: Option<TxnId>,
+    original_id: Option<IdText>,
     #[tsify(type = "string | null")]
     reason: Option<&'a str>,
     approved_by: Vec<&'a str>,
@@ -467,40 +460,50 @@ pub(crate) struct TxnRecord<'a> {
 }
 
 /// A transaction id as JS sees it, `T00000042` (what `Display` writes),
-/// without a `String`.
-fn id_text<S: serde::Serializer>(id: &TxnId, s: S) -> Result<S::Ok, S::Error> {
-    let mut text = [b'0'; 21];
-    let mut n = id.0;
-    let mut at = text.len();
-    loop {
-        at -= 1;
-        text[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    let start = at.min(text.len() - 8) - 1;
-    text[start] = b'T';
-    s.serialize_str(std::str::from_utf8(&text[start..]).expect("ASCII"))
-}
+/// written without a `String`.
+struct IdText(TxnId);
 
-fn some_id_text<S: serde::Serializer>(id: &Option<TxnId>, s: S) -> Result<S::Ok, S::Error> {
-    match id {
-        Some(id) => id_text(id, s),
-        None => s.serialize_none(),
+impl Serialize for IdText {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(Digits::new(b'T', self.0 .0, 8).as_str())
     }
 }
 
 /// An amount as JS sees it, `"12.34"` (what `Display` writes).
-fn amount_text<S: serde::Serializer>(m: &Money, s: S) -> Result<S::Ok, S::Error> {
-    Serialize::serialize(&m.amount(), s)
+struct AmountText(Money);
+
+impl Serialize for AmountText {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        Serialize::serialize(&self.0.amount(), s)
+    }
 }
 
-fn some_amount_text<S: serde::Serializer>(m: &Option<Money>, s: S) -> Result<S::Ok, S::Error> {
-    match m {
-        Some(m) => amount_text(m, s),
-        None => s.serialize_none(),
+/// A number in decimal, zero-padded to at least `width` digits (at most
+/// 20), after an optional one-byte prefix, on the stack.
+pub(crate) struct Digits {
+    text: [u8; 21],
+    at: usize,
+}
+
+impl Digits {
+    /// `prefix` 0 for none.
+    pub(crate) fn new(prefix: u8, mut n: u64, width: usize) -> Digits {
+        let mut text = [b'0'; 21];
+        let mut at = text.len();
+        while n > 0 || text.len() - at < width.clamp(1, 20) {
+            at -= 1;
+            text[at] = b'0' + (n % 10) as u8;
+            n /= 10;
+        }
+        if prefix != 0 {
+            at -= 1;
+            text[at] = prefix;
+        }
+        Digits { text, at }
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.text[self.at..]).expect("ASCII")
     }
 }
 
@@ -519,10 +522,10 @@ impl<'a> TxnRecord<'a> {
             | TxnState::Reversed { .. } => (None, None, None),
         };
         TxnRecord {
-            id: t.id,
+            id: IdText(t.id),
             kind: r.kind.as_str(),
             state: v.status.as_str(),
-            amount: r.amount,
+            amount: AmountText(r.amount),
             currency: r.amount.currency().code(),
             trace_no: r.trace_no,
             batch_no: r.batch_no,
@@ -535,10 +538,10 @@ impl<'a> TxnRecord<'a> {
                 posflow_core::card::PaymentMethod::QrWallet => "qr_wallet",
                 posflow_core::card::PaymentMethod::Prepaid => "prepaid",
             },
-            refundable: v.refundable,
-            completable: v.completable,
+            refundable: AmountText(v.refundable),
+            completable: v.completable.map(AmountText),
             operator_id: &r.operator_id,
-            original_id: r.original,
+            original_id: r.original.map(IdText),
             reason: r.reason.as_deref(),
             approved_by: r.approvals.iter().map(|a| a.operator_id.as_str()).collect(),
             created_at: r.at.0 as f64,
@@ -566,12 +569,6 @@ mod tests {
 
     #[test]
     fn an_id_is_written_as_display_writes_it() {
-        struct Id(TxnId);
-        impl Serialize for Id {
-            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                id_text(&self.0, s)
-            }
-        }
         for n in [
             0,
             1,
@@ -583,7 +580,7 @@ mod tests {
             1_234_567_890,
             u64::MAX,
         ] {
-            let json = posflow_core::json::to_string(&Id(TxnId(n)));
+            let json = posflow_core::json::to_string(&IdText(TxnId(n)));
             assert_eq!(json, format!("\"{}\"", TxnId(n)));
         }
     }

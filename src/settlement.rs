@@ -17,7 +17,7 @@ use tsify::Tsify;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
-use crate::convert::{bounded, parse, parse_text, to_js, txn_id};
+use crate::convert::{bounded, parse, parse_text, to_js, txn_id, Digits};
 use crate::error::BindingError;
 use crate::slices::{Slicer, FIRST_STEP};
 use crate::terminal::{persist, queued_in, Shared, Terminal};
@@ -487,15 +487,8 @@ fn push_str_value(out: &mut String, value: &str) {
 }
 
 /// `n` in decimal, zero-padded to at least `width` digits.
-fn push_int(out: &mut String, mut n: u64, width: usize) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    while n > 0 || digits.len() - at < width {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-    }
-    out.push_str(std::str::from_utf8(&digits[at..]).expect("ASCII digits"));
+fn push_int(out: &mut String, n: u64, width: usize) {
+    out.push_str(Digits::new(0, n, width).as_str());
 }
 
 /// As `Money`'s `Display` writes it: at the currency's scale.

@@ -107,6 +107,17 @@ impl<'a> Json<'a> {
         self.0.push(b':');
     }
 
+    /// A tuple or struct variant: `{"variant":[…]}` or `{"variant":{…}}`.
+    fn variant_compound<'s>(
+        &'s mut self,
+        variant: &str,
+        open: u8,
+        close: &'static [u8],
+    ) -> Compound<'s, 'a> {
+        self.open_variant(variant);
+        self.compound(open, close)
+    }
+
     fn compound<'s>(&'s mut self, open: u8, close: &'static [u8]) -> Compound<'s, 'a> {
         self.0.push(open);
         Compound {
@@ -290,8 +301,7 @@ impl<'s, 'a> ser::Serializer for &'s mut Json<'a> {
         variant: &'static str,
         _len: usize,
     ) -> Result<Compound<'s, 'a>, Error> {
-        self.open_variant(variant);
-        Ok(self.compound(b'[', b"]}"))
+        Ok(self.variant_compound(variant, b'[', b"]}"))
     }
 
     fn serialize_map(self, _len: Option<usize>) -> Result<Compound<'s, 'a>, Error> {
@@ -309,8 +319,7 @@ impl<'s, 'a> ser::Serializer for &'s mut Json<'a> {
         variant: &'static str,
         _len: usize,
     ) -> Result<Compound<'s, 'a>, Error> {
-        self.open_variant(variant);
-        Ok(self.compound(b'{', b"}}"))
+        Ok(self.variant_compound(variant, b'{', b"}}"))
     }
 }
 
