@@ -3,6 +3,7 @@
 //! output structs are camelCase with strings for amounts and ids.
 
 use posflow_core::card::Card;
+use posflow_core::digits::Digits;
 use posflow_core::error::PosError;
 use posflow_core::host::{check_rrn, BatchNo, TraceNo};
 use posflow_core::money::{Currency, Money};
@@ -465,7 +466,7 @@ struct IdText(TxnId);
 
 impl Serialize for IdText {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(Digits::new(b'T', self.0 .0, 8).as_str())
+        s.serialize_str(Digits::new(Some(b'T'), self.0 .0, 8).as_str())
     }
 }
 
@@ -475,35 +476,6 @@ struct AmountText(Money);
 impl Serialize for AmountText {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         Serialize::serialize(&self.0.amount(), s)
-    }
-}
-
-/// A number in decimal, zero-padded to at least `width` digits (at most
-/// 20), after an optional one-byte prefix, on the stack.
-pub(crate) struct Digits {
-    text: [u8; 21],
-    at: usize,
-}
-
-impl Digits {
-    /// `prefix` 0 for none.
-    pub(crate) fn new(prefix: u8, mut n: u64, width: usize) -> Digits {
-        let mut text = [b'0'; 21];
-        let mut at = text.len();
-        while n > 0 || text.len() - at < width.clamp(1, 20) {
-            at -= 1;
-            text[at] = b'0' + (n % 10) as u8;
-            n /= 10;
-        }
-        if prefix != 0 {
-            at -= 1;
-            text[at] = prefix;
-        }
-        Digits { text, at }
-    }
-
-    pub(crate) fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.text[self.at..]).expect("ASCII")
     }
 }
 
@@ -582,6 +554,7 @@ mod tests {
         ] {
             let json = posflow_core::json::to_string(&IdText(TxnId(n)));
             assert_eq!(json, format!("\"{}\"", TxnId(n)));
+            assert_eq!(json, format!("\"T{n:08}\""));
         }
     }
 

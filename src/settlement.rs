@@ -2,6 +2,7 @@
 //! `reconcile` (the acquirer's statement against the journal). Parse, call
 //! the core, convert.
 
+use posflow_core::digits::Digits;
 use posflow_core::error::PosError;
 use posflow_core::host::{BatchNo, TraceNo};
 use posflow_core::money::Money;
@@ -17,7 +18,7 @@ use tsify::Tsify;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
-use crate::convert::{bounded, parse, parse_text, to_js, txn_id, Digits};
+use crate::convert::{bounded, parse, parse_text, to_js, txn_id};
 use crate::error::BindingError;
 use crate::slices::{Slicer, FIRST_STEP};
 use crate::terminal::{persist, queued_in, Shared, Terminal};
@@ -488,7 +489,7 @@ fn push_str_value(out: &mut String, value: &str) {
 
 /// `n` in decimal, zero-padded to at least `width` digits.
 fn push_int(out: &mut String, n: u64, width: usize) {
-    out.push_str(Digits::new(0, n, width).as_str());
+    out.push_str(Digits::new(None, n, width).as_str());
 }
 
 /// As `Money`'s `Display` writes it: at the currency's scale.

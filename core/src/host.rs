@@ -54,14 +54,8 @@ macro_rules! six_digits {
             /// The six digits, zero-padded, without allocating: journal
             /// records carry a few of these each and are serialized for
             /// every hash.
-            fn digits(self) -> [u8; 6] {
-                let mut digits = [b'0'; 6];
-                let mut n = self.0;
-                for d in digits.iter_mut().rev() {
-                    *d = b'0' + (n % 10) as u8;
-                    n /= 10;
-                }
-                digits
+            fn digits(self) -> crate::digits::Digits {
+                crate::digits::Digits::new(None, u64::from(self.0), 6)
             }
 
             /// Parses exactly six digits, 000001–999999.
@@ -82,13 +76,13 @@ macro_rules! six_digits {
 
         impl fmt::Display for $t {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(std::str::from_utf8(&self.digits()).expect("ASCII digits"))
+                f.write_str(self.digits().as_str())
             }
         }
 
         impl Serialize for $t {
             fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.serialize_str(std::str::from_utf8(&self.digits()).expect("ASCII digits"))
+                s.serialize_str(self.digits().as_str())
             }
         }
 

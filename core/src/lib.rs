@@ -26,6 +26,7 @@
 
 pub mod acquirer;
 pub mod card;
+pub mod digits;
 pub mod driver;
 pub mod error;
 pub mod host;

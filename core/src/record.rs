@@ -21,7 +21,7 @@ pub struct TxnId(pub u64);
 
 impl std::fmt::Display for TxnId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "T{:08}", self.0)
+        f.write_str(crate::digits::Digits::new(Some(b'T'), self.0, 8).as_str())
     }
 }
 
