@@ -13,7 +13,7 @@ use serde::Deserialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use crate::convert::{parse, to_js};
+use crate::convert::{parse_serde, to_js};
 use crate::error::{self, set};
 
 #[derive(Deserialize)]
@@ -61,7 +61,7 @@ impl SimulatedAcquirer {
         let options: Options = if options.is_undefined() {
             Options { seed: 0 }
         } else {
-            parse(options, "options").map_err(|e| error::to_js(&e, Locale::En))?
+            parse_serde(options, "options").map_err(|e| error::to_js(&e, Locale::En))?
         };
         Ok(SimulatedAcquirer {
             inner: Rc::new(RefCell::new(CoreAcquirer::new(u64::from(options.seed)))),
@@ -93,7 +93,7 @@ impl SimulatedAcquirer {
     /// rejects with `{ kind: "timeout" | "lost_reply" | "transport_error" }`.
     /// A duplicated reply resolves once (a promise settles only once).
     pub fn send(&self, request: JsValue) -> js_sys::Promise {
-        let request: HostRequest = match parse(request, "request") {
+        let request: HostRequest = match parse_serde(request, "request") {
             Ok(r) => r,
             Err(e) => return js_sys::Promise::reject(&error::to_js(&e, Locale::En)),
         };
@@ -209,7 +209,7 @@ pub(crate) fn resolve_after(ms: u32, value: JsValue) -> js_sys::Promise {
 }
 
 fn parse_fault(value: JsValue) -> Result<Injection, PosError> {
-    let f: InjectIn = parse(value, "fault")?;
+    let f: InjectIn = parse_serde(value, "fault")?;
     let next = match (f.next, f.rates) {
         (None, Some(rates)) if f.code.is_none() && f.ms.is_none() => {
             return Ok(Injection::Rates(rates))

@@ -11,30 +11,34 @@ use posflow_core::operator::ApprovalInput;
 use posflow_core::record::TxnId;
 use posflow_core::terminal::{BatchClose, Command, OriginalSelector, TxnState, TxnView};
 use posflow_core::time::Timestamp;
-use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
-use serde::de::{DeserializeOwned, MapAccess, SeqAccess, Visitor};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use tsify::Tsify;
 use wasm_bindgen::JsValue;
 
 use crate::error::invalid;
+use crate::input::{Input, Obj};
 
 /// The longest string any input field may hold; anything longer is refused
 /// before it is looked at.
 const MAX_FIELD_CHARS: usize = 256;
 
-/// The largest input accepted, as JSON text: no command needs more than a
-/// few hundred bytes; a journal import goes through its own path.
+/// The largest input read by serde, as JSON text: no host message or
+/// configuration needs more than a few KiB; a journal import goes through
+/// its own path.
 const MAX_INPUT_BYTES: usize = 64 * 1024;
 
-/// Deserializes `value` into `T`, as `INVALID_INPUT` naming `what` on failure.
+/// Deserializes `value` into a core type `T` (a host's request or reply,
+/// the terminal's configuration), as `INVALID_INPUT` naming `what` on
+/// failure. The binding's own input types are read by hand
+/// ([`crate::input`]).
 ///
 /// Goes through `JSON.stringify` and serde_json rather than
 /// serde-wasm-bindgen, whose deserializer reads only the fields a struct
 /// asks for and so never sees an unknown one (`deny_unknown_fields` would do
 /// nothing). JSON also turns `NaN` and `Infinity` into `null`, which no
 /// field accepts, and drops functions.
-pub(crate) fn parse<T: DeserializeOwned>(value: JsValue, what: &str) -> Result<T, PosError> {
+pub(crate) fn parse_serde<T: DeserializeOwned>(value: JsValue, what: &str) -> Result<T, PosError> {
     if value.is_undefined() || value.is_null() || !value.is_object() {
         return Err(PosError::invalid_input(what, "an object", "something else"));
     }
@@ -85,7 +89,7 @@ pub(crate) fn bounded<'a>(field: &str, text: &'a str) -> Result<&'a str, PosErro
     Ok(text)
 }
 
-#[derive(Deserialize, Tsify)]
+#[derive(Tsify)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) struct CardInput {
     /// A full PAN is masked at once and never kept.
@@ -93,6 +97,16 @@ pub(crate) struct CardInput {
     pan: Option<String>,
     #[tsify(optional)]
     qr: Option<String>,
+}
+
+impl Input for CardInput {
+    const FIELDS: &'static [&'static str] = &["pan", "qr"];
+    fn read(o: &Obj) -> Result<Self, PosError> {
+        Ok(CardInput {
+            pan: o.opt_str("pan")?,
+            qr: o.opt_str("qr")?,
+        })
+    }
 }
 
 impl CardInput {
@@ -109,7 +123,7 @@ impl CardInput {
     }
 }
 
-#[derive(Deserialize, Tsify)]
+#[derive(Tsify)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) struct OriginalRef {
     #[tsify(optional)]
@@ -118,6 +132,17 @@ pub(crate) struct OriginalRef {
     trace_no: Option<String>,
     #[tsify(optional)]
     rrn: Option<String>,
+}
+
+impl Input for OriginalRef {
+    const FIELDS: &'static [&'static str] = &["id", "traceNo", "rrn"];
+    fn read(o: &Obj) -> Result<Self, PosError> {
+        Ok(OriginalRef {
+            id: o.opt_str("id")?,
+            trace_no: o.opt_str("traceNo")?,
+            rrn: o.opt_str("rrn")?,
+        })
+    }
 }
 
 impl OriginalRef {
@@ -142,10 +167,7 @@ impl OriginalRef {
     }
 }
 
-// Deserialize is by hand: serde's derive for an untagged enum buffers the
-// input into its `Content` tree and tries each variant on it, code the wasm
-// otherwise does without. `#[serde(untagged)]` stays for Tsify's type,
-// `Approval | Approval[]`.
+// Read by `Approvals::read`; `untagged` gives Tsify `Approval | Approval[]`.
 /// One approval, or two for dual control.
 #[derive(Tsify)]
 #[serde(untagged)]
@@ -154,38 +176,33 @@ pub(crate) enum Approvals {
     Many(Vec<Approval>),
 }
 
-impl<'de> Deserialize<'de> for Approvals {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(ApprovalsVisitor)
-    }
-}
-
-struct ApprovalsVisitor;
-
-impl<'de> Visitor<'de> for ApprovalsVisitor {
-    type Value = Approvals;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("an approval { operatorId, pin } or a list of them")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Approvals, A::Error> {
-        Approval::deserialize(MapAccessDeserializer::new(map)).map(Approvals::One)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Approvals, A::Error> {
-        Vec::deserialize(SeqAccessDeserializer::new(seq)).map(Approvals::Many)
-    }
-}
-
-#[derive(Deserialize, Tsify)]
+#[derive(Tsify)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) struct Approval {
     operator_id: String,
     pin: String,
 }
 
+impl Input for Approval {
+    const FIELDS: &'static [&'static str] = &["operatorId", "pin"];
+    fn read(o: &Obj) -> Result<Self, PosError> {
+        Ok(Approval {
+            operator_id: o.str("operatorId")?,
+            pin: o.str("pin")?,
+        })
+    }
+}
+
 impl Approvals {
+    /// Field `approval` of `o`: one object or a list of them.
+    pub(crate) fn read(o: &Obj) -> Result<Option<Approvals>, PosError> {
+        if o.is_list("approval") {
+            Ok(o.opt_list("approval")?.map(Approvals::Many))
+        } else {
+            Ok(o.opt("approval")?.map(Approvals::One))
+        }
+    }
+
     pub(crate) fn approvals(self) -> Result<Vec<ApprovalInput>, PosError> {
         let list = match self {
             Approvals::One(a) => vec![a],
@@ -218,7 +235,7 @@ pub(crate) fn money(field: &str, text: &str, currency: Currency) -> Result<Money
 }
 
 /// `sale` and `preAuth`.
-#[derive(Deserialize, Tsify)]
+#[derive(Tsify)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) struct SaleInput {
     /// Decimal string in the terminal's currency, e.g. `"100.00"`.
@@ -226,6 +243,17 @@ pub(crate) struct SaleInput {
     card: CardInput,
     /// The caller's idempotency key.
     key: String,
+}
+
+impl Input for SaleInput {
+    const FIELDS: &'static [&'static str] = &["amount", "card", "key"];
+    fn read(o: &Obj) -> Result<Self, PosError> {
+        Ok(SaleInput {
+            amount: o.str("amount")?,
+            card: o.req("card")?,
+            key: o.str("key")?,
+        })
+    }
 }
 
 impl SaleInput {
@@ -251,13 +279,24 @@ impl SaleInput {
 }
 
 /// `void`.
-#[derive(Deserialize, Tsify)]
+#[derive(Tsify)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) struct VoidInput {
     original: OriginalRef,
     #[tsify(optional)]
     approval: Option<Approvals>,
     key: String,
+}
+
+impl Input for VoidInput {
+    const FIELDS: &'static [&'static str] = &["original", "approval", "key"];
+    fn read(o: &Obj) -> Result<Self, PosError> {
+        Ok(VoidInput {
+            original: o.req("original")?,
+            approval: Approvals::read(o)?,
+            key: o.str("key")?,
+        })
+    }
 }
 
 impl VoidInput {
@@ -273,7 +312,7 @@ impl VoidInput {
 }
 
 /// `completePreAuth`; `advice: true` for an offline advice.
-#[derive(Deserialize, Tsify)]
+#[derive(Tsify)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) struct CompletePreAuthInput {
     original: OriginalRef,
@@ -282,6 +321,18 @@ pub(crate) struct CompletePreAuthInput {
     #[tsify(optional)]
     advice: bool,
     key: String,
+}
+
+impl Input for CompletePreAuthInput {
+    const FIELDS: &'static [&'static str] = &["original", "amount", "advice", "key"];
+    fn read(o: &Obj) -> Result<Self, PosError> {
+        Ok(CompletePreAuthInput {
+            original: o.req("original")?,
+            amount: o.str("amount")?,
+            advice: o.opt_bool("advice")?.unwrap_or(false),
+            key: o.str("key")?,
+        })
+    }
 }
 
 impl CompletePreAuthInput {
@@ -298,11 +349,21 @@ impl CompletePreAuthInput {
 }
 
 /// `cancelPreAuth`.
-#[derive(Deserialize, Tsify)]
+#[derive(Tsify)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) struct CancelPreAuthInput {
     original: OriginalRef,
     key: String,
+}
+
+impl Input for CancelPreAuthInput {
+    const FIELDS: &'static [&'static str] = &["original", "key"];
+    fn read(o: &Obj) -> Result<Self, PosError> {
+        Ok(CancelPreAuthInput {
+            original: o.req("original")?,
+            key: o.str("key")?,
+        })
+    }
 }
 
 impl CancelPreAuthInput {
@@ -322,15 +383,25 @@ pub(crate) fn key(text: String) -> Result<String, PosError> {
 }
 
 /// `signIn`.
-#[derive(Deserialize, Tsify)]
+#[derive(Tsify)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) struct SignInInput {
     pub operator_id: String,
     pub pin: String,
 }
 
+impl Input for SignInInput {
+    const FIELDS: &'static [&'static str] = &["operatorId", "pin"];
+    fn read(o: &Obj) -> Result<Self, PosError> {
+        Ok(SignInInput {
+            operator_id: o.str("operatorId")?,
+            pin: o.str("pin")?,
+        })
+    }
+}
+
 /// `transactions(filter)`.
-#[derive(Deserialize, Default, Tsify)]
+#[derive(Default, Tsify)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) struct TransactionFilter {
     #[tsify(optional, type = "TxnState")]
@@ -368,8 +439,39 @@ pub(crate) struct TransactionFilter {
     pub limit: Option<u32>,
 }
 
+impl Input for TransactionFilter {
+    const FIELDS: &'static [&'static str] = &[
+        "state",
+        "kind",
+        "operatorId",
+        "from",
+        "to",
+        "id",
+        "original",
+        "traceNo",
+        "rrn",
+        "amount",
+        "limit",
+    ];
+    fn read(o: &Obj) -> Result<Self, PosError> {
+        Ok(TransactionFilter {
+            state: o.opt_str("state")?,
+            kind: o.opt_str("kind")?,
+            operator_id: o.opt_str("operatorId")?,
+            from: o.opt_f64("from")?,
+            to: o.opt_f64("to")?,
+            id: o.opt_str("id")?,
+            original: o.opt_str("original")?,
+            trace_no: o.opt_str("traceNo")?,
+            rrn: o.opt_str("rrn")?,
+            amount: o.opt_str("amount")?,
+            limit: o.opt_u32("limit")?,
+        })
+    }
+}
+
 /// `journalEntries(query)`: one of the two.
-#[derive(Deserialize, Tsify)]
+#[derive(Tsify)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct JournalQueryInput {
     /// A transaction's id: the records about it.
@@ -378,6 +480,16 @@ pub(crate) struct JournalQueryInput {
     /// The newest records, at most this many (10,000).
     #[tsify(optional)]
     pub last: Option<u32>,
+}
+
+impl Input for JournalQueryInput {
+    const FIELDS: &'static [&'static str] = &["transaction", "last"];
+    fn read(o: &Obj) -> Result<Self, PosError> {
+        Ok(JournalQueryInput {
+            transaction: o.opt_str("transaction")?,
+            last: o.opt_u32("last")?,
+        })
+    }
 }
 
 /// What `signIn` resolves with.
@@ -609,66 +721,6 @@ mod tests {
                 Some(o) => assert_eq!(json["originalId"], o.to_string()),
                 None => assert!(json["originalId"].is_null()),
             }
-        }
-    }
-
-    /// What `approval` reads as, or the error: serde's message when the JSON
-    /// is refused, the error code when the list is.
-    fn read(json: &str) -> Result<Vec<(String, String)>, String> {
-        let parsed: Approvals = serde_json::from_str(json).map_err(|e| e.to_string())?;
-        let list = parsed.approvals().map_err(|e| e.code().to_owned())?;
-        Ok(list.into_iter().map(|a| (a.operator_id, a.pin)).collect())
-    }
-
-    fn pair(id: &str, pin: &str) -> (String, String) {
-        (id.to_owned(), pin.to_owned())
-    }
-
-    #[test]
-    fn approvals_are_one_object_or_a_list_of_up_to_two() {
-        let one = r#"{"operatorId":"09","pin":"1234"}"#;
-        let two = r#"{"operatorId":"10","pin":"5678"}"#;
-        assert_eq!(read(one), Ok(vec![pair("09", "1234")]));
-        assert_eq!(read(&format!("[{one}]")), Ok(vec![pair("09", "1234")]));
-        assert_eq!(
-            read(&format!("[{one},{two}]")),
-            Ok(vec![pair("09", "1234"), pair("10", "5678")])
-        );
-        assert_eq!(read("[]"), Ok(vec![]));
-        assert_eq!(
-            read(&format!("[{one},{two},{one}]")),
-            Err("INVALID_INPUT".to_owned())
-        );
-    }
-
-    #[test]
-    fn approvals_refuse_other_shapes() {
-        let cases = [
-            (
-                r#"{"operatorId":"09","pin":"1234","role":"admin"}"#,
-                "unknown field `role`",
-            ),
-            (
-                r#"[{"operatorId":"09","pin":"1234","x":1}]"#,
-                "unknown field `x`",
-            ),
-            (r#"{"operatorId":"09"}"#, "missing field `pin`"),
-            (r#"{"operatorId":"09","pin":1234}"#, "invalid type: integer"),
-            ("[5]", "invalid type: integer"),
-            // The untagged derive read this as one approval's fields in
-            // order; it is neither an approval nor a list of them.
-            (r#"["09","1234"]"#, "invalid type: string"),
-            ("5", "invalid type: integer `5`, expected an approval"),
-            (
-                r#""09""#,
-                "invalid type: string \"09\", expected an approval",
-            ),
-            ("true", "invalid type"),
-            ("null", "invalid type"),
-        ];
-        for (json, expected) in cases {
-            let error = read(json).expect_err(json);
-            assert!(error.contains(expected), "{json}: {error}");
         }
     }
 }

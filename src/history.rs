@@ -44,8 +44,9 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
 use crate::acquirer;
-use crate::convert::{self, parse, parse_text, txn_id};
+use crate::convert::{self, parse_text, txn_id};
 use crate::error::{set, BindingError};
+use crate::input::parse;
 use crate::restore::{self, Progress};
 use crate::slices::{now_ms, Slicer, FIRST_STEP};
 use crate::storage::{self, entry_json, Storage};

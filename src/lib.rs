@@ -23,6 +23,7 @@ mod acquirer;
 mod convert;
 mod error;
 mod history;
+mod input;
 mod locks;
 mod panic;
 mod queue;

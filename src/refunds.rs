@@ -13,20 +13,21 @@ use posflow_core::record::{Kind, TxnId};
 use posflow_core::terminal::{OriginalSelector, Terminal as CoreTerminal};
 use posflow_core::time::{Date, Timestamp};
 use posflow_core::tracking::{Filter, RefundStatus, RefundView};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
 use tsify::Tsify;
 
-use crate::convert::{self, bounded, parse, to_js, Approvals, CardInput, OriginalRef};
+use crate::convert::{self, bounded, to_js, Approvals, CardInput, OriginalRef};
 use crate::error::BindingError;
+use crate::input::{parse, Input, Obj};
 use crate::terminal::{persist, queued, run_command, Terminal};
 
 /// `original` of a refund: a journal reference, or the voucher's data.
 /// The original of a refund: `{ id }`, `{ traceNo }`, `{ rrn }`, or
 /// `{ voucher }` when it is not in this journal (Rule 6).
-#[derive(Deserialize, Tsify)]
+#[derive(Tsify)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) struct RefundOriginalIn {
     #[tsify(optional)]
@@ -39,7 +40,7 @@ pub(crate) struct RefundOriginalIn {
     voucher: Option<VoucherIn>,
 }
 
-#[derive(Deserialize, Tsify)]
+#[derive(Tsify)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) struct VoucherIn {
     date: String,
@@ -50,6 +51,35 @@ pub(crate) struct VoucherIn {
     trace_no: String,
     batch_no: String,
     card: CardInput,
+}
+
+impl Input for RefundOriginalIn {
+    const FIELDS: &'static [&'static str] = &["id", "traceNo", "rrn", "voucher"];
+    fn read(o: &Obj) -> Result<Self, PosError> {
+        Ok(RefundOriginalIn {
+            id: o.opt_str("id")?,
+            trace_no: o.opt_str("traceNo")?,
+            rrn: o.opt_str("rrn")?,
+            voucher: o.opt("voucher")?,
+        })
+    }
+}
+
+impl Input for VoucherIn {
+    const FIELDS: &'static [&'static str] = &[
+        "date", "amount", "rrn", "authCode", "traceNo", "batchNo", "card",
+    ];
+    fn read(o: &Obj) -> Result<Self, PosError> {
+        Ok(VoucherIn {
+            date: o.str("date")?,
+            amount: o.str("amount")?,
+            rrn: o.str("rrn")?,
+            auth_code: o.opt_str("authCode")?,
+            trace_no: o.str("traceNo")?,
+            batch_no: o.str("batchNo")?,
+            card: o.req("card")?,
+        })
+    }
 }
 
 impl RefundOriginalIn {
@@ -87,7 +117,7 @@ impl RefundOriginalIn {
     }
 }
 
-#[derive(Deserialize, Tsify)]
+#[derive(Tsify)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) struct PlanRefundInput {
     original: RefundOriginalIn,
@@ -95,7 +125,7 @@ pub(crate) struct PlanRefundInput {
     amount: Option<String>,
 }
 
-#[derive(Deserialize, Tsify)]
+#[derive(Tsify)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) struct RefundInput {
     original: RefundOriginalIn,
@@ -109,7 +139,38 @@ pub(crate) struct RefundInput {
     key: String,
 }
 
-#[derive(Deserialize, Tsify)]
+impl Input for PlanRefundInput {
+    const FIELDS: &'static [&'static str] = &["original", "amount"];
+    fn read(o: &Obj) -> Result<Self, PosError> {
+        Ok(PlanRefundInput {
+            original: o.req("original")?,
+            amount: o.opt_str("amount")?,
+        })
+    }
+}
+
+impl Input for RefundInput {
+    const FIELDS: &'static [&'static str] = &[
+        "original",
+        "amount",
+        "reason",
+        "approval",
+        "destination",
+        "key",
+    ];
+    fn read(o: &Obj) -> Result<Self, PosError> {
+        Ok(RefundInput {
+            original: o.req("original")?,
+            amount: o.opt_str("amount")?,
+            reason: o.str("reason")?,
+            approval: Approvals::read(o)?,
+            destination: o.opt("destination")?,
+            key: o.str("key")?,
+        })
+    }
+}
+
+#[derive(Tsify)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) struct DestinationIn {
     #[tsify(optional)]
@@ -120,6 +181,18 @@ pub(crate) struct DestinationIn {
     bank: Option<String>,
     #[tsify(optional)]
     account: Option<String>,
+}
+
+impl Input for DestinationIn {
+    const FIELDS: &'static [&'static str] = &["route", "holderName", "bank", "account"];
+    fn read(o: &Obj) -> Result<Self, PosError> {
+        Ok(DestinationIn {
+            route: o.opt_str("route")?,
+            holder_name: o.opt_str("holderName")?,
+            bank: o.opt_str("bank")?,
+            account: o.opt_str("account")?,
+        })
+    }
 }
 
 impl DestinationIn {
@@ -149,7 +222,7 @@ impl DestinationIn {
     }
 }
 
-#[derive(Deserialize, Default, Tsify)]
+#[derive(Default, Tsify)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) struct RefundFilterIn {
     #[tsify(optional)]
@@ -164,14 +237,14 @@ pub(crate) struct RefundFilterIn {
     to: Option<f64>,
 }
 
-#[derive(Deserialize, Tsify)]
+#[derive(Tsify)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) struct ConfirmIn {
     refund: OriginalRef,
     reference: String,
 }
 
-#[derive(Deserialize, Tsify)]
+#[derive(Tsify)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) struct RangeIn {
     from: f64,
@@ -180,6 +253,42 @@ pub(crate) struct RangeIn {
     #[tsify(optional)]
     approval: Option<Approvals>,
     key_prefix: String,
+}
+
+impl Input for RefundFilterIn {
+    const FIELDS: &'static [&'static str] = &["status", "kind", "operatorId", "from", "to"];
+    fn read(o: &Obj) -> Result<Self, PosError> {
+        Ok(RefundFilterIn {
+            status: o.opt_str("status")?,
+            kind: o.opt_str("kind")?,
+            operator_id: o.opt_str("operatorId")?,
+            from: o.opt_f64("from")?,
+            to: o.opt_f64("to")?,
+        })
+    }
+}
+
+impl Input for ConfirmIn {
+    const FIELDS: &'static [&'static str] = &["refund", "reference"];
+    fn read(o: &Obj) -> Result<Self, PosError> {
+        Ok(ConfirmIn {
+            refund: o.req("refund")?,
+            reference: o.str("reference")?,
+        })
+    }
+}
+
+impl Input for RangeIn {
+    const FIELDS: &'static [&'static str] = &["from", "to", "reason", "approval", "keyPrefix"];
+    fn read(o: &Obj) -> Result<Self, PosError> {
+        Ok(RangeIn {
+            from: o.f64("from")?,
+            to: o.f64("to")?,
+            reason: o.str("reason")?,
+            approval: Approvals::read(o)?,
+            key_prefix: o.str("keyPrefix")?,
+        })
+    }
 }
 
 #[derive(Serialize, Tsify)]

@@ -13,18 +13,19 @@ use posflow_core::reconcile::{
 };
 use posflow_core::record::TxnId;
 use posflow_core::totals::SignedMoney;
-use serde::{Deserialize, Serialize, Serializer};
+use serde::{Serialize, Serializer};
 use tsify::Tsify;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
-use crate::convert::{bounded, parse, parse_text, to_js, txn_id};
+use crate::convert::{bounded, parse_text, to_js, txn_id};
 use crate::error::BindingError;
+use crate::input::{self, Input, Obj};
 use crate::slices::{Slicer, FIRST_STEP};
 use crate::terminal::{persist, queued_in, Shared, Terminal};
 
 /// `receipt(id, options)`.
-#[derive(Deserialize, Default, Tsify)]
+#[derive(Default, Tsify)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) struct ReceiptInput {
     /// `"merchant"` (商户存根, the default) or `"cardholder"` (持卡人存根).
@@ -45,6 +46,27 @@ pub(crate) struct ReceiptInput {
     /// `"lines"` (the default: an array of fixed-width lines) or `"html"`.
     #[tsify(optional)]
     format: Option<String>,
+}
+
+impl Input for ReceiptInput {
+    const FIELDS: &'static [&'static str] = &[
+        "copy",
+        "width",
+        "reprint",
+        "negative",
+        "merchantName",
+        "format",
+    ];
+    fn read(o: &Obj) -> Result<Self, PosError> {
+        Ok(ReceiptInput {
+            copy: o.opt_str("copy")?,
+            width: o.opt_u32("width")?,
+            reprint: o.opt_bool("reprint")?,
+            negative: o.opt_bool("negative")?,
+            merchant_name: o.opt_str("merchantName")?,
+            format: o.opt_str("format")?,
+        })
+    }
 }
 
 /// What `reconcile` resolves with: the core's report as JS sees it.
@@ -529,7 +551,7 @@ impl Terminal {
             let o: ReceiptInput = if options.is_undefined() {
                 ReceiptInput::default()
             } else {
-                parse(options, "receipt options")?
+                input::parse(options, "receipt options")?
             };
             let copy = match o.copy.as_deref() {
                 None | Some("merchant") => ReceiptCopy::Merchant,

@@ -21,7 +21,6 @@ use posflow_core::policy::Policy;
 use posflow_core::record::{Kind, Record, TxnId};
 use posflow_core::terminal::{Command, Status, Terminal as CoreTerminal, TerminalConfig};
 use posflow_core::time::Timestamp;
-use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use tsify::Tsify;
 use wasm_bindgen::prelude::*;
@@ -29,9 +28,10 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
 
 use crate::acquirer::{self, Delivered};
-use crate::convert::{self, bounded, parse, to_js, TxnRecord};
+use crate::convert::{self, bounded, parse_serde, to_js, TxnRecord};
 use crate::error::{set, BindingError};
 use crate::history::{self, History};
+use crate::input::{self, Input};
 use crate::locks::{self, Acquired, LockGuard};
 use crate::panic;
 use crate::queue::{self, Queue};
@@ -474,7 +474,7 @@ async fn exchange(shared: &Rc<Shared>, request: HostRequest) {
             };
             // A reply that cannot be read is no reply: the outcome is unknown.
             reply.and_then(|reply| {
-                parse::<HostReply>(reply, "reply")
+                parse_serde::<HostReply>(reply, "reply")
                     .map(|r| vec![r])
                     .map_err(|_| NoReply::TransportError)
             })
@@ -680,7 +680,7 @@ impl Terminal {
 
     /// Parses `input` now (bad input changes nothing and is refused at
     /// once), then queues the command.
-    fn command<T: DeserializeOwned>(
+    fn command<T: Input>(
         &self,
         input: JsValue,
         what: &str,
@@ -694,7 +694,7 @@ impl Terminal {
 
     /// [`Terminal::command`] for commands the core plans first (refunds):
     /// `build` sees the terminal and the time.
-    pub(crate) fn command_planned<T: DeserializeOwned>(
+    pub(crate) fn command_planned<T: Input>(
         &self,
         input: JsValue,
         what: &str,
@@ -703,7 +703,11 @@ impl Terminal {
         let shared = &self.shared;
         let built = shared.check_writable().and_then(|()| {
             let now = shared.now();
-            Ok(build(parse(input, what)?, &shared.core.borrow(), now)?)
+            Ok(build(
+                input::parse(input, what)?,
+                &shared.core.borrow(),
+                now,
+            )?)
         });
         let (command, key) = match built {
             Ok(b) => b,
@@ -772,7 +776,7 @@ impl Terminal {
             config
         };
         let input: OpenConfig =
-            parse(data, "config").map_err(|e| crate::error::to_js(&e, Locale::ZhCn))?;
+            parse_serde(data, "config").map_err(|e| crate::error::to_js(&e, Locale::ZhCn))?;
         let locale = input
             .locale
             .as_deref()
@@ -905,7 +909,7 @@ impl Terminal {
     ) -> js_sys::Promise {
         let shared = &self.shared;
         let parsed = shared.check_writable().and_then(|()| {
-            let s: convert::SignInInput = parse(input, "signIn")?;
+            let s: convert::SignInInput = input::parse(input, "signIn")?;
             bounded("operatorId", &s.operator_id)?;
             bounded("pin", &s.pin)?;
             Ok(s)
@@ -1048,7 +1052,7 @@ impl Terminal {
         let filter: convert::TransactionFilter = if filter.is_undefined() {
             convert::TransactionFilter::default()
         } else {
-            parse(filter, "filter").map_err(|e| shared.err(e))?
+            input::parse(filter, "filter").map_err(|e| shared.err(e))?
         };
         let state = match filter.state.as_deref() {
             Some(s) => Some(Status::parse(s).ok_or_else(|| {

@@ -643,6 +643,170 @@ async fn bad_input_is_a_pos_error_and_changes_nothing() {
     );
 }
 
+/// A refused input names the field at fault by its path, and what it found,
+/// in `details`.
+#[wasm_bindgen_test]
+async fn bad_input_names_the_field_by_its_path() {
+    let (term, _host) = memory().await;
+    let voucher = r#"date: "2026-11-20", amount: "1.00", rrn: "000000000001", traceNo: "000001", batchNo: "000001""#;
+    let no_card =
+        format!(r#"{{ original: {{ voucher: {{ {voucher} }} }}, reason: "r", key: "k" }}"#);
+    let numeric_code = format!(
+        r#"{{ original: {{ voucher: {{ {voucher}, card: {{ qr: "x" }}, authCode: 1 }} }}, reason: "r", key: "k" }}"#
+    );
+    let void = |approval: &str| {
+        format!(r#"{{ original: {{ traceNo: "000001" }}, approval: {approval}, key: "k" }}"#)
+    };
+    let one_and_a_bad_one = void(r#"[{ operatorId: "90", pin: "1" }, { operatorId: "91" }]"#);
+    let role = void(r#"{ operatorId: "90", pin: "1", role: "admin" }"#);
+    let numbers = void("[5]");
+    let text_pin = void(r#"{ operatorId: "90", pin: 1234 }"#);
+    let pair_of_strings = void(r#"["90", "246810"]"#);
+    let many = void(&format!(
+        "[{}]",
+        [r#"{ operatorId: "90", pin: "1" }"#; 20].join(",")
+    ));
+    let cases: &[(&str, &str, &str, &str)] = &[
+        ("sale", "5", "sale", "a number (5)"),
+        ("sale", "[]", "sale", "a list"),
+        ("sale", "null", "sale", "null"),
+        (
+            "sale",
+            r#"{ amount: 100.5, card: { qr: "x" }, key: "k" }"#,
+            "amount",
+            "a number (100.5)",
+        ),
+        (
+            "sale",
+            r#"{ amount: "1.00", card: { pan: 5 }, key: "k" }"#,
+            "card.pan",
+            "a number (5)",
+        ),
+        (
+            "sale",
+            r#"{ amount: "1.00", card: { pin: "1" }, key: "k" }"#,
+            "card",
+            "unknown field `pin`",
+        ),
+        (
+            "sale",
+            r#"{ amount: "1.00", card: "6222", key: "k" }"#,
+            "card",
+            r#"a string ("6222")"#,
+        ),
+        (
+            "sale",
+            r#"{ amount: "1.00", card: { qr: "x" }, key: null }"#,
+            "key",
+            "nothing",
+        ),
+        (
+            "sale",
+            r#"{ amount: "1.00", card: { qr: "x" } }"#,
+            "key",
+            "nothing",
+        ),
+        (
+            "sale",
+            r#"{ amount: "1.00", card: { qr: "x" }, key: "k", tip: 1 }"#,
+            "sale",
+            "unknown field `tip`",
+        ),
+        (
+            "sale",
+            r#"{ amount: "1.00", card: { qr: "x" }, key: () => "k" }"#,
+            "key",
+            "a function",
+        ),
+        (
+            "sale",
+            r#"{ amount: "1.00", card: { qr: "x".repeat(70000) }, key: "k" }"#,
+            "card.qr",
+            "a string of 70000 characters",
+        ),
+        (
+            "sale",
+            r#"Object.defineProperty({ amount: "1.00", card: { qr: "x" } }, "key", { get() { throw new Error("no") }, enumerable: true })"#,
+            "sale",
+            "a getter that throws",
+        ),
+        ("refund", &no_card, "original.voucher.card", "nothing"),
+        (
+            "refund",
+            &numeric_code,
+            "original.voucher.authCode",
+            "a number (1)",
+        ),
+        ("void", &one_and_a_bad_one, "approval[1].pin", "nothing"),
+        ("void", &role, "approval", "unknown field `role`"),
+        ("void", &numbers, "approval[0]", "a number (5)"),
+        ("void", &text_pin, "approval.pin", "a number (1234)"),
+        (
+            "void",
+            &pair_of_strings,
+            "approval[0]",
+            r#"a string ("90")"#,
+        ),
+        ("void", &many, "approval", "a list"),
+        ("transactions", r#"{ limit: -1 }"#, "limit", "a number (-1)"),
+        (
+            "transactions",
+            r#"{ limit: 1.5 }"#,
+            "limit",
+            "a number (1.5)",
+        ),
+        (
+            "transactions",
+            r#"{ limit: 4294967296 }"#,
+            "limit",
+            "a number (4294967296)",
+        ),
+        ("transactions", r#"{ from: NaN }"#, "from", "a number (NaN)"),
+        (
+            "transactions",
+            r#"{ to: Infinity }"#,
+            "to",
+            "a number (Infinity)",
+        ),
+        ("transactions", r#"{ id: true }"#, "id", "a boolean (true)"),
+    ];
+    for (method, input, field, found) in cases {
+        let err = call(&term, method, js(input))
+            .await
+            .expect_err(&format!("{method}({input}) was accepted"));
+        assert_eq!(code(&err), "INVALID_INPUT", "{method}({input}): {err:?}");
+        let details = get(&err, "details");
+        assert_eq!(text(&details, "field"), *field, "{method}({input})");
+        assert_eq!(text(&details, "found"), *found, "{method}({input})");
+    }
+}
+
+/// What JSON would leave out is left out: a field that is `undefined`,
+/// known or not, and `null` for an optional one, as absent; fields are
+/// the object's own, in any order.
+#[wasm_bindgen_test]
+async fn input_is_read_as_json_would_see_it() {
+    let (term, _host) = memory().await;
+    let first = sale(&term, "5.00", "first").await.unwrap();
+    let accepted = [
+        r#"{ key: "a", card: { pan: "6222020200112233445", qr: undefined }, amount: "1.00", tip: undefined }"#,
+        r#"{ amount: "1.00", card: { qr: null, pan: "6222020200112233445" }, key: "b" }"#,
+        r#"Object.assign(Object.create({ tip: 1 }), { amount: "1.00", card: { pan: "6222020200112233445" }, key: "c" })"#,
+    ];
+    for input in accepted {
+        let done = wait(term.sale(js(input))).await;
+        assert_eq!(text(&done.expect(input), "state"), "approved", "{input}");
+    }
+    let page = term
+        .transactions(js("{ limit: 2, from: null, kind: undefined }"))
+        .unwrap();
+    assert_eq!(js_sys::Array::from(&page).length(), 2);
+    let by_id = term
+        .transactions(js(&format!(r#"{{ id: "{}" }}"#, text(&first, "id"))))
+        .unwrap();
+    assert_eq!(js_sys::Array::from(&by_id).length(), 1);
+}
+
 #[wasm_bindgen_test]
 async fn a_bad_open_config_is_a_pos_error() {
     let host = recording_host(sim());

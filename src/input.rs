@@ -1,0 +1,251 @@
+//! The binding's input objects, read by hand from the JS object.
+//!
+//! Each input type names its fields once ([`Input::FIELDS`]) and reads
+//! them from an [`Obj`]: the object's own enumerable fields (what
+//! `JSON.stringify` would see), each looked up once. An unknown field, a
+//! missing one or a wrong type is `INVALID_INPUT` naming the field by its
+//! path in `details.field` (`amount`, `original.voucher.date`,
+//! `approval[1].pin`).
+//!
+//! Why not serde's derive over `JSON.stringify`'s text, as until session
+//! 10: each derived type's visitor is compiled into serde_json's streaming
+//! deserializer once per type (and again inside `Option<T>`'s), which made
+//! the binding's ~20 input types a large share of the wasm (BENCHMARKS.md,
+//! size); and every command paid for the stringify and the parse.
+
+use js_sys::{Array, JsString, Object, Reflect};
+use posflow_core::error::PosError;
+use wasm_bindgen::{JsCast, JsValue};
+
+/// The longest string read from an input, in UTF-16 units: no field needs
+/// more than a few hundred; anything longer is refused before it is copied.
+const MAX_TEXT_UNITS: u32 = 64 * 1024;
+
+/// The longest list read from an input (approvals are one or two).
+const MAX_ITEMS: u32 = 16;
+
+/// A type read from an input object.
+pub(crate) trait Input: Sized {
+    /// The fields the object may have, as JS spells them.
+    const FIELDS: &'static [&'static str];
+
+    /// Reads the type from its object.
+    fn read(o: &Obj) -> Result<Self, PosError>;
+}
+
+/// Reads `value` as `T`, as `INVALID_INPUT` naming `what` (the argument)
+/// or the field on failure.
+pub(crate) fn parse<T: Input>(value: JsValue, what: &str) -> Result<T, PosError> {
+    read_value(&value, what, "")
+}
+
+/// `T` from `value`, the object at `path` (`""` at the top, where errors
+/// about the object itself name `what`).
+fn read_value<T: Input>(value: &JsValue, what: &str, path: &str) -> Result<T, PosError> {
+    let label = if path.is_empty() { what } else { path };
+    if !value.is_object() || Array::is_array(value) {
+        return Err(PosError::invalid_input(label, "an object", &kind(value)));
+    }
+    let mut values = vec![JsValue::UNDEFINED; T::FIELDS.len()];
+    for key in Object::keys::<JsValue>(value.unchecked_ref()).iter() {
+        // A getter that throws is the caller's bug, shown as such.
+        let field = Reflect::get(value, &key)
+            .map_err(|_| PosError::invalid_input(label, "plain fields", "a getter that throws"))?;
+        let name = key.as_string().unwrap_or_default();
+        match T::FIELDS.iter().position(|f| *f == name) {
+            Some(i) => values[i] = field,
+            // `JSON.stringify` leaves out what is undefined, and so do we.
+            None if field.is_undefined() => {}
+            None => {
+                return Err(PosError::invalid_input(
+                    label,
+                    &format!("only the fields {}", T::FIELDS.join(", ")),
+                    &format!("unknown field `{name}`"),
+                ))
+            }
+        }
+    }
+    T::read(&Obj {
+        fields: T::FIELDS,
+        values,
+        what,
+        path,
+    })
+}
+
+/// What a JS value is, for "found" in an error: its type, and a scalar's
+/// text.
+fn kind(value: &JsValue) -> String {
+    if value.is_null() {
+        "null".to_owned()
+    } else if value.is_undefined() {
+        "nothing".to_owned()
+    } else if let Some(b) = value.as_bool() {
+        format!("a boolean ({b})")
+    } else if let Some(n) = value.as_f64() {
+        format!("a number ({})", number_text(n))
+    } else if value.is_string() {
+        let text: &JsString = value.unchecked_ref();
+        if text.length() > 64 {
+            format!("a string of {} characters", text.length())
+        } else {
+            format!("a string ({:?})", String::from(text))
+        }
+    } else if Array::is_array(value) {
+        "a list".to_owned()
+    } else if value.is_function() {
+        "a function".to_owned()
+    } else if value.is_object() {
+        "an object".to_owned()
+    } else {
+        "something else".to_owned()
+    }
+}
+
+/// A JS number as JS writes it (`5`, `1.5`, `NaN`, `-Infinity`).
+fn number_text(n: f64) -> String {
+    String::from(
+        js_sys::Number::from(n)
+            .to_string_with_radix(10)
+            .unwrap_or_default(),
+    )
+}
+
+/// One input object's fields, in the order of its type's
+/// [`Input::FIELDS`].
+pub(crate) struct Obj<'a> {
+    fields: &'static [&'static str],
+    values: Vec<JsValue>,
+    what: &'a str,
+    /// `""` at the top; `card`, `original.voucher` below.
+    path: &'a str,
+}
+
+impl Obj<'_> {
+    /// The path of field `name`, for errors.
+    fn path_of(&self, name: &str) -> String {
+        if self.path.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{}.{name}", self.path)
+        }
+    }
+
+    /// Field `name`; `None` when absent, `undefined` or `null` (as serde
+    /// read `Option` from `JSON.stringify`'s text).
+    ///
+    /// # Panics
+    ///
+    /// If `name` is not one of the type's fields: a bug in its reader.
+    fn get(&self, name: &str) -> Option<&JsValue> {
+        let i = self.fields.iter().position(|f| *f == name);
+        let value = &self.values[i.expect("a reader asks for its own fields")];
+        (!value.is_undefined() && !value.is_null()).then_some(value)
+    }
+
+    fn wrong(&self, name: &str, expected: &str, value: &JsValue) -> PosError {
+        PosError::invalid_input(&self.path_of(name), expected, &kind(value))
+    }
+
+    fn missing(&self, name: &str, expected: &str) -> PosError {
+        PosError::invalid_input(&self.path_of(name), expected, "nothing")
+    }
+
+    /// A string field that may be absent.
+    pub(crate) fn opt_str(&self, name: &str) -> Result<Option<String>, PosError> {
+        let Some(v) = self.get(name) else {
+            return Ok(None);
+        };
+        match v.dyn_ref::<JsString>() {
+            Some(text) if text.length() <= MAX_TEXT_UNITS => Ok(Some(String::from(text))),
+            Some(_) => Err(self.wrong(name, "at most 65536 characters", v)),
+            None => Err(self.wrong(name, "a string", v)),
+        }
+    }
+
+    /// A string field.
+    pub(crate) fn str(&self, name: &str) -> Result<String, PosError> {
+        self.opt_str(name)?
+            .ok_or_else(|| self.missing(name, "a string"))
+    }
+
+    /// A boolean field that may be absent.
+    pub(crate) fn opt_bool(&self, name: &str) -> Result<Option<bool>, PosError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(v) => v
+                .as_bool()
+                .map(Some)
+                .ok_or_else(|| self.wrong(name, "true or false", v)),
+        }
+    }
+
+    /// A finite number field that may be absent.
+    pub(crate) fn opt_f64(&self, name: &str) -> Result<Option<f64>, PosError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(v) => match v.as_f64() {
+                Some(n) if n.is_finite() => Ok(Some(n)),
+                _ => Err(self.wrong(name, "a finite number", v)),
+            },
+        }
+    }
+
+    /// A finite number field.
+    pub(crate) fn f64(&self, name: &str) -> Result<f64, PosError> {
+        self.opt_f64(name)?
+            .ok_or_else(|| self.missing(name, "a number"))
+    }
+
+    /// A whole number field (0–4294967295) that may be absent.
+    pub(crate) fn opt_u32(&self, name: &str) -> Result<Option<u32>, PosError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(v) => match v.as_f64() {
+                Some(n) if n.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&n) => {
+                    Ok(Some(n as u32))
+                }
+                _ => Err(self.wrong(name, "a whole number from 0 to 4294967295", v)),
+            },
+        }
+    }
+
+    /// An object field that may be absent, read as `T`.
+    pub(crate) fn opt<T: Input>(&self, name: &str) -> Result<Option<T>, PosError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(v) => read_value(v, self.what, &self.path_of(name)).map(Some),
+        }
+    }
+
+    /// An object field, read as `T`.
+    pub(crate) fn req<T: Input>(&self, name: &str) -> Result<T, PosError> {
+        self.opt(name)?
+            .ok_or_else(|| self.missing(name, "an object"))
+    }
+
+    /// Whether field `name` is a list.
+    pub(crate) fn is_list(&self, name: &str) -> bool {
+        self.get(name).is_some_and(Array::is_array)
+    }
+
+    /// A list-of-objects field that may be absent, each read as `T`.
+    pub(crate) fn opt_list<T: Input>(&self, name: &str) -> Result<Option<Vec<T>>, PosError> {
+        let Some(v) = self.get(name) else {
+            return Ok(None);
+        };
+        let Some(items) = v.dyn_ref::<Array>() else {
+            return Err(self.wrong(name, "a list", v));
+        };
+        if items.length() > MAX_ITEMS {
+            return Err(self.wrong(name, "a short list", v));
+        }
+        let path = self.path_of(name);
+        items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| read_value(&item, self.what, &format!("{path}[{i}]")))
+            .collect::<Result<Vec<T>, _>>()
+            .map(Some)
+    }
+}
