@@ -9,27 +9,49 @@ use posflow_core::acquirer::{Delivery, Fault, FaultRates, SimulatedAcquirer as C
 use posflow_core::error::{Locale, PosError};
 use posflow_core::host::{HostReply, HostRequest, NoReply};
 use posflow_core::time::Timestamp;
-use serde::Deserialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use crate::convert::{parse_serde, to_js};
 use crate::error::{self, set};
+use crate::input::{self, Input, Obj};
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct Options {
-    #[serde(default)]
     seed: u32,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+impl Input for Options {
+    const FIELDS: &'static [&'static str] = &["seed"];
+
+    fn read(o: &Obj) -> Result<Self, PosError> {
+        Ok(Options {
+            seed: o.opt_u32("seed")?.unwrap_or(0),
+        })
+    }
+}
+
 struct InjectIn {
     next: Option<String>,
     code: Option<String>,
     ms: Option<u32>,
     rates: Option<FaultRates>,
+}
+
+impl Input for InjectIn {
+    const FIELDS: &'static [&'static str] = &["next", "code", "ms", "rates"];
+
+    fn read(o: &Obj) -> Result<Self, PosError> {
+        Ok(InjectIn {
+            next: o.opt_str("next")?,
+            code: o.opt_str("code")?,
+            ms: o.opt_u32("ms")?,
+            // The core's own type.
+            rates: match o.opt_value("rates") {
+                Some(v) => Some(parse_serde(v, "rates")?),
+                None => None,
+            },
+        })
+    }
 }
 
 /// What `inject` asked for.
@@ -61,7 +83,7 @@ impl SimulatedAcquirer {
         let options: Options = if options.is_undefined() {
             Options { seed: 0 }
         } else {
-            parse_serde(options, "options").map_err(|e| error::to_js(&e, Locale::En))?
+            input::parse(options, "options").map_err(|e| error::to_js(&e, Locale::En))?
         };
         Ok(SimulatedAcquirer {
             inner: Rc::new(RefCell::new(CoreAcquirer::new(u64::from(options.seed)))),
@@ -209,7 +231,7 @@ pub(crate) fn resolve_after(ms: u32, value: JsValue) -> js_sys::Promise {
 }
 
 fn parse_fault(value: JsValue) -> Result<Injection, PosError> {
-    let f: InjectIn = parse_serde(value, "fault")?;
+    let f: InjectIn = input::parse(value, "fault")?;
     let next = match (f.next, f.rates) {
         (None, Some(rates)) if f.code.is_none() && f.ms.is_none() => {
             return Ok(Injection::Rates(rates))

@@ -21,8 +21,9 @@ use wasm_bindgen::{JsCast, JsValue};
 /// more than a few hundred; anything longer is refused before it is copied.
 const MAX_TEXT_UNITS: u32 = 64 * 1024;
 
-/// The longest list read from an input (approvals are one or two).
-const MAX_ITEMS: u32 = 16;
+/// The longest list read from an input: approvals are one or two, a
+/// terminal's operators at most 64.
+const MAX_ITEMS: u32 = 64;
 
 /// A type read from an input object.
 pub(crate) trait Input: Sized {
@@ -224,6 +225,29 @@ impl Obj<'_> {
             .ok_or_else(|| self.missing(name, "an object"))
     }
 
+    /// A list-of-objects field, each read as `T`.
+    pub(crate) fn list<T: Input>(&self, name: &str) -> Result<Vec<T>, PosError> {
+        self.opt_list(name)?
+            .ok_or_else(|| self.missing(name, "a list"))
+    }
+
+    /// Field `name` as it is, for a core type serde reads
+    /// ([`crate::convert::parse_serde`]); `None` when absent or `null`.
+    pub(crate) fn opt_value(&self, name: &str) -> Option<JsValue> {
+        self.get(name).cloned()
+    }
+
+    /// `INVALID_INPUT` about this object as a whole (its fields do not fit
+    /// together), naming it by its path.
+    pub(crate) fn invalid(&self, expected: &str, found: &str) -> PosError {
+        let label = if self.path.is_empty() {
+            self.what
+        } else {
+            self.path
+        };
+        PosError::invalid_input(label, expected, found)
+    }
+
     /// Whether field `name` is a list.
     pub(crate) fn is_list(&self, name: &str) -> bool {
         self.get(name).is_some_and(Array::is_array)
@@ -238,7 +262,7 @@ impl Obj<'_> {
             return Err(self.wrong(name, "a list", v));
         };
         if items.length() > MAX_ITEMS {
-            return Err(self.wrong(name, "a short list", v));
+            return Err(self.wrong(name, "at most 64 items", v));
         }
         let path = self.path_of(name);
         items

@@ -29,7 +29,6 @@
 use posflow_core::error::{JournalDamage, PosError};
 use posflow_core::journal::{Entry, ExportReader};
 use posflow_core::record::Record;
-use serde::Deserialize;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -37,6 +36,7 @@ use web_sys::{IdbDatabase, IdbTransaction};
 
 use crate::convert::bounded;
 use crate::error::BindingError;
+use crate::input::{Input, Obj};
 use crate::restore::Progress;
 use crate::slices::{Slicer, FIRST_STEP};
 
@@ -53,13 +53,8 @@ const SNAPSHOT_KEY: &str = "latest";
 const DB_VERSION: u32 = 2;
 
 /// `storage` in the open config.
-#[derive(Deserialize, Clone, tsify::Tsify)]
-#[serde(
-    tag = "kind",
-    rename_all = "lowercase",
-    deny_unknown_fields,
-    try_from = "StorageFields"
-)]
+#[derive(Clone, tsify::Tsify)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
 pub(crate) enum StorageConfig {
     /// Nothing is kept: the journal lives as long as the page.
     Memory,
@@ -75,30 +70,24 @@ pub(crate) enum StorageConfig {
     },
 }
 
-/// What `StorageConfig` is read through: a plain struct, because serde's
-/// internally tagged enums buffer their input in a generic `Content` tree
-/// that cost 8 KB of wasm for three shapes.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct StorageFields {
-    kind: String,
-    key: Option<String>,
-    name: Option<String>,
-}
+impl Input for StorageConfig {
+    const FIELDS: &'static [&'static str] = &["kind", "key", "name"];
 
-impl TryFrom<StorageFields> for StorageConfig {
-    type Error = String;
-
-    fn try_from(f: StorageFields) -> Result<Self, String> {
-        match (f.kind.as_str(), f.key, f.name) {
+    fn read(o: &Obj) -> Result<Self, PosError> {
+        let kind = o.str("kind")?;
+        match (kind.as_str(), o.opt_str("key")?, o.opt_str("name")?) {
             ("memory", None, None) => Ok(StorageConfig::Memory),
             ("localstorage", Some(key), None) => Ok(StorageConfig::Localstorage { key }),
             ("indexeddb", None, Some(name)) => Ok(StorageConfig::Indexeddb { name }),
-            _ => Err(
-                "storage: { kind: \"memory\" }, { kind: \"localstorage\", key } or \
-                 { kind: \"indexeddb\", name }"
-                    .to_owned(),
-            ),
+            (_, key, name) => Err(o.invalid(
+                "{ kind: \"memory\" }, { kind: \"localstorage\", key } or \
+                 { kind: \"indexeddb\", name }",
+                &format!(
+                    "{{ kind: {kind:?}{}{} }}",
+                    if key.is_some() { ", key" } else { "" },
+                    if name.is_some() { ", name" } else { "" },
+                ),
+            )),
         }
     }
 }

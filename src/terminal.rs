@@ -21,7 +21,6 @@ use posflow_core::policy::Policy;
 use posflow_core::record::{Kind, Record, TxnId};
 use posflow_core::terminal::{Command, Status, Terminal as CoreTerminal, TerminalConfig};
 use posflow_core::time::Timestamp;
-use serde::Deserialize;
 use tsify::Tsify;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -31,7 +30,7 @@ use crate::acquirer::{self, Delivered};
 use crate::convert::{self, bounded, parse_serde, to_js, TxnRecord};
 use crate::error::{set, BindingError};
 use crate::history::{self, History};
-use crate::input::{self, Input};
+use crate::input::{self, Input, Obj};
 use crate::locks::{self, Acquired, LockGuard};
 use crate::panic;
 use crate::queue::{self, Queue};
@@ -42,7 +41,7 @@ use crate::storage::{self, Storage, StorageConfig};
 /// `Terminal.open(config)`, without `host`, `now` and `onProgress` (live
 /// JS objects, not data) and `journal` (a long text, read in slices): the
 /// `.d.ts` adds them in `TerminalConfig`.
-#[derive(Deserialize, Tsify)]
+#[derive(Tsify)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) struct OpenConfig {
     /// 15-character merchant id (商户号).
@@ -70,13 +69,59 @@ pub(crate) struct OpenConfig {
 const MAX_JOURNAL_BYTES: usize = 512 * 1024 * 1024;
 
 /// One operator of `Terminal.open`.
-#[derive(Deserialize, Tsify)]
+#[derive(Tsify)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct OperatorConfig {
     id: String,
     #[tsify(type = "\"cashier\" | \"supervisor\" | \"admin\"")]
     role: String,
     pin: String,
+}
+
+impl Input for OpenConfig {
+    const FIELDS: &'static [&'static str] = &[
+        "merchantId",
+        "terminalId",
+        "currency",
+        "storage",
+        "operators",
+        "policy",
+        "locale",
+        // Live objects and the journal's text, which `Terminal::open` reads
+        // apart.
+        "host",
+        "now",
+        "journal",
+        "onProgress",
+    ];
+
+    fn read(o: &Obj) -> Result<Self, PosError> {
+        Ok(OpenConfig {
+            merchant_id: o.str("merchantId")?,
+            terminal_id: o.str("terminalId")?,
+            currency: o.str("currency")?,
+            storage: o.opt("storage")?,
+            operators: o.list("operators")?,
+            // The core's own type, its defaults and checks with it.
+            policy: match o.opt_value("policy") {
+                Some(v) => Some(parse_serde(v, "policy")?),
+                None => None,
+            },
+            locale: o.opt_str("locale")?,
+        })
+    }
+}
+
+impl Input for OperatorConfig {
+    const FIELDS: &'static [&'static str] = &["id", "role", "pin"];
+
+    fn read(o: &Obj) -> Result<Self, PosError> {
+        Ok(OperatorConfig {
+            id: o.str("id")?,
+            role: o.str("role")?,
+            pin: o.str("pin")?,
+        })
+    }
 }
 
 /// What the journal's durability stands at. Counts, not copies: the
@@ -731,8 +776,8 @@ impl Terminal {
     ) -> Result<Terminal, JsValue> {
         panic::install_hook();
         panic::check().map_err(|e| crate::error::to_js(&e, Locale::ZhCn))?;
-        // `host` and `now` are live JS objects, not data: take them out
-        // before the rest is parsed as JSON.
+        // `host` and `now` are live JS objects, not data: read apart from
+        // the rest.
         let host = js_sys::Reflect::get(&config, &"host".into()).unwrap_or(JsValue::UNDEFINED);
         let now = js_sys::Reflect::get(&config, &"now".into()).unwrap_or(JsValue::UNDEFINED);
         // A journal import is a large text with its own checks (format, hash
@@ -766,17 +811,8 @@ impl Terminal {
         };
         let progress =
             js_sys::Reflect::get(&config, &"onProgress".into()).unwrap_or(JsValue::UNDEFINED);
-        let data = if config.is_object() {
-            let copy = js_sys::Object::assign(&js_sys::Object::new(), config.unchecked_ref());
-            for live in ["host", "now", "journal", "onProgress"] {
-                let _ = js_sys::Reflect::delete_property(&copy, &live.into());
-            }
-            copy.into()
-        } else {
-            config
-        };
         let input: OpenConfig =
-            parse_serde(data, "config").map_err(|e| crate::error::to_js(&e, Locale::ZhCn))?;
+            input::parse(config, "config").map_err(|e| crate::error::to_js(&e, Locale::ZhCn))?;
         let locale = input
             .locale
             .as_deref()

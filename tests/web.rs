@@ -662,10 +662,13 @@ async fn bad_input_names_the_field_by_its_path() {
     let numbers = void("[5]");
     let text_pin = void(r#"{ operatorId: "90", pin: 1234 }"#);
     let pair_of_strings = void(r#"["90", "246810"]"#);
-    let many = void(&format!(
-        "[{}]",
-        [r#"{ operatorId: "90", pin: "1" }"#; 20].join(",")
-    ));
+    let approvals = |n: usize| {
+        void(&format!(
+            "[{}]",
+            vec![r#"{ operatorId: "90", pin: "1" }"#; n].join(",")
+        ))
+    };
+    let (three, many) = (approvals(3), approvals(65));
     let cases: &[(&str, &str, &str, &str)] = &[
         ("sale", "5", "sale", "a number (5)"),
         ("sale", "[]", "sale", "a list"),
@@ -748,6 +751,7 @@ async fn bad_input_names_the_field_by_its_path() {
             r#"a string ("90")"#,
         ),
         ("void", &many, "approval", "a list"),
+        ("void", &three, "approval", "more"),
         ("transactions", r#"{ limit: -1 }"#, "limit", "a number (-1)"),
         (
             "transactions",
@@ -847,6 +851,29 @@ async fn a_bad_open_config_is_a_pos_error() {
             .unwrap_or_else(|| panic!("{patch:?} was accepted"));
         assert_eq!(code(&err), expected, "{patch:?}");
     }
+    // Where the configuration is wrong, by its path.
+    let cases = [
+        (r#"{ storage: { kind: "indexeddb" } }"#, "storage"),
+        (r#"{ storage: { kind: "memory", size: 1 } }"#, "storage"),
+        (
+            r#"{ operators: [{ id: "01", role: "cashier" }] }"#,
+            "operators[0].pin",
+        ),
+        (r#"{ operators: "01" }"#, "operators"),
+        (r#"{ merchantId: 898440350480001 }"#, "merchantId"),
+        (r#"{ policy: { hostTimeoutMs: "60000" } }"#, "policy"),
+    ];
+    for (patch, field) in cases {
+        let config = config(r#"{ kind: "memory" }"#, &host);
+        let patch = js(patch);
+        js_sys::Object::assign(
+            config.unchecked_ref::<js_sys::Object>(),
+            patch.unchecked_ref::<js_sys::Object>(),
+        );
+        let err = Terminal::open(config).await.err().expect("refused");
+        assert_eq!(code(&err), "INVALID_INPUT", "{patch:?}");
+        assert_eq!(text(&get(&err, "details"), "field"), field, "{patch:?}");
+    }
 }
 
 /// The terminal calls a bare `SimulatedAcquirer` directly, without the JS
@@ -934,4 +961,40 @@ async fn a_hang_after_a_quick_reply_still_times_out() {
     assert_eq!(text(&second, "state"), "in_doubt");
     // Not before its own deadline.
     assert!(js_sys::Date::now() - started >= 990.0);
+}
+
+/// The simulator's options and faults are refused as the terminal's input
+/// is: `INVALID_INPUT` naming the field.
+#[wasm_bindgen_test]
+fn bad_simulator_input_names_the_field() {
+    for (options, field) in [
+        (r#"{ seed: -1 }"#, "seed"),
+        (r#"{ seed: 7, colour: "red" }"#, "options"),
+        ("7", "options"),
+    ] {
+        let err = posflow::SimulatedAcquirer::new(js(options))
+            .err()
+            .unwrap_or_else(|| panic!("{options} was accepted"));
+        assert_eq!(code(&err), "INVALID_INPUT", "{options}");
+        assert_eq!(text(&get(&err, "details"), "field"), field, "{options}");
+    }
+    let host = sim();
+    for (fault, field) in [
+        (r#"{ next: "timeout", extra: 1 }"#, "fault"),
+        (r#"{ next: 5 }"#, "next"),
+        (r#"{ next: "late_reply", ms: -5 }"#, "ms"),
+        (r#"{ next: "meteor" }"#, "fault.next"),
+        (r#"{ rates: { timeout: "x" } }"#, "rates"),
+        (r#"{ next: "timeout", rates: { timeout: 1 } }"#, "fault"),
+    ] {
+        let err = host
+            .inject(js(fault))
+            .err()
+            .unwrap_or_else(|| panic!("{fault} was accepted"));
+        assert_eq!(code(&err), "INVALID_INPUT", "{fault}");
+        assert_eq!(text(&get(&err, "details"), "field"), field, "{fault}");
+    }
+    host.inject(js(r#"{ rates: { timeout: 10 } }"#)).unwrap();
+    host.inject(js(r#"{ next: "late_reply", ms: 20, code: undefined }"#))
+        .unwrap();
 }
