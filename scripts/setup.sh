@@ -18,6 +18,18 @@ want_browser=1
 say() { printf '\033[1msetup:\033[0m %s\n' "$*"; }
 die() { printf '\033[31msetup: FAILED: %s\033[0m\n' "$*" >&2; exit 1; }
 
+# One setup at a time per user. Two at once (`make demo` and `make test` side
+# by side on a fresh machine) raced in rustup's shared toolchains: the second
+# rust-src install failed with "detected conflict"; and in the tool cache.
+# The second waits here, then finds everything in place.
+if command -v flock >/dev/null; then
+  exec 9>"$cache/.setup.lock"
+  if ! flock -n 9; then
+    say "waiting for another setup to finish"
+    flock 9
+  fi
+fi
+
 # 1. The wasm target.
 if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
   say "adding the wasm32-unknown-unknown target"
