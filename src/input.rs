@@ -273,3 +273,76 @@ impl Obj<'_> {
             .map(Some)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use tsify::Tsify;
+
+    use super::Input;
+    use crate::convert::{
+        Approval, CancelPreAuthInput, CardInput, CompletePreAuthInput, JournalQueryInput,
+        OriginalRef, SaleInput, SignInInput, TransactionFilter, VoidInput,
+    };
+    use crate::refunds::{
+        ConfirmIn, DestinationIn, PlanRefundInput, RangeIn, RefundFilterIn, RefundInput,
+        RefundOriginalIn, VoucherIn,
+    };
+    use crate::settlement::ReceiptInput;
+    use crate::terminal::{OpenConfig, OperatorConfig};
+
+    /// The fields of a TypeScript interface as Tsify writes it: one per
+    /// line, `name: type;` or `name?: type;`, between doc comments.
+    fn declared(decl: &str) -> Vec<String> {
+        decl.lines()
+            .map(str::trim)
+            .filter(|l| !l.starts_with('/') && !l.starts_with('*'))
+            .filter_map(|l| l.split_once(':'))
+            .map(|(name, _)| name.trim_end_matches('?').to_owned())
+            .filter(|name| !name.contains(' '))
+            .collect()
+    }
+
+    /// The fields a reader takes, but for `extra` (read apart).
+    fn read<T: Input>(extra: &[&str]) -> Vec<String> {
+        T::FIELDS
+            .iter()
+            .filter(|f| !extra.contains(f))
+            .map(|f| f.to_string())
+            .collect()
+    }
+
+    fn same<T: Input + Tsify>(extra: &[&str]) {
+        let declared = declared(T::DECL);
+        assert!(!declared.is_empty(), "{}", T::DECL);
+        assert_eq!(read::<T>(extra), declared, "{}", T::DECL);
+    }
+
+    /// What the `.d.ts` promises is what the readers take: each input
+    /// type's fields, in the same order, by the same names.
+    #[test]
+    fn every_reader_takes_the_fields_its_type_declares() {
+        same::<CardInput>(&[]);
+        same::<OriginalRef>(&[]);
+        same::<Approval>(&[]);
+        same::<SaleInput>(&[]);
+        same::<VoidInput>(&[]);
+        same::<CompletePreAuthInput>(&[]);
+        same::<CancelPreAuthInput>(&[]);
+        same::<SignInInput>(&[]);
+        same::<TransactionFilter>(&[]);
+        same::<JournalQueryInput>(&[]);
+        same::<RefundOriginalIn>(&[]);
+        same::<VoucherIn>(&[]);
+        same::<PlanRefundInput>(&[]);
+        same::<RefundInput>(&[]);
+        same::<DestinationIn>(&[]);
+        same::<RefundFilterIn>(&[]);
+        same::<ConfirmIn>(&[]);
+        same::<RangeIn>(&[]);
+        same::<ReceiptInput>(&[]);
+        same::<OperatorConfig>(&[]);
+        // The live objects and the journal's text: `TerminalConfig` in the
+        // `.d.ts` adds them to `OpenConfig`.
+        same::<OpenConfig>(&["host", "now", "journal", "onProgress"]);
+    }
+}
