@@ -10,7 +10,7 @@
 //! Why not serde's derive over `JSON.stringify`'s text, as until session
 //! 10: each derived type's visitor is compiled into serde_json's streaming
 //! deserializer once per type (and again inside `Option<T>`'s), which made
-//! the binding's ~20 input types a large share of the wasm (BENCHMARKS.md,
+//! the binding's 24 input types a large share of the wasm (BENCHMARKS.md,
 //! size); and every command paid for the stringify and the parse.
 
 use js_sys::{Array, JsString, Object, Reflect};
