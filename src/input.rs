@@ -202,12 +202,19 @@ impl Obj<'_> {
     pub(crate) fn opt_u32(&self, name: &str) -> Result<Option<u32>, PosError> {
         match self.get(name) {
             None => Ok(None),
-            Some(v) => match v.as_f64() {
-                Some(n) if n.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&n) => {
-                    Ok(Some(n as u32))
-                }
-                _ => Err(self.wrong(name, "a whole number from 0 to 4294967295", v)),
-            },
+            Some(v) => whole(v, 0.0, f64::from(u32::MAX))
+                .map(|n| Some(n as u32))
+                .ok_or_else(|| self.wrong(name, "a whole number from 0 to 4294967295", v)),
+        }
+    }
+
+    /// A whole number field (−2147483648–2147483647) that may be absent.
+    pub(crate) fn opt_i32(&self, name: &str) -> Result<Option<i32>, PosError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(v) => whole(v, f64::from(i32::MIN), f64::from(i32::MAX))
+                .map(|n| Some(n as i32))
+                .ok_or_else(|| self.wrong(name, "a whole number", v)),
         }
     }
 
@@ -255,6 +262,33 @@ impl Obj<'_> {
 
     /// A list-of-objects field that may be absent, each read as `T`.
     pub(crate) fn opt_list<T: Input>(&self, name: &str) -> Result<Option<Vec<T>>, PosError> {
+        self.opt_items(name, |item, path| read_value(item, self.what, path))
+    }
+
+    /// A list-of-strings field that may be absent.
+    pub(crate) fn opt_str_list(&self, name: &str) -> Result<Option<Vec<String>>, PosError> {
+        self.opt_items(name, |item, path| match item.dyn_ref::<JsString>() {
+            Some(text) if text.length() <= MAX_TEXT_UNITS => Ok(String::from(text)),
+            _ => Err(PosError::invalid_input(path, "a string", &kind(item))),
+        })
+    }
+
+    /// A list-of-whole-numbers (0–4294967295) field that may be absent.
+    pub(crate) fn opt_u32_list(&self, name: &str) -> Result<Option<Vec<u32>>, PosError> {
+        self.opt_items(name, |item, path| {
+            whole(item, 0.0, f64::from(u32::MAX))
+                .map(|n| n as u32)
+                .ok_or_else(|| PosError::invalid_input(path, "a whole number", &kind(item)))
+        })
+    }
+
+    /// A list field that may be absent, each item read by `read` with its
+    /// path (`holidays[2]`).
+    fn opt_items<T>(
+        &self,
+        name: &str,
+        read: impl Fn(&JsValue, &str) -> Result<T, PosError>,
+    ) -> Result<Option<Vec<T>>, PosError> {
         let Some(v) = self.get(name) else {
             return Ok(None);
         };
@@ -268,10 +302,33 @@ impl Obj<'_> {
         items
             .iter()
             .enumerate()
-            .map(|(i, item)| read_value(&item, self.what, &format!("{path}[{i}]")))
+            .map(|(i, item)| read(&item, &format!("{path}[{i}]")))
             .collect::<Result<Vec<T>, _>>()
             .map(Some)
     }
+
+    /// `INVALID_INPUT` about item `index` of list field `name`.
+    pub(crate) fn bad_item(
+        &self,
+        name: &str,
+        index: usize,
+        expected: &str,
+        found: &str,
+    ) -> PosError {
+        PosError::invalid_input(&format!("{}[{index}]", self.path_of(name)), expected, found)
+    }
+
+    /// `INVALID_INPUT` about field `name`.
+    pub(crate) fn bad(&self, name: &str, expected: &str, found: &str) -> PosError {
+        PosError::invalid_input(&self.path_of(name), expected, found)
+    }
+}
+
+/// `value` if it is a whole number from `min` to `max`.
+fn whole(value: &JsValue, min: f64, max: f64) -> Option<f64> {
+    value
+        .as_f64()
+        .filter(|n| n.fract() == 0.0 && (min..=max).contains(n))
 }
 
 #[cfg(test)]

@@ -26,6 +26,7 @@ mod history;
 mod input;
 mod locks;
 mod panic;
+mod policy;
 mod queue;
 mod refunds;
 mod restore;

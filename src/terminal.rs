@@ -102,11 +102,7 @@ impl Input for OpenConfig {
             currency: o.str("currency")?,
             storage: o.opt("storage")?,
             operators: o.list("operators")?,
-            // The core's own type, its defaults and checks with it.
-            policy: match o.opt_value("policy") {
-                Some(v) => Some(parse_serde(v, "policy")?),
-                None => None,
-            },
+            policy: o.opt("policy")?,
             locale: o.opt_str("locale")?,
         })
     }

@@ -12,7 +12,7 @@ use wasm_bindgen::prelude::*;
 const TS: &str = TYPES;
 
 #[allow(dead_code)] // read by the wasm-bindgen macro, which the lint does not see
-const TYPES: &str = r#"
+pub(crate) const TYPES: &str = r#"
 /** A transaction's state (DESIGN.md, Transaction states). */
 export type TxnState = "sent" | "in_doubt" | "manual_review" | "approved" | "partially_refunded" | "refunded" | "declined" | "reversed" | "voided" | "completed" | "cancelled" | "expired";
 

@@ -861,7 +861,43 @@ async fn a_bad_open_config_is_a_pos_error() {
         ),
         (r#"{ operators: "01" }"#, "operators"),
         (r#"{ merchantId: 898440350480001 }"#, "merchantId"),
-        (r#"{ policy: { hostTimeoutMs: "60000" } }"#, "policy"),
+        (
+            r#"{ policy: { hostTimeoutMs: "60000" } }"#,
+            "policy.hostTimeoutMs",
+        ),
+        (r#"{ policy: { colour: 1 } }"#, "policy"),
+        (
+            r#"{ policy: { dualControlThreshold: "lots" } }"#,
+            "policy.dualControlThreshold",
+        ),
+        (
+            r#"{ policy: { holidays: ["2026-10-01", "2026-13-01"] } }"#,
+            "policy.holidays[1]",
+        ),
+        (
+            r#"{ policy: { fallbackRoutes: ["cash", "air"] } }"#,
+            "policy.fallbackRoutes[1]",
+        ),
+        (
+            r#"{ policy: { originalRouteForbidden: ["BankCard"] } }"#,
+            "policy.originalRouteForbidden[0]",
+        ),
+        (
+            r#"{ policy: { arrival: { cash: [0] } } }"#,
+            "policy.arrival.cash",
+        ),
+        (
+            r#"{ policy: { arrival: { cash: [0, -1] } } }"#,
+            "policy.arrival.cash[1]",
+        ),
+        (
+            r#"{ policy: { utcOffsetMinutes: 1.5 } }"#,
+            "policy.utcOffsetMinutes",
+        ),
+        (
+            r#"{ policy: { reversalAttempts: 9 } }"#,
+            "policy.reversalAttempts",
+        ),
     ];
     for (patch, field) in cases {
         let config = config(r#"{ kind: "memory" }"#, &host);
@@ -997,4 +1033,28 @@ fn bad_simulator_input_names_the_field() {
     host.inject(js(r#"{ rates: { timeout: 10 } }"#)).unwrap();
     host.inject(js(r#"{ next: "late_reply", ms: 20, code: undefined }"#))
         .unwrap();
+}
+
+/// Policy overrides take effect, and what is not overridden keeps its
+/// default.
+#[wasm_bindgen_test]
+async fn policy_overrides_take_effect() {
+    let host = recording_host(sim());
+    let config = config(r#"{ kind: "memory" }"#, &host);
+    let policy = js(r#"({
+        pinHashIterations: 1, maxTransactionAmount: "50.00", utcOffsetMinutes: 480,
+        holidays: ["2026-10-01"], fallbackRoutes: ["cash"], originalRouteForbidden: ["qr_wallet"],
+        arrival: { cash: [0, 1] }, cardClosedCodes: ["14"], completionTolerancePercent: "1.15e2"
+    })"#);
+    js_sys::Reflect::set(&config, &"policy".into(), &policy).unwrap();
+    let term = Terminal::open(config).await.expect("opens");
+    wait(term.sign_in(js(r#"{ operatorId: "01", pin: "1234" }"#)))
+        .await
+        .unwrap();
+    let over = sale(&term, "60.00", "over")
+        .await
+        .expect_err("above the maximum");
+    assert_eq!(code(&over), "INVALID_AMOUNT");
+    let under = sale(&term, "50.00", "under").await.unwrap();
+    assert_eq!(text(&under, "state"), "approved");
 }

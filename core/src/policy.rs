@@ -24,6 +24,18 @@ pub enum Forbidden {
     ForeignCard,
 }
 
+impl Forbidden {
+    /// The kind named as in JS (`bank_card`, `qr_wallet`, `foreign_card`).
+    pub fn parse(name: &str) -> Option<Forbidden> {
+        match name {
+            "bank_card" => Some(Forbidden::BankCard),
+            "qr_wallet" => Some(Forbidden::QrWallet),
+            "foreign_card" => Some(Forbidden::ForeignCard),
+            _ => None,
+        }
+    }
+}
+
 /// Rule 8's expected arrival, in business days `[earliest, latest]`, per
 /// route. Source: DESIGN.md Rule 8 (void 0, card refund 1–3, QR wallet 0–1,
 /// bank transfer 1–2); another card follows the card network's 1–3, a
@@ -285,6 +297,19 @@ impl Policy {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_forbidden_kind_parses_from_the_name_serde_writes() {
+        for f in [
+            Forbidden::BankCard,
+            Forbidden::QrWallet,
+            Forbidden::ForeignCard,
+        ] {
+            let name = serde_json::to_value(f).unwrap();
+            assert_eq!(Forbidden::parse(name.as_str().unwrap()), Some(f));
+        }
+        assert_eq!(Forbidden::parse("BankCard"), None);
+    }
 
     #[test]
     fn defaults_are_design_md_numbers_and_valid() {
