@@ -1,8 +1,9 @@
 //! `policy` of `Terminal.open`: overrides of the core's [`Policy`], each
 //! field absent keeping its default. Read by hand ([`crate::input`]), as
 //! every other input: serde's derive for the policy, with its defaults,
-//! decimals, routes and dates, was 6 KB of the gzipped wasm for one read
-//! per open. The core checks the result ([`Policy::validate`]).
+//! decimals, routes and dates, was 6.2 KB of the gzipped wasm for one read
+//! per open, this reader 4.7. The core checks the result
+//! ([`Policy::validate`]).
 
 use std::str::FromStr;
 
