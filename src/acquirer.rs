@@ -16,6 +16,7 @@ use crate::convert::{parse_serde, to_js};
 use crate::error::{self, set};
 use crate::input::{self, Input, Obj};
 
+#[derive(Default)]
 struct Options {
     seed: u32,
 }
@@ -25,7 +26,7 @@ impl Input for Options {
 
     fn read(o: &Obj) -> Result<Self, PosError> {
         Ok(Options {
-            seed: o.opt_u32("seed")?.unwrap_or(0),
+            seed: o.opt_u32("seed")?.unwrap_or_default(),
         })
     }
 }
@@ -80,11 +81,8 @@ impl SimulatedAcquirer {
     /// and auth codes.
     #[wasm_bindgen(constructor)]
     pub fn new(options: JsValue) -> Result<SimulatedAcquirer, JsValue> {
-        let options: Options = if options.is_undefined() {
-            Options { seed: 0 }
-        } else {
-            input::parse(options, "options").map_err(|e| error::to_js(&e, Locale::En))?
-        };
+        let options: Options = input::parse_or_default(options, "options")
+            .map_err(|e| error::to_js(&e, Locale::En))?;
         Ok(SimulatedAcquirer {
             inner: Rc::new(RefCell::new(CoreAcquirer::new(u64::from(options.seed)))),
         })

@@ -3,7 +3,6 @@
 //! output structs are camelCase with strings for amounts and ids.
 
 use posflow_core::card::Card;
-use posflow_core::digits::Digits;
 use posflow_core::error::PosError;
 use posflow_core::host::{check_rrn, BatchNo, TraceNo};
 use posflow_core::money::{Currency, Money};
@@ -578,7 +577,7 @@ struct IdText(TxnId);
 
 impl Serialize for IdText {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(Digits::new(Some(b'T'), self.0 .0, 8).as_str())
+        s.serialize_str(self.0.text().as_str())
     }
 }
 

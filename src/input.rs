@@ -40,6 +40,19 @@ pub(crate) fn parse<T: Input>(value: JsValue, what: &str) -> Result<T, PosError>
     read_value(&value, what, "")
 }
 
+/// [`parse`], or `T`'s default when the argument was left out
+/// (`undefined`): the optional filters and options.
+pub(crate) fn parse_or_default<T: Input + Default>(
+    value: JsValue,
+    what: &str,
+) -> Result<T, PosError> {
+    if value.is_undefined() {
+        Ok(T::default())
+    } else {
+        parse(value, what)
+    }
+}
+
 /// `T` from `value`, the object at `path` (`""` at the top, where errors
 /// about the object itself name `what`).
 fn read_value<T: Input>(value: &JsValue, what: &str, path: &str) -> Result<T, PosError> {
@@ -154,13 +167,11 @@ impl Obj<'_> {
 
     /// A string field that may be absent.
     pub(crate) fn opt_str(&self, name: &str) -> Result<Option<String>, PosError> {
-        let Some(v) = self.get(name) else {
-            return Ok(None);
-        };
-        match v.dyn_ref::<JsString>() {
-            Some(text) if text.length() <= MAX_TEXT_UNITS => Ok(Some(String::from(text))),
-            Some(_) => Err(self.wrong(name, "at most 65536 characters", v)),
-            None => Err(self.wrong(name, "a string", v)),
+        match self.get(name) {
+            None => Ok(None),
+            Some(v) => text(v)
+                .map(Some)
+                .map_err(|expected| self.wrong(name, expected, v)),
         }
     }
 
@@ -265,11 +276,36 @@ impl Obj<'_> {
         self.opt_items(name, |item, path| read_value(item, self.what, path))
     }
 
+    /// A list-of-strings field that may be absent, each string read by
+    /// `parse` (`Date::parse`, `Route::parse`), refused as not `expected`
+    /// where it gives `None`.
+    pub(crate) fn opt_names<T>(
+        &self,
+        name: &str,
+        parse: impl Fn(&str) -> Option<T>,
+        expected: &str,
+    ) -> Result<Option<Vec<T>>, PosError> {
+        // The strings first, in one reader for every list of them; then
+        // each parsed, an error naming its item as the reader would.
+        let Some(texts) = self.opt_texts(name)? else {
+            return Ok(None);
+        };
+        texts
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                parse(t).ok_or_else(|| {
+                    PosError::invalid_input(&item_path(&self.path_of(name), i), expected, t)
+                })
+            })
+            .collect::<Result<Vec<T>, _>>()
+            .map(Some)
+    }
+
     /// A list-of-strings field that may be absent.
-    pub(crate) fn opt_str_list(&self, name: &str) -> Result<Option<Vec<String>>, PosError> {
-        self.opt_items(name, |item, path| match item.dyn_ref::<JsString>() {
-            Some(text) if text.length() <= MAX_TEXT_UNITS => Ok(String::from(text)),
-            _ => Err(PosError::invalid_input(path, "a string", &kind(item))),
+    fn opt_texts(&self, name: &str) -> Result<Option<Vec<String>>, PosError> {
+        self.opt_items(name, |item, path| {
+            text(item).map_err(|e| PosError::invalid_input(path, e, &kind(item)))
         })
     }
 
@@ -302,25 +338,29 @@ impl Obj<'_> {
         items
             .iter()
             .enumerate()
-            .map(|(i, item)| read(&item, &format!("{path}[{i}]")))
+            .map(|(i, item)| read(&item, &item_path(&path, i)))
             .collect::<Result<Vec<T>, _>>()
             .map(Some)
-    }
-
-    /// `INVALID_INPUT` about item `index` of list field `name`.
-    pub(crate) fn bad_item(
-        &self,
-        name: &str,
-        index: usize,
-        expected: &str,
-        found: &str,
-    ) -> PosError {
-        PosError::invalid_input(&format!("{}[{index}]", self.path_of(name)), expected, found)
     }
 
     /// `INVALID_INPUT` about field `name`.
     pub(crate) fn bad(&self, name: &str, expected: &str, found: &str) -> PosError {
         PosError::invalid_input(&self.path_of(name), expected, found)
+    }
+}
+
+/// The path of item `index` of the list at `path`: `approval[1]`.
+fn item_path(path: &str, index: usize) -> String {
+    format!("{path}[{index}]")
+}
+
+/// `value` as a string, copied only when it is not too long; else what
+/// was expected of it.
+fn text(value: &JsValue) -> Result<String, &'static str> {
+    match value.dyn_ref::<JsString>() {
+        Some(text) if text.length() <= MAX_TEXT_UNITS => Ok(String::from(text)),
+        Some(_) => Err("at most 65536 characters"),
+        None => Err("a string"),
     }
 }
 

@@ -80,26 +80,27 @@ impl Input for Policy {
                 .opt_i32("utcOffsetMinutes")?
                 .unwrap_or(d.utc_offset_minutes),
             card_closed_codes: o
-                .opt_str_list("cardClosedCodes")?
+                .opt_names("cardClosedCodes", code, "a response code")?
                 .unwrap_or(d.card_closed_codes),
             route_refused_codes: o
-                .opt_str_list("routeRefusedCodes")?
+                .opt_names("routeRefusedCodes", code, "a response code")?
                 .unwrap_or(d.route_refused_codes),
-            fallback_routes: names(
-                o,
-                "fallbackRoutes",
-                Route::parse,
-                "settlement_account, other_card, wallet_transfer or cash",
-            )?
-            .unwrap_or(d.fallback_routes),
-            original_route_forbidden: names(
-                o,
-                "originalRouteForbidden",
-                Forbidden::parse,
-                "bank_card, qr_wallet or foreign_card",
-            )?
-            .unwrap_or(d.original_route_forbidden),
-            holidays: names(o, "holidays", Date::parse, "a date as YYYY-MM-DD")?
+            fallback_routes: o
+                .opt_names(
+                    "fallbackRoutes",
+                    Route::parse,
+                    "settlement_account, other_card, wallet_transfer or cash",
+                )?
+                .unwrap_or(d.fallback_routes),
+            original_route_forbidden: o
+                .opt_names(
+                    "originalRouteForbidden",
+                    Forbidden::parse,
+                    "bank_card, qr_wallet or foreign_card",
+                )?
+                .unwrap_or(d.original_route_forbidden),
+            holidays: o
+                .opt_names("holidays", Date::parse, "a date as YYYY-MM-DD")?
                 .unwrap_or(d.holidays),
             arrival: o.opt("arrival")?.unwrap_or(d.arrival),
         })
@@ -131,21 +132,10 @@ impl Input for ArrivalDays {
     }
 }
 
-/// A list of names field, each read by `parse`.
-fn names<T>(
-    o: &Obj,
-    field: &str,
-    parse: fn(&str) -> Option<T>,
-    expected: &str,
-) -> Result<Option<Vec<T>>, PosError> {
-    o.opt_str_list(field)?
-        .map(|list| {
-            list.iter()
-                .enumerate()
-                .map(|(i, n)| parse(n).ok_or_else(|| o.bad_item(field, i, expected, n)))
-                .collect()
-        })
-        .transpose()
+/// A response code of the policy's lists, as it came (the core checks
+/// them in [`Policy::validate`]).
+fn code(text: &str) -> Option<String> {
+    Some(text.to_owned())
 }
 
 /// A decimal field, as a string (`"5000.00"`), in plain or scientific

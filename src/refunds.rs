@@ -21,7 +21,7 @@ use tsify::Tsify;
 
 use crate::convert::{self, bounded, to_js, Approvals, CardInput, OriginalRef};
 use crate::error::BindingError;
-use crate::input::{parse, Input, Obj};
+use crate::input::{self, parse, Input, Obj};
 use crate::terminal::{persist, queued, run_command, Terminal};
 
 /// `original` of a refund: a journal reference, or the voucher's data.
@@ -518,11 +518,7 @@ impl Terminal {
         let shared = self.shared();
         shared.check_alive().map_err(|e| shared.err(e))?;
         let listed = (|| {
-            let f: RefundFilterIn = if filter.is_undefined() {
-                RefundFilterIn::default()
-            } else {
-                parse(filter, "filter")?
-            };
+            let f: RefundFilterIn = input::parse_or_default(filter, "filter")?;
             let filter =
                 Filter {
                     refund_status: match f.status.as_deref() {

@@ -548,11 +548,7 @@ impl Terminal {
         shared.check_alive().map_err(|e| shared.err(e))?;
         let made = (|| {
             let id = txn_id("id", &id)?;
-            let o: ReceiptInput = if options.is_undefined() {
-                ReceiptInput::default()
-            } else {
-                input::parse(options, "receipt options")?
-            };
+            let o: ReceiptInput = input::parse_or_default(options, "receipt options")?;
             let copy = match o.copy.as_deref() {
                 None | Some("merchant") => ReceiptCopy::Merchant,
                 Some("cardholder") => ReceiptCopy::Cardholder,

@@ -1081,11 +1081,8 @@ impl Terminal {
     ) -> Result<JsValue, JsValue> {
         let shared = &self.shared;
         shared.check_alive().map_err(|e| shared.err(e))?;
-        let filter: convert::TransactionFilter = if filter.is_undefined() {
-            convert::TransactionFilter::default()
-        } else {
-            input::parse(filter, "filter").map_err(|e| shared.err(e))?
-        };
+        let filter: convert::TransactionFilter =
+            input::parse_or_default(filter, "filter").map_err(|e| shared.err(e))?;
         let state = match filter.state.as_deref() {
             Some(s) => Some(Status::parse(s).ok_or_else(|| {
                 shared.err(PosError::invalid_input("state", "a transaction state", s))

@@ -839,17 +839,8 @@ async fn a_bad_open_config_is_a_pos_error() {
         (r#"{ journal: "{not json" }"#, "JOURNAL_DAMAGED"),
     ];
     for (patch, expected) in cases {
-        let config = config(r#"{ kind: "memory" }"#, &host);
-        let patch = js(patch);
-        js_sys::Object::assign(
-            config.unchecked_ref::<js_sys::Object>(),
-            patch.unchecked_ref::<js_sys::Object>(),
-        );
-        let err = Terminal::open(config)
-            .await
-            .err()
-            .unwrap_or_else(|| panic!("{patch:?} was accepted"));
-        assert_eq!(code(&err), expected, "{patch:?}");
+        let err = refused_open(&host, patch).await;
+        assert_eq!(code(&err), expected, "{patch}");
     }
     // Where the configuration is wrong, by its path.
     let cases = [
@@ -900,16 +891,24 @@ async fn a_bad_open_config_is_a_pos_error() {
         ),
     ];
     for (patch, field) in cases {
-        let config = config(r#"{ kind: "memory" }"#, &host);
-        let patch = js(patch);
-        js_sys::Object::assign(
-            config.unchecked_ref::<js_sys::Object>(),
-            patch.unchecked_ref::<js_sys::Object>(),
-        );
-        let err = Terminal::open(config).await.err().expect("refused");
-        assert_eq!(code(&err), "INVALID_INPUT", "{patch:?}");
-        assert_eq!(text(&get(&err, "details"), "field"), field, "{patch:?}");
+        let err = refused_open(&host, patch).await;
+        assert_eq!(code(&err), "INVALID_INPUT", "{patch}");
+        assert_eq!(text(&get(&err, "details"), "field"), field, "{patch}");
     }
+}
+
+/// The error of `Terminal.open` on the test config with `patch`'s fields
+/// put over it (panics if it opens).
+async fn refused_open(host: &JsValue, patch: &str) -> JsValue {
+    let config = config(r#"{ kind: "memory" }"#, host);
+    js_sys::Object::assign(
+        config.unchecked_ref::<js_sys::Object>(),
+        js(patch).unchecked_ref::<js_sys::Object>(),
+    );
+    Terminal::open(config)
+        .await
+        .err()
+        .unwrap_or_else(|| panic!("{patch} was accepted"))
 }
 
 /// The terminal calls a bare `SimulatedAcquirer` directly, without the JS

@@ -21,11 +21,17 @@ pub struct TxnId(pub u64);
 
 impl std::fmt::Display for TxnId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(crate::digits::Digits::new(Some(b'T'), self.0, 8).as_str())
+        f.write_str(self.text().as_str())
     }
 }
 
 impl TxnId {
+    /// The displayed form `T00000042`, on the stack: what `Display` writes,
+    /// for writers that do without `core::fmt`.
+    pub fn text(self) -> crate::digits::Digits {
+        crate::digits::Digits::new(Some(b'T'), self.0, 8)
+    }
+
     /// Parses the displayed form `T00000042`.
     pub fn parse(text: &str) -> Option<TxnId> {
         let digits = text.strip_prefix('T')?;
