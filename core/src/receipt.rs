@@ -481,7 +481,9 @@ impl Receipt {
                             Some(a) => format!("{zh} {a}"),
                             None => zh.to_owned(),
                         },
-                        en: en.to_uppercase(),
+                        // The route names are ASCII: `str::to_uppercase`
+                        // linked Unicode's case tables, 7.4 KB gzipped.
+                        en: en.to_ascii_uppercase(),
                     }
                 }),
                 reason: printable(t.request.reason.as_deref().unwrap_or("")),
@@ -838,6 +840,18 @@ pub fn escape(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn route_names_are_ascii_so_ascii_uppercase_is_uppercase() {
+        for route in [crate::planner::Route::Original, crate::planner::Route::None]
+            .into_iter()
+            .chain(crate::planner::Route::FALLBACKS)
+        {
+            let en = route.names().1;
+            assert!(en.is_ascii(), "{en}");
+            assert_eq!(en.to_ascii_uppercase(), en.to_uppercase());
+        }
+    }
 
     #[test]
     fn widths_count_cjk_and_full_width_as_two() {
