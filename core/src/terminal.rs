@@ -544,7 +544,9 @@ pub struct State {
     pending_summary: Option<SettlementSummary>,
     upload: Option<PendingUpload>,
     signed_in: Option<String>,
-    pins: HashMap<String, PinState>,
+    /// PIN failures per operator. Ordered: a snapshot writes them as they
+    /// are, so one state gives the same bytes without a sort.
+    pins: BTreeMap<String, PinState>,
     closed: Vec<BatchClose>,
 }
 
@@ -565,7 +567,7 @@ impl State {
             pending_summary: None,
             upload: None,
             signed_in: None,
-            pins: HashMap::new(),
+            pins: BTreeMap::new(),
             closed: Vec::new(),
         }
     }

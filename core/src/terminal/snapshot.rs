@@ -33,7 +33,7 @@
 //! `Card`, `TxnState` or `State` fails to compile here until the format
 //! (and its tag) says how to keep it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::ops::Bound;
 
 use serde::de::DeserializeOwned;
@@ -605,7 +605,6 @@ impl Writer {
             }
             self.u(*done as u64);
         }
-        let pins: BTreeMap<&String, &PinState> = pins.iter().collect();
         self.u(pins.len() as u64);
         for (
             id,
