@@ -2187,16 +2187,17 @@ impl<'s> Reconciler<'s> {
         }
         let ours_merchant = |l: &StatementLine| l.merchant_id == cfg.merchant_id;
         if !statement.lines.is_empty() && !statement.lines.iter().any(ours_merchant) {
-            let found: BTreeSet<&str> = statement
-                .lines
-                .iter()
-                .map(|l| l.merchant_id.as_str())
-                .collect();
+            // The merchants found, sorted and each once (kept in order as
+            // they come: a `BTreeSet` collected compiled a sort of its own).
+            let mut found: Vec<&str> = Vec::new();
+            for l in &statement.lines {
+                if let Err(at) = found.binary_search(&l.merchant_id.as_str()) {
+                    found.insert(at, &l.merchant_id);
+                }
+            }
             return Err(PosError::StatementNotForTerminal {
                 expected: cfg.merchant_id.clone(),
-                found: crate::money::truncate_for_error(
-                    &found.into_iter().collect::<Vec<_>>().join(","),
-                ),
+                found: crate::money::truncate_for_error(&found.join(",")),
             });
         }
         Ok(())

@@ -485,12 +485,20 @@ fn statements_of_another_currency_or_merchant_are_refused() {
     let err = reconcile(&c.day.term, &yen, c.day.now).unwrap_err();
     assert_eq!(err.code(), "CURRENCY_MISMATCH");
     let mut other = c.statement.clone();
-    for l in &mut other.lines {
-        l.merchant_id = "898440350489999".into();
+    // Two other merchants, the later one first: named sorted, each once.
+    for (i, l) in other.lines.iter_mut().enumerate() {
+        l.merchant_id = ["898440350489999", "898440350480002"][i % 2].into();
     }
+    assert!(other.lines.len() >= 4);
     let err = reconcile(&c.day.term, &other, c.day.now).unwrap_err();
     assert_eq!(err.code(), "STATEMENT_NOT_FOR_TERMINAL");
     assert!(err.message(Locale::ZhCn).contains("898440350489999"));
+    assert!(
+        err.details()
+            .contains(&("found", "898440350480002,898440350489999".to_owned())),
+        "{:?}",
+        err.details()
+    );
 }
 
 // ----- reading statements ---------------------------------------------------
