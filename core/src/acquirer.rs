@@ -633,14 +633,20 @@ pub struct SimulatedAcquirer {
     children: BTreeMap<Key, Vec<(BatchNo, TraceNo)>>,
     faults: VecDeque<Fault>,
     rates: FaultRates,
+    /// Replies held back, by when they are due (those due at the same time
+    /// in the order they were held).
     late: Vec<(Timestamp, HostReply)>,
     next_rrn: u64,
     /// Batches settled, with whether they balanced (each settlement request,
     /// in order; a batch settled again after a lost reply appears again).
     pub settled: Vec<(String, BatchNo, bool)>,
-    uploaded: BTreeSet<(String, BatchNo)>,
-    /// Batch-upload chunks received, by terminal and batch, until the end.
-    uploads: BTreeMap<(String, BatchNo), BTreeMap<TraceNo, UploadRecord>>,
+    /// The batches uploaded, by terminal and batch, sorted (a `BTreeSet`
+    /// compiled insertion code of its own for this one key).
+    uploaded: Vec<(String, BatchNo)>,
+    /// Batch-upload chunks received, by terminal and batch, until the end:
+    /// a few uploads at most, so a list (a map keyed so compiled its own
+    /// insert, entry and removal).
+    uploads: Vec<((String, BatchNo), BTreeMap<TraceNo, UploadRecord>)>,
     applied: FaultCounts,
     anomalies: Vec<Anomaly>,
     touched: Vec<Key>,
@@ -661,8 +667,8 @@ impl SimulatedAcquirer {
             late: Vec::new(),
             next_rrn: 1,
             settled: Vec::new(),
-            uploaded: BTreeSet::new(),
-            uploads: BTreeMap::new(),
+            uploaded: Vec::new(),
+            uploads: Vec::new(),
             applied: FaultCounts::default(),
             anomalies: Vec::new(),
             touched: Vec::new(),
@@ -781,22 +787,27 @@ impl SimulatedAcquirer {
         match req.message {
             MessageType::BatchUpload => {
                 // Collected until the end; a repeated chunk changes nothing.
-                let records = self
-                    .uploads
-                    .entry((req.terminal_id.clone(), req.batch_no))
-                    .or_default();
+                let key = (req.terminal_id.clone(), req.batch_no);
+                let at = match self.uploads.iter().position(|(k, _)| *k == key) {
+                    Some(at) => at,
+                    None => {
+                        self.uploads.push((key, BTreeMap::new()));
+                        self.uploads.len() - 1
+                    }
+                };
+                let records = &mut self.uploads[at].1;
                 for r in req.upload.iter().flatten() {
                     records.insert(r.trace_no, r.clone());
                 }
             }
             MessageType::BatchUploadEnd => {
                 let key = (req.terminal_id.clone(), req.batch_no);
-                let records: Vec<UploadRecord> = self
-                    .uploads
-                    .remove(&key)
-                    .map(|r| r.into_values().collect())
-                    .unwrap_or_default();
-                if !records.is_empty() || !self.uploaded.contains(&key) {
+                let records: Vec<UploadRecord> =
+                    match self.uploads.iter().position(|(k, _)| *k == key) {
+                        Some(at) => self.uploads.swap_remove(at).1.into_values().collect(),
+                        None => Vec::new(),
+                    };
+                if !records.is_empty() || self.uploaded.binary_search(&key).is_err() {
                     self.accept_batch_upload(&req.terminal_id, req.batch_no, &records, now);
                 }
             }
@@ -1241,7 +1252,10 @@ impl SimulatedAcquirer {
         }
         outcome.dropped = dropped.len() as u32;
         self.touched.extend(dropped);
-        self.uploaded.insert((terminal_id.to_owned(), batch_no));
+        let key = (terminal_id.to_owned(), batch_no);
+        if let Err(at) = self.uploaded.binary_search(&key) {
+            self.uploaded.insert(at, key);
+        }
         self.settled.push((terminal_id.to_owned(), batch_no, true));
         outcome
     }
@@ -1254,7 +1268,10 @@ impl SimulatedAcquirer {
         let mut batches: BTreeMap<BatchNo, StatementBatch> = BTreeMap::new();
         for (tid, batch_no, balanced) in &self.settled {
             if tid == terminal_id {
-                let uploaded = self.uploaded.contains(&(tid.clone(), *batch_no));
+                let uploaded = self
+                    .uploaded
+                    .binary_search(&(tid.clone(), *batch_no))
+                    .is_ok();
                 // The latest settlement of a batch is what counts.
                 batches.insert(
                     *batch_no,
@@ -1266,7 +1283,9 @@ impl SimulatedAcquirer {
                 );
             }
         }
-        let unpaid: BTreeSet<BatchNo> = batches
+        // In batch order, as the map holds them (a `BTreeSet` collected
+        // from them compiled a sort of its own).
+        let unpaid: Vec<BatchNo> = batches
             .values()
             .filter(|b| !b.balanced && !b.uploaded)
             .map(|b| b.batch_no)
@@ -1277,7 +1296,7 @@ impl SimulatedAcquirer {
             if p.terminal_id != terminal_id {
                 continue;
             }
-            if unpaid.contains(&p.batch_no) && p.stands() && !p.returned {
+            if unpaid.binary_search(&p.batch_no).is_ok() && p.stands() && !p.returned {
                 p.returned = true;
                 p.return_reason = Some(ReturnReason::BatchNotUploaded);
                 returned.push(key.clone());
@@ -1354,19 +1373,18 @@ impl SimulatedAcquirer {
         None
     }
 
+    /// Holds `reply` back until `due`, after any due by then. Kept in
+    /// order as it is held, so the replies due are a prefix: no sort to
+    /// compile.
+    fn hold_late(&mut self, due: Timestamp, reply: HostReply) {
+        let at = self.late.partition_point(|(t, _)| *t <= due);
+        self.late.insert(at, (due, reply));
+    }
+
     /// Replies held back whose delay has passed by `now`, oldest first.
     fn due_late(&mut self, now: Timestamp) -> Vec<HostReply> {
-        let mut due = Vec::new();
-        self.late.retain(|(at, reply)| {
-            if *at <= now {
-                due.push((*at, reply.clone()));
-                false
-            } else {
-                true
-            }
-        });
-        due.sort_by_key(|(at, _)| *at);
-        due.into_iter().map(|(_, r)| r).collect()
+        let due = self.late.partition_point(|(at, _)| *at <= now);
+        self.late.drain(..due).map(|(_, r)| r).collect()
     }
 }
 
@@ -1414,7 +1432,7 @@ impl SimulatedAcquirer {
             }
             Fault::LateReply => {
                 let reply = self.process(request, now);
-                self.late.push((now, reply));
+                self.hold_late(now, reply);
                 Delivery::NoReply(NoReply::Timeout)
             }
             Fault::LateReplyAfterMs(after_ms) => Delivery::Late {
@@ -1443,7 +1461,7 @@ impl Host for SimulatedAcquirer {
             Delivery::NoReply(cause) => Err(cause),
             Delivery::Late { after_ms, reply } => {
                 let due = Timestamp(now.0.saturating_add(i64::from(after_ms)));
-                self.late.push((due, reply));
+                self.hold_late(due, reply);
                 Err(NoReply::Timeout)
             }
         }

@@ -824,6 +824,27 @@ fn injected_faults_come_first_and_in_order() {
 }
 
 #[test]
+fn late_replies_come_out_by_when_they_are_due_then_as_they_were_held() {
+    let mut host = SimulatedAcquirer::new(1);
+    for ms in [70_000, 30_000, 30_000] {
+        host.inject(Fault::LateReplyAfterMs(ms));
+    }
+    for n in 1..=3 {
+        let sale = request(MessageType::Sale, n, "1.00", card(APPROVES));
+        assert_eq!(host.send(&sale, T0), Err(NoReply::Timeout));
+    }
+    let traces = |r: Vec<posflow_core::host::HostReply>| -> Vec<_> {
+        r.iter().map(|r| r.trace_no).collect()
+    };
+    assert_eq!(traces(host.take_late(Timestamp(T0.0 + 29_999))), []);
+    assert_eq!(
+        traces(host.take_late(Timestamp(T0.0 + 30_000))),
+        [trace(2), trace(3)]
+    );
+    assert_eq!(traces(host.take_late(Timestamp(T0.0 + 80_000))), [trace(1)]);
+}
+
+#[test]
 fn a_late_reply_is_handed_out_once_its_delay_has_passed() {
     let mut host = SimulatedAcquirer::new(1);
     host.inject(Fault::LateReplyAfterMs(70_000));
