@@ -54,7 +54,7 @@
 //! the seed ([`SimulatedAcquirer::set_fault_rates`]): see [`Fault`]. Late
 //! replies are handed out by [`Host::take_late`] once their delay has passed.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -66,6 +66,7 @@ use crate::host::{
     BatchNo, HostReply, HostRequest, MessageType, NoReply, OriginalRef, SettlementSummary, TraceNo,
 };
 use crate::money::Money;
+use crate::sorted::SortedSet;
 use crate::tagged;
 use crate::time::Timestamp;
 
@@ -640,9 +641,8 @@ pub struct SimulatedAcquirer {
     /// Batches settled, with whether they balanced (each settlement request,
     /// in order; a batch settled again after a lost reply appears again).
     pub settled: Vec<(String, BatchNo, bool)>,
-    /// The batches uploaded, by terminal and batch, sorted (a `BTreeSet`
-    /// compiled insertion code of its own for this one key).
-    uploaded: Vec<(String, BatchNo)>,
+    /// The batches uploaded, by terminal and batch.
+    uploaded: SortedSet<(String, BatchNo)>,
     /// Batch-upload chunks received, by terminal and batch, until the end:
     /// a few uploads at most, so a list (a map keyed so compiled its own
     /// insert, entry and removal).
@@ -667,7 +667,7 @@ impl SimulatedAcquirer {
             late: Vec::new(),
             next_rrn: 1,
             settled: Vec::new(),
-            uploaded: Vec::new(),
+            uploaded: SortedSet::new(),
             uploads: Vec::new(),
             applied: FaultCounts::default(),
             anomalies: Vec::new(),
@@ -807,7 +807,7 @@ impl SimulatedAcquirer {
                         Some(at) => self.uploads.swap_remove(at).1.into_values().collect(),
                         None => Vec::new(),
                     };
-                if !records.is_empty() || self.uploaded.binary_search(&key).is_err() {
+                if !records.is_empty() || !self.uploaded.contains(&key) {
                     self.accept_batch_upload(&req.terminal_id, req.batch_no, &records, now);
                 }
             }
@@ -1187,7 +1187,7 @@ impl SimulatedAcquirer {
         now: Timestamp,
     ) -> UploadOutcome {
         let mut outcome = UploadOutcome::default();
-        let mut claimed = BTreeSet::new();
+        let mut claimed = SortedSet::new();
         for r in records {
             let key = (terminal_id.to_owned(), batch_no, r.trace_no);
             claimed.insert(r.trace_no);
@@ -1252,10 +1252,7 @@ impl SimulatedAcquirer {
         }
         outcome.dropped = dropped.len() as u32;
         self.touched.extend(dropped);
-        let key = (terminal_id.to_owned(), batch_no);
-        if let Err(at) = self.uploaded.binary_search(&key) {
-            self.uploaded.insert(at, key);
-        }
+        self.uploaded.insert((terminal_id.to_owned(), batch_no));
         self.settled.push((terminal_id.to_owned(), batch_no, true));
         outcome
     }
@@ -1268,10 +1265,7 @@ impl SimulatedAcquirer {
         let mut batches: BTreeMap<BatchNo, StatementBatch> = BTreeMap::new();
         for (tid, batch_no, balanced) in &self.settled {
             if tid == terminal_id {
-                let uploaded = self
-                    .uploaded
-                    .binary_search(&(tid.clone(), *batch_no))
-                    .is_ok();
+                let uploaded = self.uploaded.contains(&(tid.clone(), *batch_no));
                 // The latest settlement of a batch is what counts.
                 batches.insert(
                     *batch_no,
@@ -1283,9 +1277,7 @@ impl SimulatedAcquirer {
                 );
             }
         }
-        // In batch order, as the map holds them (a `BTreeSet` collected
-        // from them compiled a sort of its own).
-        let unpaid: Vec<BatchNo> = batches
+        let unpaid: SortedSet<BatchNo> = batches
             .values()
             .filter(|b| !b.balanced && !b.uploaded)
             .map(|b| b.batch_no)
@@ -1296,7 +1288,7 @@ impl SimulatedAcquirer {
             if p.terminal_id != terminal_id {
                 continue;
             }
-            if unpaid.binary_search(&p.batch_no).is_ok() && p.stands() && !p.returned {
+            if unpaid.contains(&p.batch_no) && p.stands() && !p.returned {
                 p.returned = true;
                 p.return_reason = Some(ReturnReason::BatchNotUploaded);
                 returned.push(key.clone());

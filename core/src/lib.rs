@@ -40,6 +40,7 @@ pub mod receipt;
 pub mod reconcile;
 pub mod record;
 pub mod sim;
+pub mod sorted;
 mod tagged;
 pub mod terminal;
 pub mod time;

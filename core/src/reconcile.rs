@@ -64,7 +64,6 @@
 //! The day balances when no item is unexplained.
 
 use std::borrow::Cow;
-use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
@@ -75,6 +74,7 @@ use crate::host::{BatchNo, TraceNo};
 use crate::money::{Currency, Money};
 use crate::receipt::redact_card_numbers;
 use crate::record::{Kind, TxnId};
+use crate::sorted::SortedSet;
 use crate::terminal::{message_type, Terminal, Transaction, TxnState};
 use crate::time::{Date, Timestamp};
 use crate::totals::{net_direction, SignedMoney};
@@ -204,7 +204,7 @@ pub struct Statement {
     /// The business dates it covers: the dates given plus every line's date.
     /// A terminal record of one of these dates missing from the statement is
     /// "terminal only".
-    pub dates: BTreeSet<Date>,
+    pub dates: SortedSet<Date>,
     /// The lines, in file order.
     pub lines: Vec<StatementLine>,
 }
@@ -950,7 +950,7 @@ impl Statement {
     pub fn new(currency: Currency) -> Statement {
         Statement {
             currency,
-            dates: BTreeSet::new(),
+            dates: SortedSet::new(),
             lines: Vec::new(),
         }
     }
@@ -2187,17 +2187,14 @@ impl<'s> Reconciler<'s> {
         }
         let ours_merchant = |l: &StatementLine| l.merchant_id == cfg.merchant_id;
         if !statement.lines.is_empty() && !statement.lines.iter().any(ours_merchant) {
-            // The merchants found, sorted and each once (kept in order as
-            // they come: a `BTreeSet` collected compiled a sort of its own).
-            let mut found: Vec<&str> = Vec::new();
-            for l in &statement.lines {
-                if let Err(at) = found.binary_search(&l.merchant_id.as_str()) {
-                    found.insert(at, &l.merchant_id);
-                }
-            }
+            let found: SortedSet<&str> = statement
+                .lines
+                .iter()
+                .map(|l| l.merchant_id.as_str())
+                .collect();
             return Err(PosError::StatementNotForTerminal {
                 expected: cfg.merchant_id.clone(),
-                found: crate::money::truncate_for_error(&found.join(",")),
+                found: crate::money::truncate_for_error(&found.as_slice().join(",")),
             });
         }
         Ok(())

@@ -539,7 +539,7 @@ pub struct State {
     /// Index: transactions the host has not settled yet — sent, in doubt,
     /// in review, or an advice not yet acknowledged. Keeps every per-command
     /// check proportional to what is open, not to the journal's length.
-    open: std::collections::BTreeSet<TxnId>,
+    open: crate::sorted::SortedSet<TxnId>,
     outstanding: Option<Purpose>,
     pending_summary: Option<SettlementSummary>,
     upload: Option<PendingUpload>,
@@ -562,7 +562,7 @@ impl State {
             voucher_refunds: HashMap::new(),
             traces: HashMap::new(),
             batches: HashMap::new(),
-            open: std::collections::BTreeSet::new(),
+            open: crate::sorted::SortedSet::new(),
             outstanding: None,
             pending_summary: None,
             upload: None,
