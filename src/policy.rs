@@ -5,9 +5,8 @@
 //! per open, this reader 4.7. The core checks the result
 //! ([`Policy::validate`]).
 
-use std::str::FromStr;
-
 use posflow_core::error::PosError;
+use posflow_core::money::decimal_from_text;
 use posflow_core::planner::Route;
 use posflow_core::policy::{ArrivalDays, Forbidden, Policy};
 use posflow_core::time::Date;
@@ -138,15 +137,11 @@ fn code(text: &str) -> Option<String> {
     Some(text.to_owned())
 }
 
-/// A decimal field, as a string (`"5000.00"`), in plain or scientific
-/// notation as serde's `rust_decimal::serde::str` read it.
+/// A decimal field, as a string (`"5000.00"`), read as the journal's
+/// decimals are ([`decimal_from_text`]).
 fn decimal(o: &Obj, field: &str) -> Result<Option<Decimal>, PosError> {
     o.opt_str(field)?
-        .map(|text| {
-            Decimal::from_str(&text)
-                .or_else(|_| Decimal::from_scientific(&text))
-                .map_err(|_| o.bad(field, "a decimal string", &text))
-        })
+        .map(|text| decimal_from_text(&text).ok_or_else(|| o.bad(field, "a decimal string", &text)))
         .transpose()
 }
 

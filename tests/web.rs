@@ -861,6 +861,11 @@ async fn a_bad_open_config_is_a_pos_error() {
             r#"{ policy: { dualControlThreshold: "lots" } }"#,
             "policy.dualControlThreshold",
         ),
+        // Decimals as amounts are written: no exponent.
+        (
+            r#"{ policy: { completionTolerancePercent: "1.15e2" } }"#,
+            "policy.completionTolerancePercent",
+        ),
         (
             r#"{ policy: { holidays: ["2026-10-01", "2026-13-01"] } }"#,
             "policy.holidays[1]",
@@ -1043,7 +1048,7 @@ async fn policy_overrides_take_effect() {
     let policy = js(r#"({
         pinHashIterations: 1, maxTransactionAmount: "50.00", utcOffsetMinutes: 480,
         holidays: ["2026-10-01"], fallbackRoutes: ["cash"], originalRouteForbidden: ["qr_wallet"],
-        arrival: { cash: [0, 1] }, cardClosedCodes: ["14"], completionTolerancePercent: "1.15e2"
+        arrival: { cash: [0, 1] }, cardClosedCodes: ["14"], completionTolerancePercent: "115"
     })"#);
     js_sys::Reflect::set(&config, &"policy".into(), &policy).unwrap();
     let term = Terminal::open(config).await.expect("opens");

@@ -180,7 +180,7 @@ impl Serialize for Currency {
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Money {
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "decimal_text")]
     amount: Decimal,
     currency: Currency,
 }
@@ -373,12 +373,143 @@ fn parse_decimal(text: &str, currency: Currency) -> Result<Decimal, PosError> {
     if frac.len() > currency.minor_units() as usize {
         return Err(invalid_amount(text, AmountProblem::TooPrecise));
     }
-    Decimal::from_str_exact(text).map_err(|_| invalid_amount(text, AmountProblem::TooLong))
+    decimal_from_text(text).ok_or_else(|| invalid_amount(text, AmountProblem::TooLong))
+}
+
+/// Reads a decimal as posflow writes one: an optional `-`, digits, and
+/// optionally a `.` with digits after it, at most 28 of them; its digits
+/// must fit rust_decimal's 96 bits. `None` for anything else: no `+`, no
+/// exponent, no `_`, no rounding.
+///
+/// rust_decimal's `FromStr` compiles its reader for each combination of
+/// its options (sixteen), and serde's `rust_decimal::serde::str` falls back
+/// on the scientific form: 4.4 KB gzipped of the wasm, for text that only
+/// ever has this form (what [`Decimal`]'s `Display` and amounts entered
+/// write). The value, scale included, is the one `FromStr` gives.
+pub fn decimal_from_text(text: &str) -> Option<Decimal> {
+    let (negative, unsigned) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let (int, frac) = match unsigned.split_once('.') {
+        Some((_, "")) => return None,
+        Some(parts) => parts,
+        None => (unsigned, ""),
+    };
+    if int.is_empty() || frac.len() > Decimal::MAX_SCALE as usize {
+        return None;
+    }
+    let mut digits: u128 = 0;
+    for b in int.bytes().chain(frac.bytes()) {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        digits = digits * 10 + u128::from(b - b'0');
+        if digits >> 96 != 0 {
+            return None;
+        }
+    }
+    Some(Decimal::from_parts(
+        digits as u32,
+        (digits >> 32) as u32,
+        (digits >> 64) as u32,
+        negative,
+        frac.len() as u32,
+    ))
+}
+
+/// `#[serde(with = "…")]` for a [`Decimal`] as a string: written as
+/// rust_decimal's `serde::str` writes it, read by [`decimal_from_text`].
+pub mod decimal_text {
+    use rust_decimal::Decimal;
+    use serde::de::{Deserializer, Error, Unexpected, Visitor};
+    use serde::Serializer;
+
+    /// Writes `value` as rust_decimal's `serde::str` does.
+    pub fn serialize<S: Serializer>(value: &Decimal, serializer: S) -> Result<S::Ok, S::Error> {
+        rust_decimal::serde::str::serialize(value, serializer)
+    }
+
+    /// Reads a decimal string with [`super::decimal_from_text`].
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Decimal, D::Error> {
+        struct Text;
+        impl Visitor<'_> for Text {
+            type Value = Decimal;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a decimal string")
+            }
+            fn visit_str<E: Error>(self, text: &str) -> Result<Decimal, E> {
+                super::decimal_from_text(text)
+                    .ok_or_else(|| E::invalid_value(Unexpected::Str(text), &self))
+            }
+        }
+        deserializer.deserialize_str(Text)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decimal_from_text_gives_what_from_str_gives_for_the_form_posflow_writes() {
+        for text in [
+            "0",
+            "-0",
+            "0.00",
+            "-0.00",
+            "1",
+            "100.00",
+            "-100.50",
+            "0.0000000000000000000000000001",
+            "79228162514264337593543950335",
+            "-79228162514264337593543950335",
+            "7.9228162514264337593543950335",
+            "00012.3400",
+        ] {
+            let ours = decimal_from_text(text).unwrap_or_else(|| panic!("{text}"));
+            let theirs = Decimal::from_str(text).unwrap();
+            assert_eq!(ours.serialize(), theirs.serialize(), "{text}");
+            assert_eq!(ours.to_string(), theirs.to_string(), "{text}");
+        }
+        for text in [
+            "",
+            "-",
+            ".",
+            "1.",
+            ".5",
+            "-.5",
+            "+1",
+            "1e3",
+            "1E3",
+            "1_000",
+            " 1",
+            "1 ",
+            "--1",
+            "1.2.3",
+            "0x10",
+            "１",
+            "79228162514264337593543950336",
+            "1.00000000000000000000000000000",
+        ] {
+            assert_eq!(decimal_from_text(text), None, "{text:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn decimal_from_text_reads_what_display_writes(
+            digits in 0u128..(1u128 << 96),
+            negative: bool,
+            scale in 0u32..=28,
+        ) {
+            let d = Decimal::from_parts(
+                digits as u32, (digits >> 32) as u32, (digits >> 64) as u32, negative, scale,
+            );
+            let back = decimal_from_text(&d.to_string()).unwrap();
+            proptest::prop_assert_eq!(back.serialize(), d.serialize());
+        }
+    }
 
     fn cny(s: &str) -> Result<Money, PosError> {
         Money::parse(s, Currency::Cny)

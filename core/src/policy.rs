@@ -92,7 +92,7 @@ pub struct Policy {
     pub wallet_refund_window_days: u32,
     /// Rule 3: a completion may be up to this percentage of the frozen
     /// amount. Source: UnionPay's 115 % pre-authorisation completion rule.
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::money::decimal_text")]
     pub completion_tolerance_percent: Decimal,
     /// Rule 3: a pre-auth can be completed or cancelled for this many days.
     pub pre_auth_validity_days: u32,
@@ -111,10 +111,10 @@ pub struct Policy {
     /// round at open, so the default is lower.
     pub pin_hash_iterations: u32,
     /// Rule 7: refunds at or above this amount need two different approvers.
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::money::decimal_text")]
     pub dual_control_threshold: Decimal,
     /// Rule 12: the largest amount of one transaction.
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::money::decimal_text")]
     pub max_transaction_amount: Decimal,
     /// Rule 8: the terminal's offset from UTC, in minutes, for business
     /// dates (China Standard Time is UTC+8).

@@ -38,7 +38,7 @@ use crate::time::Timestamp;
 /// ([`Money`]) never is. Crosses boundaries as a decimal string.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct SignedMoney {
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::money::decimal_text")]
     amount: Decimal,
     currency: Currency,
 }
