@@ -668,6 +668,68 @@ fn malformed_json_is_refused_whole() {
     raw["currency"] = "XYZ".into();
     let err = Statement::from_json(&raw.to_string()).unwrap_err();
     assert!(err.details().contains(&("field", "currency".into())));
+    // The structure: a required field missing, a field twice, a field
+    // unknown, each says what and where.
+    let found = |text: &str| {
+        let err = Statement::from_json(text).unwrap_err();
+        assert_eq!(err.code(), "STATEMENT_MALFORMED", "{text}");
+        assert!(err.details().contains(&("field", "json".into())), "{err:?}");
+        err.details()
+            .into_iter()
+            .find(|(k, _)| *k == "found")
+            .unwrap()
+            .1
+    };
+    let mut raw: serde_json::Value = serde_json::from_str(&good).unwrap();
+    raw["lines"][1].as_object_mut().unwrap().remove("amount");
+    let text = found(&raw.to_string());
+    assert!(
+        text.starts_with("missing field `amount` at line 1"),
+        "{text}"
+    );
+    let twice = good.replacen(
+        "\"currency\": \"CNY\"",
+        "\"currency\": \"CNY\", \"currency\": \"CNY\"",
+        1,
+    );
+    assert_ne!(twice, good);
+    assert!(found(&twice).starts_with("duplicate field `currency`"));
+    let mut raw: serde_json::Value = serde_json::from_str(&good).unwrap();
+    raw["colour"] = "red".into();
+    assert!(found(&raw.to_string()).starts_with("unknown field `colour`"));
+    assert!(found(&format!("{good} []")).starts_with("trailing characters"));
+}
+
+#[test]
+fn json_lines_may_leave_out_rrn_auth_code_card_and_fee_and_use_escapes() {
+    let c = crafted();
+    let mut raw: serde_json::Value = serde_json::from_str(&c.statement.to_json()).unwrap();
+    let first = raw["lines"][0].as_object_mut().unwrap();
+    for field in ["rrn", "authCode", "card", "fee"] {
+        first.remove(field);
+    }
+    raw.as_object_mut().unwrap().remove("dates");
+    // serde_json writes `\u` escapes only for control characters: write
+    // the terminal id's first digit as one by hand.
+    let tid = raw["lines"][0]["terminalId"].as_str().unwrap().to_owned();
+    let text = raw.to_string().replacen(
+        &format!("\"terminalId\":\"{tid}\""),
+        &format!(
+            "\"terminalId\":\"\\u{:04x}{}\"",
+            u32::from(tid.as_bytes()[0]),
+            &tid[1..]
+        ),
+        1,
+    );
+    assert!(text.contains("\\u00"), "{text}");
+    let statement = Statement::from_json(&text).unwrap();
+    let line = &statement.lines[0];
+    assert_eq!(
+        (line.rrn.as_deref(), line.auth_code.as_deref()),
+        (None, None)
+    );
+    assert_eq!(line.terminal_id, tid);
+    assert_eq!(statement.lines[1..], c.statement.lines[1..]);
 }
 
 // ----- the simulated acquirer after a day with faults -----------------------
