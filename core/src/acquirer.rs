@@ -66,7 +66,7 @@ use crate::host::{
     BatchNo, HostReply, HostRequest, MessageType, NoReply, OriginalRef, SettlementSummary, TraceNo,
 };
 use crate::money::Money;
-use crate::sorted::SortedSet;
+use crate::sorted::{replace_or_insert, SortedSet};
 use crate::tagged;
 use crate::time::Timestamp;
 
@@ -646,7 +646,7 @@ pub struct SimulatedAcquirer {
     /// Batch-upload chunks received, by terminal and batch, until the end:
     /// a few uploads at most, so a list (a map keyed so compiled its own
     /// insert, entry and removal).
-    uploads: Vec<((String, BatchNo), BTreeMap<TraceNo, UploadRecord>)>,
+    uploads: Vec<((String, BatchNo), Vec<UploadRecord>)>,
     applied: FaultCounts,
     anomalies: Vec<Anomaly>,
     touched: Vec<Key>,
@@ -791,20 +791,22 @@ impl SimulatedAcquirer {
                 let at = match self.uploads.iter().position(|(k, _)| *k == key) {
                     Some(at) => at,
                     None => {
-                        self.uploads.push((key, BTreeMap::new()));
+                        self.uploads.push((key, Vec::new()));
                         self.uploads.len() - 1
                     }
                 };
+                // By trace number, a record sent again in place of the one
+                // before.
                 let records = &mut self.uploads[at].1;
                 for r in req.upload.iter().flatten() {
-                    records.insert(r.trace_no, r.clone());
+                    replace_or_insert(records, r.clone(), |r| r.trace_no);
                 }
             }
             MessageType::BatchUploadEnd => {
                 let key = (req.terminal_id.clone(), req.batch_no);
                 let records: Vec<UploadRecord> =
                     match self.uploads.iter().position(|(k, _)| *k == key) {
-                        Some(at) => self.uploads.swap_remove(at).1.into_values().collect(),
+                        Some(at) => self.uploads.swap_remove(at).1,
                         None => Vec::new(),
                     };
                 if !records.is_empty() || !self.uploaded.contains(&key) {
@@ -1262,23 +1264,22 @@ impl SimulatedAcquirer {
     /// postings show (and from now on are) returned.
     pub fn statement(&mut self, terminal_id: &str, now: Timestamp) -> Statement {
         self.apply_returns(now);
-        let mut batches: BTreeMap<BatchNo, StatementBatch> = BTreeMap::new();
+        // By batch number.
+        let mut batches: Vec<StatementBatch> = Vec::new();
         for (tid, batch_no, balanced) in &self.settled {
             if tid == terminal_id {
                 let uploaded = self.uploaded.contains(&(tid.clone(), *batch_no));
                 // The latest settlement of a batch is what counts.
-                batches.insert(
-                    *batch_no,
-                    StatementBatch {
-                        batch_no: *batch_no,
-                        balanced: *balanced,
-                        uploaded,
-                    },
-                );
+                let batch = StatementBatch {
+                    batch_no: *batch_no,
+                    balanced: *balanced,
+                    uploaded,
+                };
+                replace_or_insert(&mut batches, batch, |b| b.batch_no);
             }
         }
         let unpaid: SortedSet<BatchNo> = batches
-            .values()
+            .iter()
             .filter(|b| !b.balanced && !b.uploaded)
             .map(|b| b.batch_no)
             .collect();
@@ -1324,7 +1325,7 @@ impl SimulatedAcquirer {
         Statement {
             terminal_id: terminal_id.to_owned(),
             lines,
-            batches: batches.into_values().collect(),
+            batches,
         }
     }
 

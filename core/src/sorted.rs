@@ -66,6 +66,16 @@ impl<T: Ord> SortedSet<T> {
     }
 }
 
+/// Puts `item` into `list`, which is sorted by `key`, in place of the item
+/// with its key if there is one: a map kept as a sorted list, for the few
+/// records a map of their own key type would compile a B-tree's code for.
+pub fn replace_or_insert<T, K: Ord>(list: &mut Vec<T>, item: T, key: impl Fn(&T) -> K) {
+    match list.binary_search_by_key(&key(&item), &key) {
+        Ok(at) => list[at] = item,
+        Err(at) => list.insert(at, item),
+    }
+}
+
 impl<T: Ord> FromIterator<T> for SortedSet<T> {
     fn from_iter<I: IntoIterator<Item = T>>(items: I) -> Self {
         let mut set = SortedSet::new();
@@ -112,5 +122,16 @@ mod tests {
         let collected: SortedSet<u32> = items.into_iter().rev().collect();
         assert_eq!(collected, set);
         assert_eq!(set.as_slice(), [0, 1, 2, 3, 5, 7, 8, 9]);
+    }
+
+    #[test]
+    fn replace_or_insert_keeps_the_list_as_a_map_by_key_would() {
+        let mut list = Vec::new();
+        let mut map = std::collections::BTreeMap::new();
+        for (k, v) in [(5, 'a'), (1, 'b'), (5, 'c'), (9, 'd'), (0, 'e'), (1, 'f')] {
+            replace_or_insert(&mut list, (k, v), |&(k, _)| k);
+            map.insert(k, v);
+            assert!(list.iter().copied().eq(map.clone()));
+        }
     }
 }
