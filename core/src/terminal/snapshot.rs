@@ -923,7 +923,7 @@ impl Reader<'_> {
                     None
                 },
             };
-            state.pins.insert(id, pin);
+            *state.pin_mut(&id) = pin;
         }
         for _ in 0..self.u()? {
             state.closed.push(BatchClose {
