@@ -66,7 +66,7 @@ use crate::host::{
     BatchNo, HostReply, HostRequest, MessageType, NoReply, OriginalRef, SettlementSummary, TraceNo,
 };
 use crate::money::Money;
-use crate::sorted::{replace_or_insert, SortedSet};
+use crate::sorted::{SortedMap, SortedSet};
 use crate::tagged;
 use crate::time::Timestamp;
 
@@ -643,10 +643,8 @@ pub struct SimulatedAcquirer {
     pub settled: Vec<(String, BatchNo, bool)>,
     /// The batches uploaded, by terminal and batch.
     uploaded: SortedSet<(String, BatchNo)>,
-    /// Batch-upload chunks received, by terminal and batch, until the end:
-    /// a few uploads at most, so a list (a map keyed so compiled its own
-    /// insert, entry and removal).
-    uploads: Vec<((String, BatchNo), Vec<UploadRecord>)>,
+    /// Batch-upload chunks received, by terminal and batch, until the end.
+    uploads: SortedMap<(String, BatchNo), SortedMap<TraceNo, UploadRecord>>,
     applied: FaultCounts,
     anomalies: Vec<Anomaly>,
     touched: Vec<Key>,
@@ -668,7 +666,7 @@ impl SimulatedAcquirer {
             next_rrn: 1,
             settled: Vec::new(),
             uploaded: SortedSet::new(),
-            uploads: Vec::new(),
+            uploads: SortedMap::new(),
             applied: FaultCounts::default(),
             anomalies: Vec::new(),
             touched: Vec::new(),
@@ -787,28 +785,20 @@ impl SimulatedAcquirer {
         match req.message {
             MessageType::BatchUpload => {
                 // Collected until the end; a repeated chunk changes nothing.
-                let key = (req.terminal_id.clone(), req.batch_no);
-                let at = match self.uploads.iter().position(|(k, _)| *k == key) {
-                    Some(at) => at,
-                    None => {
-                        self.uploads.push((key, Vec::new()));
-                        self.uploads.len() - 1
-                    }
-                };
-                // By trace number, a record sent again in place of the one
-                // before.
-                let records = &mut self.uploads[at].1;
+                let records = self
+                    .uploads
+                    .get_or_default(&(req.terminal_id.clone(), req.batch_no));
                 for r in req.upload.iter().flatten() {
-                    replace_or_insert(records, r.clone(), |r| r.trace_no);
+                    records.insert(r.trace_no, r.clone());
                 }
             }
             MessageType::BatchUploadEnd => {
                 let key = (req.terminal_id.clone(), req.batch_no);
-                let records: Vec<UploadRecord> =
-                    match self.uploads.iter().position(|(k, _)| *k == key) {
-                        Some(at) => self.uploads.swap_remove(at).1,
-                        None => Vec::new(),
-                    };
+                let records: Vec<UploadRecord> = self
+                    .uploads
+                    .remove(&key)
+                    .map(|r| r.into_values().collect())
+                    .unwrap_or_default();
                 if !records.is_empty() || !self.uploaded.contains(&key) {
                     self.accept_batch_upload(&req.terminal_id, req.batch_no, &records, now);
                 }
@@ -1264,22 +1254,23 @@ impl SimulatedAcquirer {
     /// postings show (and from now on are) returned.
     pub fn statement(&mut self, terminal_id: &str, now: Timestamp) -> Statement {
         self.apply_returns(now);
-        // By batch number.
-        let mut batches: Vec<StatementBatch> = Vec::new();
+        let mut batches: SortedMap<BatchNo, StatementBatch> = SortedMap::new();
         for (tid, batch_no, balanced) in &self.settled {
             if tid == terminal_id {
                 let uploaded = self.uploaded.contains(&(tid.clone(), *batch_no));
                 // The latest settlement of a batch is what counts.
-                let batch = StatementBatch {
-                    batch_no: *batch_no,
-                    balanced: *balanced,
-                    uploaded,
-                };
-                replace_or_insert(&mut batches, batch, |b| b.batch_no);
+                batches.insert(
+                    *batch_no,
+                    StatementBatch {
+                        batch_no: *batch_no,
+                        balanced: *balanced,
+                        uploaded,
+                    },
+                );
             }
         }
         let unpaid: SortedSet<BatchNo> = batches
-            .iter()
+            .values()
             .filter(|b| !b.balanced && !b.uploaded)
             .map(|b| b.batch_no)
             .collect();
@@ -1325,7 +1316,7 @@ impl SimulatedAcquirer {
         Statement {
             terminal_id: terminal_id.to_owned(),
             lines,
-            batches,
+            batches: batches.into_values().collect(),
         }
     }
 

@@ -383,7 +383,7 @@ fn parse_decimal(text: &str, currency: Currency) -> Result<Decimal, PosError> {
 ///
 /// rust_decimal's `FromStr` compiles its reader for each combination of
 /// its options (sixteen), and serde's `rust_decimal::serde::str` falls back
-/// on the scientific form: 4.4 KB gzipped of the wasm, for text that only
+/// on the scientific form: 4.3 KB gzipped of the wasm, for text that only
 /// ever has this form (what [`Decimal`]'s `Display` and amounts entered
 /// write). The value, scale included, is the one `FromStr` gives.
 pub fn decimal_from_text(text: &str) -> Option<Decimal> {

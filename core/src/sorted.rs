@@ -1,12 +1,15 @@
-//! [`SortedSet`]: a set kept as a sorted list.
+//! [`SortedSet`] and [`SortedMap`]: a set and a map kept as sorted lists.
 //!
-//! For the sets of a few items — a statement's dates, the terminal's open
-//! transactions, the batches a simulated acquirer has had uploaded — where a `BTreeSet` of each item
-//! type would compile its own insertion, search and drop into the wasm
-//! (1–4 KB gzipped each; `collect`ing one compiled a stable sort too). An
-//! insert is a bisection and a shift of the items after it, so an item
-//! that comes in order (a new transaction, the latest id) costs no more
-//! than in a tree, nor does taking out the last one.
+//! For the sets and maps of a few items — a statement's dates, the
+//! terminal's open transactions and PIN failures, the batches a simulated
+//! acquirer has had uploaded — where a `BTreeSet` or `BTreeMap` of each
+//! item type would compile its own insertion, search and drop into the
+//! wasm (1–4 KB gzipped each; `collect`ing one compiled a stable sort
+//! too). An insert is a bisection and a shift of the items after it, so an
+//! item that comes in order (a new transaction, the latest id) costs no
+//! more than in a tree, nor does taking out the last one.
+
+use std::borrow::Borrow;
 
 /// Items in order, each once.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -66,13 +69,96 @@ impl<T: Ord> SortedSet<T> {
     }
 }
 
-/// Puts `item` into `list`, which is sorted by `key`, in place of the item
-/// with its key if there is one: a map kept as a sorted list, for the few
-/// records a map of their own key type would compile a B-tree's code for.
-pub fn replace_or_insert<T, K: Ord>(list: &mut Vec<T>, item: T, key: impl Fn(&T) -> K) {
-    match list.binary_search_by_key(&key(&item), &key) {
-        Ok(at) => list[at] = item,
-        Err(at) => list.insert(at, item),
+/// Values by key, in key order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SortedMap<K, V>(Vec<(K, V)>);
+
+impl<K, V> Default for SortedMap<K, V> {
+    fn default() -> Self {
+        SortedMap(Vec::new())
+    }
+}
+
+impl<K: Ord, V> SortedMap<K, V> {
+    /// An empty map.
+    pub const fn new() -> Self {
+        SortedMap(Vec::new())
+    }
+
+    /// Where `key` is, or would go.
+    fn find<Q: Ord + ?Sized>(&self, key: &Q) -> Result<usize, usize>
+    where
+        K: Borrow<Q>,
+    {
+        self.0.binary_search_by(|(k, _)| k.borrow().cmp(key))
+    }
+
+    /// The value of `key`.
+    pub fn get<Q: Ord + ?Sized>(&self, key: &Q) -> Option<&V>
+    where
+        K: Borrow<Q>,
+    {
+        self.find(key).ok().map(|at| &self.0[at].1)
+    }
+
+    /// Puts `value` under `key`: the value it replaces.
+    pub fn insert(&mut self, key: K, value: V) -> Option<V> {
+        match self.find(&key) {
+            Ok(at) => Some(std::mem::replace(&mut self.0[at].1, value)),
+            Err(at) => {
+                self.0.insert(at, (key, value));
+                None
+            }
+        }
+    }
+
+    /// The value of `key`, to change, made by `Default` when there is none.
+    pub fn get_or_default<Q: Ord + ToOwned<Owned = K> + ?Sized>(&mut self, key: &Q) -> &mut V
+    where
+        K: Borrow<Q>,
+        V: Default,
+    {
+        let at = match self.find(key) {
+            Ok(at) => at,
+            Err(at) => {
+                self.0.insert(at, (key.to_owned(), V::default()));
+                at
+            }
+        };
+        &mut self.0[at].1
+    }
+
+    /// Takes `key` out: its value.
+    pub fn remove<Q: Ord + ?Sized>(&mut self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+    {
+        self.find(key).ok().map(|at| self.0.remove(at).1)
+    }
+
+    /// The keys and values, in key order.
+    pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+
+    /// The values, in key order.
+    pub fn values(&self) -> impl Iterator<Item = &V> {
+        self.0.iter().map(|(_, v)| v)
+    }
+
+    /// The values, in key order, taken.
+    pub fn into_values(self) -> impl Iterator<Item = V> {
+        self.0.into_iter().map(|(_, v)| v)
+    }
+
+    /// How many keys there are.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
 }
 
@@ -125,13 +211,33 @@ mod tests {
     }
 
     #[test]
-    fn replace_or_insert_keeps_the_list_as_a_map_by_key_would() {
-        let mut list = Vec::new();
-        let mut map = std::collections::BTreeMap::new();
-        for (k, v) in [(5, 'a'), (1, 'b'), (5, 'c'), (9, 'd'), (0, 'e'), (1, 'f')] {
-            replace_or_insert(&mut list, (k, v), |&(k, _)| k);
-            map.insert(k, v);
-            assert!(list.iter().copied().eq(map.clone()));
+    fn a_sorted_map_does_what_a_btreemap_does() {
+        let mut ours = SortedMap::new();
+        let mut tree = std::collections::BTreeMap::new();
+        let same = |ours: &SortedMap<String, u32>,
+                    tree: &std::collections::BTreeMap<String, u32>| {
+            assert!(ours.iter().eq(tree.iter()));
+            assert!(ours.values().eq(tree.values()));
+            assert_eq!((ours.len(), ours.is_empty()), (tree.len(), tree.is_empty()));
+        };
+        for (k, v) in [("e", 1), ("b", 2), ("e", 3), ("z", 4), ("a", 5), ("b", 6)] {
+            assert_eq!(
+                ours.insert(k.to_owned(), v),
+                tree.insert(k.to_owned(), v),
+                "{k}"
+            );
+            same(&ours, &tree);
         }
+        for k in ["a", "c", "z"] {
+            assert_eq!(ours.get(k), tree.get(k), "{k}");
+            *ours.get_or_default(k) += 10;
+            *tree.entry(k.to_owned()).or_default() += 10;
+            same(&ours, &tree);
+        }
+        for k in ["b", "q", "b"] {
+            assert_eq!(ours.remove(k), tree.remove(k), "{k}");
+            same(&ours, &tree);
+        }
+        assert!(ours.into_values().eq(tree.into_values()));
     }
 }

@@ -544,11 +544,9 @@ pub struct State {
     pending_summary: Option<SettlementSummary>,
     upload: Option<PendingUpload>,
     signed_in: Option<String>,
-    /// PIN failures per operator, sorted by operator id: a snapshot writes
-    /// them as they are, so one state gives the same bytes without a sort.
-    /// A list: a terminal has a few operators, and a map of its own key
-    /// and value types compiled a B-tree's code for them.
-    pins: Vec<(String, PinState)>,
+    /// PIN failures per operator, in id order: a snapshot writes them as
+    /// they are, so one state gives the same bytes without a sort.
+    pins: crate::sorted::SortedMap<String, PinState>,
     closed: Vec<BatchClose>,
 }
 
@@ -569,7 +567,7 @@ impl State {
             pending_summary: None,
             upload: None,
             signed_in: None,
-            pins: Vec::new(),
+            pins: crate::sorted::SortedMap::new(),
             closed: Vec::new(),
         }
     }
@@ -641,41 +639,20 @@ impl State {
         self.open.iter().map(|id| &*self.txns[id])
     }
 
-    /// Operator `id`'s PIN failures, none yet if it has no entry.
-    fn pin(&self, id: &str) -> PinState {
-        match self.pins.binary_search_by(|(k, _)| k.as_str().cmp(id)) {
-            Ok(at) => self.pins[at].1.clone(),
-            Err(_) => PinState::default(),
-        }
-    }
-
-    /// Operator `id`'s PIN failures, to change: an entry is made in its
-    /// place in the order when there is none.
-    fn pin_mut(&mut self, id: &str) -> &mut PinState {
-        let at = match self.pins.binary_search_by(|(k, _)| k.as_str().cmp(id)) {
-            Ok(at) => at,
-            Err(at) => {
-                self.pins.insert(at, (id.to_owned(), PinState::default()));
-                at
-            }
-        };
-        &mut self.pins[at].1
-    }
-
     fn apply_record(&mut self, seq: u64, record: &Record) {
         match record {
             Record::Opened { .. } | Record::LateReply { .. } => {}
             Record::SignedIn { operator_id, .. } => {
-                self.pin_mut(operator_id).failures = 0;
+                self.pins.get_or_default(operator_id).failures = 0;
                 self.signed_in = Some(operator_id.clone());
             }
             Record::PinRejected { operator_id, .. } => {
-                self.pin_mut(operator_id).failures += 1;
+                self.pins.get_or_default(operator_id).failures += 1;
             }
             Record::OperatorLocked {
                 operator_id, until, ..
             } => {
-                let pin = self.pin_mut(operator_id);
+                let pin = self.pins.get_or_default(operator_id);
                 pin.failures = 0;
                 pin.locked_until = Some(*until);
                 if self.signed_in.as_deref() == Some(operator_id) {
@@ -917,7 +894,7 @@ impl State {
     /// A correct PIN (an approval) clears the approver's failed attempts.
     fn approvals_used(&mut self, approvals: &[ApprovalRecord]) {
         for approval in approvals {
-            self.pin_mut(&approval.operator_id).failures = 0;
+            self.pins.get_or_default(&approval.operator_id).failures = 0;
         }
     }
 
@@ -1184,7 +1161,7 @@ impl Terminal {
     /// number of failures.
     fn check_pin(&mut self, id: &str, pin: &str, now: Timestamp) -> Result<Operator, PosError> {
         let op = self.operator(id)?.clone();
-        let pins = self.state.pin(id);
+        let pins = self.state.pins.get(id).cloned().unwrap_or_default();
         if let Some(until) = pins.locked_until.filter(|u| *u > now) {
             return Err(PosError::OperatorLocked {
                 operator_id: op.id,

@@ -612,7 +612,7 @@ impl Writer {
                 failures,
                 locked_until,
             },
-        ) in pins
+        ) in pins.iter()
         {
             self.str(id);
             self.u((*failures).into());
@@ -923,7 +923,7 @@ impl Reader<'_> {
                     None
                 },
             };
-            *state.pin_mut(&id) = pin;
+            state.pins.insert(id, pin);
         }
         for _ in 0..self.u()? {
             state.closed.push(BatchClose {
