@@ -2,7 +2,8 @@
 # Builds the npm package in pkg/ (see ../shared/TOOLCHAIN.md):
 #   main    pkg/           wasm-pack --target web (ES module; Chrome/WebView 96+),
 #                          package.json with exports, types, sideEffects: false
-#   legacy  pkg/legacy/    for smart-POS WebViews 57–95: pure-MVP wasm (nightly,
+#   legacy  pkg/legacy/    for smart-POS WebViews 57–95: pure-MVP wasm (the nightly
+#                          named in scripts/legacy-toolchain,
 #                          -Ctarget-cpu=mvp, build-std), validated by wasm-opt
 #                          with --mvp-features, no-modules glue lowered by
 #                          esbuild to chrome57; the same API on `wasm_bindgen`
@@ -24,10 +25,11 @@ build_main() {
 }
 
 build_legacy() {
-  say "legacy: nightly, -Ctarget-cpu=mvp, build-std, --target no-modules --out-dir pkg/legacy"
-  local out=pkg/legacy
+  local out=pkg/legacy nightly
+  nightly=$(<scripts/legacy-toolchain)
+  say "legacy: $nightly, -Ctarget-cpu=mvp, build-std, --target no-modules --out-dir pkg/legacy"
   # Its own target dir: other RUSTFLAGS would rebuild the main one each time.
-  CARGO_TARGET_DIR="$root/target/legacy" RUSTUP_TOOLCHAIN=nightly RUSTFLAGS="-Ctarget-cpu=mvp" \
+  CARGO_TARGET_DIR="$root/target/legacy" RUSTUP_TOOLCHAIN="$nightly" RUSTFLAGS="-Ctarget-cpu=mvp" \
     wasm-pack build --release --no-opt --target no-modules --mode no-install \
       --out-dir "$out" --out-name posflow . -Zbuild-std=std,panic_abort
   # -Oz with MVP features only (wasm-opt would otherwise re-add sign-ext),

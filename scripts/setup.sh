@@ -36,11 +36,16 @@ if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknow
   rustup target add wasm32-unknown-unknown || die "rustup could not add wasm32-unknown-unknown"
 fi
 
-# 1b. Nightly with rust-src, for the legacy (pure-MVP) build's -Zbuild-std.
-if ! rustup component list --toolchain nightly --installed 2>/dev/null | grep -q '^rust-src'; then
-  say "adding the nightly toolchain's rust-src (legacy WebView build)"
-  rustup toolchain install nightly --profile minimal --component rust-src \
-    || die "rustup could not install nightly with rust-src"
+# 1b. A nightly with rust-src, for the legacy (pure-MVP) build's -Zbuild-std.
+# Pinned by date in scripts/legacy-toolchain (the one the build was last
+# checked with), so that a fresh machine does not build with whatever nightly
+# came out that morning; the dated toolchain comes from the same rustup
+# server as any nightly (~15 s, minimal profile).
+nightly=$(<scripts/legacy-toolchain)
+if ! rustup component list --toolchain "$nightly" --installed 2>/dev/null | grep -q '^rust-src'; then
+  say "adding $nightly with rust-src (legacy WebView build)"
+  rustup toolchain install "$nightly" --profile minimal --component rust-src \
+    || die "rustup could not install $nightly with rust-src"
 fi
 
 # 2. wasm-bindgen CLI at exactly the version pinned in Cargo.toml.
