@@ -38,9 +38,7 @@ const MAX_INPUT_BYTES: usize = 64 * 1024;
 /// nothing). JSON also turns `NaN` and `Infinity` into `null`, which no
 /// field accepts, and drops functions.
 pub(crate) fn parse_serde<T: DeserializeOwned>(value: JsValue, what: &str) -> Result<T, PosError> {
-    if value.is_undefined() || value.is_null() || !value.is_object() {
-        return Err(PosError::invalid_input(what, "an object", "something else"));
-    }
+    crate::input::expect_object(&value, what)?;
     let text = js_sys::JSON::stringify(&value)
         .ok()
         .and_then(|s| s.as_string())

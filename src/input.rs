@@ -57,9 +57,7 @@ pub(crate) fn parse_or_default<T: Input + Default>(
 /// about the object itself name `what`).
 fn read_value<T: Input>(value: &JsValue, what: &str, path: &str) -> Result<T, PosError> {
     let label = if path.is_empty() { what } else { path };
-    if !value.is_object() || Array::is_array(value) {
-        return Err(PosError::invalid_input(label, "an object", &kind(value)));
-    }
+    expect_object(value, label)?;
     let mut values = vec![JsValue::UNDEFINED; T::FIELDS.len()];
     for key in Object::keys::<JsValue>(value.unchecked_ref()).iter() {
         // A getter that throws is the caller's bug, shown as such.
@@ -85,6 +83,16 @@ fn read_value<T: Input>(value: &JsValue, what: &str, path: &str) -> Result<T, Po
         what,
         path,
     })
+}
+
+/// `INVALID_INPUT` naming `label` unless `value` is an object that is not
+/// a list, with what it is instead (`a number (5)`, `a list`, `null`).
+pub(crate) fn expect_object(value: &JsValue, label: &str) -> Result<(), PosError> {
+    if value.is_object() && !Array::is_array(value) {
+        Ok(())
+    } else {
+        Err(PosError::invalid_input(label, "an object", &kind(value)))
+    }
 }
 
 /// What a JS value is, for "found" in an error: its type, and a scalar's

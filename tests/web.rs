@@ -1034,6 +1034,23 @@ fn bad_simulator_input_names_the_field() {
         assert_eq!(code(&err), "INVALID_INPUT", "{fault}");
         assert_eq!(text(&get(&err, "details"), "field"), field, "{fault}");
     }
+    // The fault rates are a core type read by serde: not being an object
+    // is said as for any other input object.
+    for (fault, found) in [
+        (r#"{ rates: 5 }"#, "a number (5)"),
+        (r#"{ rates: [0.1] }"#, "a list"),
+        (r#"{ rates: "timeout" }"#, r#"a string ("timeout")"#),
+    ] {
+        let err = host
+            .inject(js(fault))
+            .err()
+            .unwrap_or_else(|| panic!("{fault} was accepted"));
+        let details = get(&err, "details");
+        assert_eq!(code(&err), "INVALID_INPUT", "{fault}");
+        assert_eq!(text(&details, "field"), "rates", "{fault}");
+        assert_eq!(text(&details, "expected"), "an object", "{fault}");
+        assert_eq!(text(&details, "found"), found, "{fault}");
+    }
     host.inject(js(r#"{ rates: { timeout: 10 } }"#)).unwrap();
     host.inject(js(r#"{ next: "late_reply", ms: 20, code: undefined }"#))
         .unwrap();
