@@ -2194,7 +2194,9 @@ impl<'s> Reconciler<'s> {
                 .collect();
             return Err(PosError::StatementNotForTerminal {
                 expected: cfg.merchant_id.clone(),
-                found: crate::money::truncate_for_error(&found.as_slice().join(",")),
+                found: crate::money::truncate_for_error(
+                    &found.iter().copied().collect::<Vec<_>>().join(","),
+                ),
             });
         }
         Ok(())

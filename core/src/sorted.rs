@@ -11,51 +11,35 @@
 
 use std::borrow::Borrow;
 
-/// Items in order, each once.
+/// Items in order, each once: a [`SortedMap`] of the items to nothing.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct SortedSet<T>(Vec<T>);
+pub struct SortedSet<T>(SortedMap<T, ()>);
 
 impl<T: Ord> SortedSet<T> {
     /// An empty set.
     pub const fn new() -> Self {
-        SortedSet(Vec::new())
+        SortedSet(SortedMap::new())
     }
 
-    /// Adds `item`: whether it was not there yet.
+    /// Adds `item`: whether it was not there yet (an equal item already
+    /// there stays, as in a `BTreeSet`).
     pub fn insert(&mut self, item: T) -> bool {
-        match self.0.binary_search(&item) {
-            Ok(_) => false,
-            Err(at) => {
-                self.0.insert(at, item);
-                true
-            }
-        }
+        self.0.insert(item, ()).is_none()
     }
 
     /// Takes `item` out: whether it was there.
     pub fn remove(&mut self, item: &T) -> bool {
-        match self.0.binary_search(item) {
-            Ok(at) => {
-                self.0.remove(at);
-                true
-            }
-            Err(_) => false,
-        }
+        self.0.remove(item).is_some()
     }
 
     /// Whether `item` is in the set.
     pub fn contains(&self, item: &T) -> bool {
-        self.0.binary_search(item).is_ok()
+        self.0.get(item).is_some()
     }
 
     /// The items, in order.
-    pub fn iter(&self) -> std::slice::Iter<'_, T> {
-        self.0.iter()
-    }
-
-    /// The items, in order.
-    pub fn as_slice(&self) -> &[T] {
-        &self.0
+    pub fn iter(&self) -> impl Iterator<Item = &T> {
+        self.0.iter().map(|(item, ())| item)
     }
 
     /// How many items there are.
@@ -174,10 +158,10 @@ impl<T: Ord> FromIterator<T> for SortedSet<T> {
 
 impl<'a, T> IntoIterator for &'a SortedSet<T> {
     type Item = &'a T;
-    type IntoIter = std::slice::Iter<'a, T>;
+    type IntoIter = std::iter::Map<std::slice::Iter<'a, (T, ())>, fn(&(T, ())) -> &T>;
 
     fn into_iter(self) -> Self::IntoIter {
-        self.0.iter()
+        self.0 .0.iter().map(|(item, ())| item)
     }
 }
 
@@ -207,7 +191,7 @@ mod tests {
         assert!(!set.is_empty() && SortedSet::<u8>::new().is_empty());
         let collected: SortedSet<u32> = items.into_iter().rev().collect();
         assert_eq!(collected, set);
-        assert_eq!(set.as_slice(), [0, 1, 2, 3, 5, 7, 8, 9]);
+        assert!(set.iter().eq(&[0, 1, 2, 3, 5, 7, 8, 9]));
     }
 
     #[test]
