@@ -7,7 +7,7 @@ use std::rc::Rc;
 
 use posflow_core::acquirer::{Delivery, Fault, FaultRates, SimulatedAcquirer as CoreAcquirer};
 use posflow_core::error::{Locale, PosError};
-use posflow_core::host::{HostReply, HostRequest, NoReply};
+use posflow_core::host::{is_response_code, HostReply, HostRequest, NoReply};
 use posflow_core::time::Timestamp;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -89,14 +89,16 @@ impl SimulatedAcquirer {
     }
 
     /// Makes the next request misbehave: `{ next: "timeout" | "lost_reply" |
-    /// "duplicate_reply" | "late_reply" | "transport_error" | "decline",
-    /// code?, ms? }` (`code` with `decline`; `ms` with `late_reply`: the
-    /// reply resolves that long after the request, past the terminal's
-    /// timeout; without it the reply never arrives). Faults queue up in
+    /// "duplicate_reply" | "late_reply" | "transport_error" |
+    /// "garbled_reply" | "decline", code?, ms? }` (`code` with `decline`;
+    /// `ms` with `late_reply`: the reply resolves that long after the
+    /// request, past the terminal's timeout; without it the reply never
+    /// arrives; `garbled_reply`: the host acts on the request and answers
+    /// what cannot be read, which leaves it in doubt). Faults queue up in
     /// order. Or sets fault rates drawn from the seed for every request with
     /// nothing queued: `{ rates: { timeout, lostReply, duplicate, late,
-    /// transport } }`, each in per mille (timeouts + lost replies ≤ 300,
-    /// duplicates ≤ 500; all zero switches them off).
+    /// transport, garbled } }`, each in per mille (timeouts + lost replies
+    /// ≤ 300, duplicates ≤ 500; all zero switches them off).
     pub fn inject(&self, fault: JsValue) -> Result<(), JsValue> {
         let injection = parse_fault(fault).map_err(|e| error::to_js(&e, Locale::En))?;
         let mut inner = self.inner.borrow_mut();
@@ -250,13 +252,12 @@ fn parse_fault(value: JsValue) -> Result<Injection, PosError> {
         ("late_reply", None, None) => Fault::LateReply,
         ("late_reply", None, Some(ms)) => Fault::LateReplyAfterMs(ms),
         ("transport_error", None, None) => Fault::TransportError,
-        ("decline", Some(code), None) if code.len() == 2 && code.bytes().all(|b| b.is_ascii_alphanumeric()) => {
-            Fault::Decline(code)
-        }
+        ("garbled_reply", None, None) => Fault::GarbledReply,
+        ("decline", Some(code), None) if is_response_code(&code) => Fault::Decline(code),
         (next, _, _) => {
             return Err(PosError::invalid_input(
                 "fault.next",
-                "timeout, lost_reply, duplicate_reply, late_reply (with ms or without), transport_error, or decline with a 2-character code",
+                "timeout, lost_reply, duplicate_reply, late_reply (with ms or without), transport_error, garbled_reply, or decline with a code of two digits or capital letters",
                 next,
             ))
         }

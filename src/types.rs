@@ -80,13 +80,19 @@ export interface HostRequest {
   sentAt: number;
 }
 
-/** The acquirer's answer. */
+/**
+ * The acquirer's answer. A reply that cannot be read is no reply: its
+ * request stays in doubt and is reversed, never declined.
+ */
 export interface HostReply {
   message: HostRequest["message"];
   traceNo: string;
   amount?: Money | null;
+  /** The response code: two digits or capital letters (`"00"`, `"51"`, `"A0"`). */
   code: string;
+  /** 12 letters or digits; required on an approval of a financial request or a query. */
   rrn?: string | null;
+  /** 1 to 6 letters, digits or spaces. */
   authCode?: string | null;
   balanced?: boolean | null;
   hostTime: number;

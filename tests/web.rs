@@ -927,6 +927,7 @@ async fn the_simulator_called_directly_answers_as_through_send() {
         r#"{ next: "duplicate_reply" }"#,
         r#"{ next: "decline", code: "51" }"#,
         r#"{ next: "transport_error" }"#,
+        r#"{ next: "garbled_reply" }"#,
         r#"{ next: "late_reply", ms: 20 }"#,
         r#"{ next: "late_reply", ms: 1500 }"#,
         r#"{ next: "late_reply" }"#,
@@ -979,6 +980,56 @@ async fn the_simulator_called_directly_answers_as_through_send() {
             "{state} in {outcomes:?}"
         );
     }
+}
+
+/// A reply that cannot be read (here a response code padded with a space,
+/// as a fixed-width field misread would give) is no reply: the sale the
+/// host approved is in doubt, never declined, and its reversal goes out
+/// before the next sale. The simulator's `garbled_reply` does the same.
+#[wasm_bindgen_test]
+async fn a_reply_that_cannot_be_read_leaves_the_sale_in_doubt_and_reversed() {
+    let sim = JsValue::from(sim());
+    let host = js_sys::Function::new_with_args(
+        "sim",
+        "const sent = [];
+         return { sent, async send(r) {
+           sent.push(r.message);
+           const reply = await sim.send(r);
+           return sent.length === 1 ? { ...reply, code: reply.code + ' ' } : reply;
+         } };",
+    )
+    .call1(&JsValue::NULL, &sim)
+    .unwrap();
+    let term = open_with_a_1s_host_timeout(&host).await;
+    sign_in(&term).await;
+    let first = sale(&term, "10.00", "k1").await.unwrap();
+    assert_eq!(text(&first, "state"), "in_doubt");
+    let second = sale(&term, "20.00", "k2").await.unwrap();
+    assert_eq!(text(&second, "state"), "approved");
+    let sent: Vec<String> = js_sys::Array::from(&get(&host, "sent"))
+        .iter()
+        .filter_map(|m| m.as_string())
+        .collect();
+    assert_eq!(sent, ["sale", "reversal", "sale"]);
+    let states = states(&term);
+    assert!(
+        states.contains(&("sale".into(), "reversed".into()))
+            && states.contains(&("sale".into(), "approved".into())),
+        "{states:?}"
+    );
+    // The acquirer took the first sale and gave it back.
+    let reversed = js_sys::Function::new_with_args(
+        "sim",
+        "return sim.ledger().filter((p) => p.reversed).map((p) => p.amount.amount);",
+    )
+    .call1(&JsValue::NULL, &sim)
+    .unwrap();
+    assert_eq!(
+        js_sys::JSON::stringify(&reversed)
+            .map(String::from)
+            .unwrap(),
+        r#"["10.00"]"#
+    );
 }
 
 /// One timer serves every deadline: after a quick reply leaves it armed

@@ -177,6 +177,7 @@ const text = {
   fault_duplicate_reply: ["重复应答", "duplicate reply"],
   fault_late_reply: ["迟到应答", "late reply"],
   fault_transport_error: ["网络错误（未到达主机）", "transport error (never reached the host)"],
+  fault_garbled_reply: ["应答无法识别（主机已处理）", "garbled reply (host processed it)"],
   fault_decline: ["拒绝（应答码）", "decline (response code)"],
   fault_hang: ["主机无响应（等到终端超时）", "host hangs (until the terminal's timeout)"],
   injected: ["已排队的故障", "Queued faults"],

@@ -90,6 +90,10 @@ pub enum Fault {
     TransportError,
     /// The host refuses with this response code without processing.
     Decline(String),
+    /// The host processes the request; its reply cannot be read
+    /// ([`HostReply::check`]): the response code padded with a space, the
+    /// RRN cut to 11 characters or an auth code of 7, drawn per reply.
+    GarbledReply,
 }
 
 impl Fault {
@@ -102,6 +106,7 @@ impl Fault {
             Fault::LateReply | Fault::LateReplyAfterMs(_) => FaultKind::LateReply,
             Fault::TransportError => FaultKind::TransportError,
             Fault::Decline(_) => FaultKind::Decline,
+            Fault::GarbledReply => FaultKind::GarbledReply,
         }
     }
 }
@@ -121,17 +126,20 @@ pub enum FaultKind {
     TransportError,
     /// [`Fault::Decline`].
     Decline,
+    /// [`Fault::GarbledReply`].
+    GarbledReply,
 }
 
 impl FaultKind {
     /// Every kind.
-    pub const ALL: [FaultKind; 6] = [
+    pub const ALL: [FaultKind; 7] = [
         FaultKind::Timeout,
         FaultKind::LostReply,
         FaultKind::DuplicateReply,
         FaultKind::LateReply,
         FaultKind::TransportError,
         FaultKind::Decline,
+        FaultKind::GarbledReply,
     ];
 
     /// The snake_case name, as `inject` takes it.
@@ -143,13 +151,14 @@ impl FaultKind {
             FaultKind::LateReply => "late_reply",
             FaultKind::TransportError => "transport_error",
             FaultKind::Decline => "decline",
+            FaultKind::GarbledReply => "garbled_reply",
         }
     }
 }
 
 /// How many faults of each kind the host applied.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct FaultCounts([u64; 6]);
+pub struct FaultCounts([u64; 7]);
 
 impl FaultCounts {
     /// Faults of `kind`.
@@ -197,6 +206,8 @@ pub struct FaultRates {
     pub late: Permille,
     /// Never reaches the host.
     pub transport: Permille,
+    /// Processed, a reply that cannot be read.
+    pub garbled: Permille,
 }
 
 /// The range of delays of a late reply drawn by rate, in milliseconds: from
@@ -217,6 +228,7 @@ impl FaultRates {
         duplicate: Permille(0),
         late: Permille(0),
         transport: Permille(0),
+        garbled: Permille(0),
     };
 
     /// Checks the bounds: timeouts + lost replies ≤ 30 %, duplicates ≤ 50 %,
@@ -243,6 +255,7 @@ impl FaultRates {
             self.duplicate,
             self.late,
             self.transport,
+            self.garbled,
         ]);
         if all > 1000 {
             return Err(PosError::invalid_input(
@@ -1337,6 +1350,7 @@ impl SimulatedAcquirer {
             (r.duplicate, FaultKind::DuplicateReply),
             (r.late, FaultKind::LateReply),
             (r.transport, FaultKind::TransportError),
+            (r.garbled, FaultKind::GarbledReply),
         ];
         for (rate, kind) in table {
             edge += rate.0;
@@ -1350,6 +1364,7 @@ impl SimulatedAcquirer {
                         let ms = LATE_REPLY_MS.start() + self.fault_rng.below(span) as u32;
                         Fault::LateReplyAfterMs(ms)
                     }
+                    FaultKind::GarbledReply => Fault::GarbledReply,
                     FaultKind::TransportError | FaultKind::Decline => Fault::TransportError,
                 });
             }
@@ -1434,6 +1449,19 @@ impl SimulatedAcquirer {
                 balanced: None,
                 host_time: now,
             }]),
+            Fault::GarbledReply => {
+                let mut reply = self.process(request, now);
+                match self.fault_rng.below(3) {
+                    0 => reply.code.push(' '),
+                    1 => {
+                        let mut rrn = reply.rrn.unwrap_or_else(|| "000000000000".into());
+                        rrn.truncate(11);
+                        reply.rrn = Some(rrn);
+                    }
+                    _ => reply.auth_code = Some("1234567".into()),
+                }
+                Delivery::Replies(vec![reply])
+            }
         }
     }
 }

@@ -264,6 +264,15 @@ pub enum PosError {
         /// What did not match.
         why: String,
     },
+    /// A host reply that cannot be read (`HostReply::check`): no reply,
+    /// so its request stays in doubt.
+    #[error("host reply for trace {trace_no} cannot be read: {why}")]
+    ReplyMalformed {
+        /// The reply's trace number.
+        trace_no: String,
+        /// What is wrong with it.
+        why: String,
+    },
     /// Every trace number is held by an unresolved record.
     #[error("no free trace number")]
     TraceNumbersExhausted,
@@ -431,6 +440,7 @@ impl PosError {
             PosError::SettlementBlocked { .. } => "SETTLEMENT_BLOCKED",
             PosError::IdempotencyKeyReused { .. } => "IDEMPOTENCY_KEY_REUSED",
             PosError::ReplyUnmatched { .. } => "REPLY_UNMATCHED",
+            PosError::ReplyMalformed { .. } => "REPLY_MALFORMED",
             PosError::TraceNumbersExhausted => "TRACE_NUMBERS_EXHAUSTED",
             PosError::JournalDamaged { .. } => "JOURNAL_DAMAGED",
             PosError::JournalMismatch { .. } => "JOURNAL_MISMATCH",
@@ -451,7 +461,7 @@ impl PosError {
     }
 
     /// Every code, for tests that check each one is reachable.
-    pub const ALL_CODES: [&'static str; 39] = [
+    pub const ALL_CODES: [&'static str; 40] = [
         "INVALID_INPUT",
         "INVALID_AMOUNT",
         "UNSUPPORTED_CURRENCY",
@@ -480,6 +490,7 @@ impl PosError {
         "SETTLEMENT_BLOCKED",
         "IDEMPOTENCY_KEY_REUSED",
         "REPLY_UNMATCHED",
+        "REPLY_MALFORMED",
         "TRACE_NUMBERS_EXHAUSTED",
         "JOURNAL_DAMAGED",
         "JOURNAL_MISMATCH",
@@ -600,6 +611,9 @@ impl PosError {
             }
             PosError::ReplyUnmatched { trace_no, why } => {
                 format!("主机应答（凭证号 {trace_no}）与待处理请求不符：{why}")
+            }
+            PosError::ReplyMalformed { trace_no, why } => {
+                format!("主机应答（凭证号 {trace_no}）无法识别，按无应答处理：{why}")
             }
             PosError::TraceNumbersExhausted => "没有可用的凭证号".to_owned(),
             PosError::JournalDamaged { damage, seq, what } => {
@@ -751,7 +765,8 @@ impl PosError {
                 ("reversals", reversals.to_string()),
             ],
             PosError::IdempotencyKeyReused { key } => vec![("key", key.clone())],
-            PosError::ReplyUnmatched { trace_no, why } => {
+            PosError::ReplyUnmatched { trace_no, why }
+            | PosError::ReplyMalformed { trace_no, why } => {
                 vec![("traceNo", trace_no.clone()), ("why", why.clone())]
             }
             PosError::JournalDamaged { damage, seq, what } => vec![

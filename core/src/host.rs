@@ -296,10 +296,24 @@ pub const RESPONSE_CODES: [(&str, ResponseClass, &str, &str); 14] = [
     ),
 ];
 
-/// Checks a retrieval reference number given for `field`: 12 letters or
-/// digits, as acquirers issue them.
+/// Whether `text` is a retrieval reference number: 12 letters or digits,
+/// as acquirers issue them.
+pub fn is_rrn(text: &str) -> bool {
+    text.len() == 12 && text.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+/// Whether `text` is a response code (ISO 8583 field 39): two digits or
+/// capital letters.
+pub fn is_response_code(text: &str) -> bool {
+    text.len() == 2
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b.is_ascii_uppercase())
+}
+
+/// Checks a retrieval reference number given for `field` ([`is_rrn`]).
 pub fn check_rrn(field: &str, rrn: &str) -> Result<(), crate::error::PosError> {
-    if rrn.len() == 12 && rrn.bytes().all(|b| b.is_ascii_alphanumeric()) {
+    if is_rrn(rrn) {
         Ok(())
     } else {
         Err(crate::error::PosError::invalid_input(
@@ -348,6 +362,71 @@ pub struct HostReply {
     pub host_time: Timestamp,
 }
 
+impl HostReply {
+    /// Checks that the reply can be read: a response code
+    /// ([`is_response_code`]); an RRN, where there is one, of 12 letters or
+    /// digits ([`is_rrn`]), and one on every approval of a financial
+    /// request or of a query (the original route's refunds, the vouchers
+    /// and the acquirer's statement name the transaction by it); an auth
+    /// code, where there is one, of at most 6 letters, digits or spaces.
+    ///
+    /// A reply that cannot be read is no reply: its request stays in doubt
+    /// and is reversed (Rule 4). Taking `"0"` or `"00 "` for a decline
+    /// would tell the cashier to ask for the money again while the host may
+    /// have taken it. Says what is wrong.
+    pub fn check(&self) -> Result<(), String> {
+        if !is_response_code(&self.code) {
+            return Err(format!(
+                "response code {} is not two digits or capital letters",
+                shown(&self.code)
+            ));
+        }
+        if let Some(rrn) = self.rrn.as_deref().filter(|r| !is_rrn(r)) {
+            return Err(format!("RRN {} is not 12 letters or digits", shown(rrn)));
+        }
+        let auth_ok = |a: &str| {
+            (1..=6).contains(&a.len()) && a.bytes().all(|b| b.is_ascii_alphanumeric() || b == b' ')
+        };
+        if let Some(auth) = self.auth_code.as_deref().filter(|a| !auth_ok(a)) {
+            return Err(format!(
+                "auth code {} is not 1 to 6 letters, digits or spaces",
+                shown(auth)
+            ));
+        }
+        let names_a_transaction = match self.message {
+            MessageType::Sale
+            | MessageType::Void
+            | MessageType::Refund
+            | MessageType::PreAuth
+            | MessageType::PreAuthCancel
+            | MessageType::Completion
+            | MessageType::CompletionAdvice
+            | MessageType::CompletionVoid
+            | MessageType::Query => true,
+            MessageType::Reversal
+            | MessageType::Settlement
+            | MessageType::BatchUpload
+            | MessageType::BatchUploadEnd => false,
+        };
+        if names_a_transaction
+            && self.rrn.is_none()
+            && classify(&self.code) == ResponseClass::Approved
+        {
+            return Err(format!("an approval ({}) without an RRN", self.code));
+        }
+        Ok(())
+    }
+}
+
+/// `text` for an error: quoted when short, else its length.
+fn shown(text: &str) -> String {
+    if text.chars().count() <= 16 {
+        format!("{text:?}")
+    } else {
+        format!("of {} characters", text.chars().count())
+    }
+}
+
 /// Why no reply came.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -394,6 +473,63 @@ mod tests {
                 serde_json::from_str::<(TraceNo, BatchNo)>(&json).unwrap(),
                 (trace, batch)
             );
+        }
+    }
+
+    #[test]
+    fn a_reply_is_read_only_with_a_code_an_rrn_and_an_auth_code_of_their_shapes() {
+        let approval = HostReply {
+            message: MessageType::Sale,
+            trace_no: TraceNo::FIRST,
+            amount: None,
+            code: "00".into(),
+            rrn: Some("1000000000A1".into()),
+            auth_code: Some("123456".into()),
+            balanced: None,
+            host_time: Timestamp(0),
+        };
+        assert_eq!(approval.check(), Ok(()));
+        let with = |change: fn(&mut HostReply)| {
+            let mut r = approval.clone();
+            change(&mut r);
+            r.check()
+        };
+        // Readable: a decline without an RRN, a short auth code, a reversal
+        // or a settlement approved without an RRN.
+        for ok in [
+            with(|r| (r.code, r.rrn, r.auth_code) = ("51".into(), None, None)),
+            with(|r| r.code = "A0".into()),
+            with(|r| r.auth_code = Some("12 4".into())),
+            with(|r| (r.message, r.rrn, r.auth_code) = (MessageType::Reversal, None, None)),
+            with(|r| (r.message, r.rrn) = (MessageType::Settlement, None)),
+        ] {
+            assert_eq!(ok, Ok(()));
+        }
+        for (bad, why) in [
+            (with(|r| r.code = "0".into()), r#"response code "0" is"#),
+            (with(|r| r.code = "00 ".into()), r#"response code "00 " is"#),
+            (with(|r| r.code = "a0".into()), r#"response code "a0" is"#),
+            (with(|r| r.code = String::new()), r#"response code "" is"#),
+            (
+                with(|r| r.code = "0".repeat(20)),
+                "response code of 20 characters",
+            ),
+            (with(|r| r.rrn = Some("12345678901".into())), "RRN"),
+            (with(|r| r.rrn = Some("1234567890-1".into())), "RRN"),
+            (with(|r| r.auth_code = Some("1234567".into())), "auth code"),
+            (with(|r| r.auth_code = Some(String::new())), "auth code"),
+            (with(|r| r.rrn = None), "an approval (00) without an RRN"),
+            (
+                with(|r| (r.message, r.rrn) = (MessageType::Query, None)),
+                "without an RRN",
+            ),
+            (
+                with(|r| (r.message, r.rrn) = (MessageType::Refund, None)),
+                "without an RRN",
+            ),
+        ] {
+            let err = bad.expect_err(why);
+            assert!(err.contains(why), "{err:?} should say {why:?}");
         }
     }
 

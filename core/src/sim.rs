@@ -203,6 +203,9 @@ impl Swarm {
         let transport = pick(150);
         let duplicate = pick(500).min(1000 - timeout - lost_reply - late - transport);
         let restart = pick(40);
+        // Drawn last, so that the rates above are what each seed had
+        // before garbled replies came in.
+        let garbled = pick(100).min(1000 - timeout - lost_reply - late - transport - duplicate);
         Swarm {
             rates: FaultRates {
                 timeout: Permille(timeout),
@@ -210,6 +213,7 @@ impl Swarm {
                 duplicate: Permille(duplicate),
                 late: Permille(late),
                 transport: Permille(transport),
+                garbled: Permille(garbled),
             },
             restart: Permille(restart),
         }

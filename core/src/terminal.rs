@@ -2184,13 +2184,18 @@ impl Terminal {
         s
     }
 
-    /// Hands in the host's reply.
+    /// Hands in the host's reply. One that cannot be read
+    /// ([`HostReply::check`]) changes nothing: `REPLY_MALFORMED`.
     pub fn handle_reply(
         &mut self,
         reply: &HostReply,
         now: Timestamp,
     ) -> Result<ReplyEffect, PosError> {
         self.check_running()?;
+        reply.check().map_err(|why| PosError::ReplyMalformed {
+            trace_no: reply.trace_no.to_string(),
+            why,
+        })?;
         if let Some(purpose) = self.state.outstanding {
             let expected = self.exchange_request(purpose, now);
             if reply.trace_no == expected.trace_no && reply.message == expected.message {

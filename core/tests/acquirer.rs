@@ -742,22 +742,29 @@ fn card_whose_issuer_answer_is_lost_is_in_doubt_though_the_host_approved_it() {
 
 #[test]
 fn fault_rates_are_bounded() {
-    let rates = |timeout, lost_reply, duplicate, late, transport| FaultRates {
+    let rates = |timeout, lost_reply, duplicate, late, transport, garbled| FaultRates {
         timeout: Permille(timeout),
         lost_reply: Permille(lost_reply),
         duplicate: Permille(duplicate),
         late: Permille(late),
         transport: Permille(transport),
+        garbled: Permille(garbled),
     };
     let mut host = SimulatedAcquirer::new(1);
-    assert!(host.set_fault_rates(rates(200, 100, 500, 100, 100)).is_ok());
+    assert!(host
+        .set_fault_rates(rates(200, 100, 400, 100, 100, 100))
+        .is_ok());
     for (bad, why) in [
         (
-            rates(200, 101, 0, 0, 0),
+            rates(200, 101, 0, 0, 0, 0),
             "timeouts + lost replies above 30 %",
         ),
-        (rates(0, 0, 501, 0, 0), "duplicates above 50 %"),
-        (rates(150, 150, 500, 150, 51), "above 100 % in all"),
+        (rates(0, 0, 501, 0, 0, 0), "duplicates above 50 %"),
+        (rates(150, 150, 500, 150, 51, 0), "above 100 % in all"),
+        (
+            rates(150, 150, 500, 150, 0, 51),
+            "above 100 % in all, garbled",
+        ),
     ] {
         let err = host.set_fault_rates(bad).unwrap_err();
         assert_eq!(err.code(), "INVALID_INPUT", "{why}");
@@ -772,6 +779,7 @@ fn fault_rates_draw_the_same_faults_from_the_same_seed() {
         duplicate: Permille(300),
         late: Permille(100),
         transport: Permille(100),
+        garbled: Permille(50),
     };
     let outcomes = |seed| {
         let mut host = SimulatedAcquirer::new(seed);

@@ -680,6 +680,13 @@ fn rows() -> Vec<Row> {
             ExpectErr("REQUEST_IN_FLIGHT"), ReplyHeld("00", "99.00"), ExpectErr("REPLY_UNMATCHED"), Expect(1, Sent),
             SendHeld, Expect(1, Approved), NoReplyNow, ExpectErr("REPLY_UNMATCHED"), ExpectRecords("answered", 1),
         ]),
+        row("a reply that cannot be read is no reply: in doubt and reversed, never declined", vec![
+            Inject(Fault::GarbledReply), Run(sale("100.00", "k1")), Expect(1, InDoubt), Exec(sale("5.00", "k2")),
+            ExpectErr("REVERSAL_PENDING"), Flush, Expect(1, Reversed), Exec(sale("100.00", "k3")),
+            ReplyHeld("0", "100.00"), ExpectErr("REPLY_MALFORMED"), ReplyHeld("00 ", "100.00"),
+            ExpectErr("REPLY_MALFORMED"), Expect(2, Sent), SendHeld, Expect(2, Approved),
+            ExpectHost(&[Sale, Reversal, Sale]),
+        ]),
         row("currencies: another one, an unknown one", vec![
             Run(sale_in("5", "JPY", "k1")), ExpectErr("CURRENCY_MISMATCH"), Run(sale_in("5.00", "XXX", "k1")),
             ExpectErr("UNSUPPORTED_CURRENCY"), Run(sale_in("5.00", "CNY", "k1")), Expect(1, Approved),
