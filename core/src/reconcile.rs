@@ -677,11 +677,19 @@ impl<'a> CsvReader<'a> {
                         }
                     }
                 };
-                // Only spaces may follow the closing quote.
+                // Only spaces may follow the closing quote; a line ends at
+                // `\n` or `\r\n`, as after an unquoted field (a lone `\r`
+                // is not a line end: skipping the byte after it as a `\n`
+                // split a character in two).
                 while matches!(bytes.get(i), Some(b' ' | b'\t')) {
                     i += 1;
                 }
-                if !matches!(bytes.get(i), None | Some(b',' | b'\n' | b'\r')) {
+                let line_end = match bytes.get(i) {
+                    None | Some(b',' | b'\n') => true,
+                    Some(b'\r') => bytes.get(i + 1) == Some(&b'\n'),
+                    Some(_) => false,
+                };
+                if !line_end {
                     return Err((line, fields.len(), "a comma or line end after a quote"));
                 }
                 fields.push(field);
@@ -2465,6 +2473,24 @@ mod tests {
             (2, 1, "no quote inside an unquoted field")
         );
         assert_eq!(csv_records("\"a\"b\n").unwrap_err().1, 0);
+        // A lone `\r` after a closing quote is not a line end (found by
+        // fuzzing: its next byte was skipped as a `\n`, splitting the
+        // character after it, and the next field's slice panicked).
+        for text in ["\"a\"\r交易\n", "\"a\"\r", "x,\"a\" \r\"b\"\n"] {
+            assert_eq!(
+                csv_records(text).unwrap_err().2,
+                "a comma or line end after a quote",
+                "{text:?}"
+            );
+        }
+        assert_eq!(
+            csv_records("\"a\"\r\n\"交\"\r\nb\r").unwrap(),
+            [
+                (1, vec!["a".into()]),
+                (2, vec!["交".into()]),
+                (3, vec!["b\r".into()])
+            ]
+        );
     }
 
     #[test]
