@@ -135,6 +135,28 @@ pub enum MessageType {
     BatchUploadEnd,
 }
 
+impl MessageType {
+    /// Whether the request moves money on its own: a sale, void, refund or
+    /// pre-authorisation message, not a reversal, a query or the batch's.
+    pub fn is_financial(self) -> bool {
+        match self {
+            MessageType::Sale
+            | MessageType::Void
+            | MessageType::Refund
+            | MessageType::PreAuth
+            | MessageType::PreAuthCancel
+            | MessageType::Completion
+            | MessageType::CompletionAdvice
+            | MessageType::CompletionVoid => true,
+            MessageType::Reversal
+            | MessageType::Query
+            | MessageType::Settlement
+            | MessageType::BatchUpload
+            | MessageType::BatchUploadEnd => false,
+        }
+    }
+}
+
 /// The earlier request a void, refund, completion, reversal or query refers to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -393,21 +415,7 @@ impl HostReply {
                 shown(auth)
             ));
         }
-        let names_a_transaction = match self.message {
-            MessageType::Sale
-            | MessageType::Void
-            | MessageType::Refund
-            | MessageType::PreAuth
-            | MessageType::PreAuthCancel
-            | MessageType::Completion
-            | MessageType::CompletionAdvice
-            | MessageType::CompletionVoid
-            | MessageType::Query => true,
-            MessageType::Reversal
-            | MessageType::Settlement
-            | MessageType::BatchUpload
-            | MessageType::BatchUploadEnd => false,
-        };
+        let names_a_transaction = self.message.is_financial() || self.message == MessageType::Query;
         if names_a_transaction
             && self.rrn.is_none()
             && classify(&self.code) == ResponseClass::Approved
