@@ -94,6 +94,7 @@ export interface HostReply {
   rrn?: string | null;
   /** 1 to 6 letters, digits or spaces. */
   authCode?: string | null;
+  /** For a settlement: whether the host's totals agree; required on an approval. */
   balanced?: boolean | null;
   hostTime: number;
 }

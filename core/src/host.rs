@@ -390,10 +390,12 @@ impl HostReply {
     /// digits ([`is_rrn`]), and one on every approval of a financial
     /// request or of a query (the original route's refunds, the vouchers
     /// and the acquirer's statement name the transaction by it); an auth
-    /// code, where there is one, of at most 6 letters, digits or spaces.
+    /// code, where there is one, of at most 6 letters, digits or spaces;
+    /// `balanced` on every approval of a settlement.
     ///
     /// A reply that cannot be read is no reply: its request stays in doubt
-    /// and is reversed (Rule 4). Taking `"0"` or `"00 "` for a decline
+    /// and is reversed (Rule 4); a settlement leaves its batch open, to be
+    /// settled again. Taking `"0"` or `"00 "` for a decline
     /// would tell the cashier to ask for the money again while the host may
     /// have taken it. Says what is wrong.
     pub fn check(&self) -> Result<(), String> {
@@ -416,11 +418,17 @@ impl HostReply {
             ));
         }
         let names_a_transaction = self.message.is_financial() || self.message == MessageType::Query;
-        if names_a_transaction
-            && self.rrn.is_none()
-            && classify(&self.code) == ResponseClass::Approved
-        {
+        let approved = classify(&self.code) == ResponseClass::Approved;
+        if names_a_transaction && approved && self.rrn.is_none() {
             return Err(format!("an approval ({}) without an RRN", self.code));
+        }
+        // Closing the batch as balanced on a reply that did not say so
+        // would skip the batch upload an unbalanced one needs.
+        if self.message == MessageType::Settlement && approved && self.balanced.is_none() {
+            return Err(format!(
+                "a settlement approval ({}) that does not say whether the totals agree",
+                self.code
+            ));
         }
         Ok(())
     }
@@ -509,7 +517,8 @@ mod tests {
             with(|r| r.code = "A0".into()),
             with(|r| r.auth_code = Some("12 4".into())),
             with(|r| (r.message, r.rrn, r.auth_code) = (MessageType::Reversal, None, None)),
-            with(|r| (r.message, r.rrn) = (MessageType::Settlement, None)),
+            with(|r| (r.message, r.rrn, r.balanced) = (MessageType::Settlement, None, Some(false))),
+            with(|r| (r.message, r.code, r.rrn) = (MessageType::Settlement, "12".into(), None)),
         ] {
             assert_eq!(ok, Ok(()));
         }
@@ -534,6 +543,10 @@ mod tests {
             (
                 with(|r| (r.message, r.rrn) = (MessageType::Refund, None)),
                 "without an RRN",
+            ),
+            (
+                with(|r| (r.message, r.rrn) = (MessageType::Settlement, None)),
+                "whether the totals agree",
             ),
         ] {
             let err = bad.expect_err(why);
