@@ -53,6 +53,25 @@ test("a sale times out: in doubt, and the reversal goes out before the next sale
   });
 });
 
+test("a reply the terminal cannot read: in doubt, never declined, reversed before the next sale", async () => {
+  await withDemo({}, async (page) => {
+    await signedIn(page);
+    await nav(page, "tools");
+    await page.selectOption("#fault-next", "garbled_reply");
+    await page.click("#inject-button");
+    await page.waitForSelector('#faults[data-count="1"]');
+    assert.match(await page.textContent("#faults"), /应答无法识别/);
+
+    const garbled = await sale(page, "12.00");
+    assert.equal(garbled.state, "in_doubt");
+    await page.waitForSelector('#sale-result[data-state="in_doubt"] .in-doubt-note');
+    await page.waitForSelector('#reversal-note:not([hidden])[data-count="1"]');
+    const next = await sale(page, "12.00");
+    assert.equal(next.state, "approved");
+    assert.equal(await listedState(page, garbled.id), "reversed");
+  });
+});
+
 test("a pre-authorisation completed at 115 %, not a cent more", async () => {
   await withDemo({ viewport: KIOSK }, async (page) => {
     await signedIn(page);
