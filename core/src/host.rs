@@ -12,6 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::card::Card;
 use crate::money::Money;
+use crate::record::Kind;
+use crate::terminal::message_type;
 use crate::time::Timestamp;
 
 /// A 6-digit system trace number (凭证号, ISO 8583 field 11), 000001–999999.
@@ -136,24 +138,11 @@ pub enum MessageType {
 }
 
 impl MessageType {
-    /// Whether the request moves money on its own: a sale, void, refund or
-    /// pre-authorisation message, not a reversal, a query or the batch's.
+    /// Whether the request moves money on its own: the message of a kind
+    /// of transaction ([`message_type`]), not a reversal, a query or the
+    /// batch's.
     pub fn is_financial(self) -> bool {
-        match self {
-            MessageType::Sale
-            | MessageType::Void
-            | MessageType::Refund
-            | MessageType::PreAuth
-            | MessageType::PreAuthCancel
-            | MessageType::Completion
-            | MessageType::CompletionAdvice
-            | MessageType::CompletionVoid => true,
-            MessageType::Reversal
-            | MessageType::Query
-            | MessageType::Settlement
-            | MessageType::BatchUpload
-            | MessageType::BatchUploadEnd => false,
-        }
+        Kind::ALL.into_iter().any(|k| message_type(k) == self)
     }
 }
 

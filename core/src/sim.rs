@@ -201,11 +201,12 @@ impl Swarm {
         let lost_reply = pick(300 - u64::from(timeout));
         let late = pick(150);
         let transport = pick(150);
-        let duplicate = pick(500).min(1000 - timeout - lost_reply - late - transport);
+        let left = 1000 - timeout - lost_reply - late - transport;
+        let duplicate = pick(500).min(left);
         let restart = pick(40);
         // Drawn last, so that the rates above are what each seed had
         // before garbled replies came in.
-        let garbled = pick(100).min(1000 - timeout - lost_reply - late - transport - duplicate);
+        let garbled = pick(100).min(left - duplicate);
         Swarm {
             rates: FaultRates {
                 timeout: Permille(timeout),

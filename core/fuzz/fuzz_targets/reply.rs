@@ -5,26 +5,9 @@
 use libfuzzer_sys::fuzz_target;
 use posflow_core::prelude::*;
 
-const T0: Timestamp = Timestamp(1_795_365_000_000);
-
-/// A terminal with one approved sale, and a second sale sent and waiting
-/// for its reply.
-fn waiting() -> (TerminalConfig, Terminal) {
-    let config = demo_config();
-    let mut term = Terminal::open(config.clone(), Vec::new(), T0).unwrap();
-    term.sign_in("01", "1234", T0).unwrap();
-    let mut host = SimulatedAcquirer::new(1);
-    let sale = |amount| Command::Sale {
-        amount: Money::parse(amount, Currency::Cny).unwrap(),
-        card: Card::from_pan("6222020200112233445").unwrap(),
-    };
-    Driver::new(&mut term, &mut host)
-        .run(sale("100.00"), "k1", T0)
-        .unwrap();
-    let submitted = term.execute(sale("5.00"), "k2", T0).unwrap();
-    assert!(submitted.request.is_some());
-    (config, term)
-}
+#[path = "common.rs"]
+mod common;
+use common::{waiting, T0};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
@@ -39,7 +22,10 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
     thread_local! {
-        static BASE: (TerminalConfig, Terminal) = waiting();
+        static BASE: (TerminalConfig, Terminal) = {
+            let (config, term, _, _) = waiting();
+            (config, term)
+        };
     }
     let (config, mut term) = BASE.with(|b| b.clone());
     let now = Timestamp(T0.0 + 1_000);
